@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated thresholds τ on log p for the leakage score, written --taus=-50,-10 "
                    "(default -90,-70,-50,-30,-20,-10,-6,-4,-3,-2,-1)")
     p.add_argument("--seed", type=seed_int, default=0, help="evaluation seed (default 0)")
+    p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
+                   help="best (default): the epoch with the lowest validation negative ELBO; "
+                        "latest: the last one saved")
     p.add_argument("--classifier", default=None,
                    help="image data: directory of the feature classifier (python -m tf_dpvae.features); "
                    "default: runs/features/<dataset> if it exists, else the image Fréchet distance "
@@ -82,6 +85,7 @@ def main(argv=None) -> int:
             num_samples=args.num_samples, lp_pool=args.lp_pool, skl_samples=args.skl_samples,
             is_samples=args.is_samples, nll_examples=args.nll_examples, seed=args.seed,
             classifier_dir=args.classifier, inception_weights=args.inception_weights,
+            checkpoint=args.checkpoint,
             **({"taus": args.taus} if args.taus else {}))
         results = run.evaluate_run(run_dir, settings, log=lambda msg: print(msg, file=sys.stderr))
     except run.EvaluationError as err:

@@ -61,7 +61,7 @@ class DPVAE(keras.Model):
         # the noise the training steps see, so a resumed run repeats an uninterrupted one exactly.
         self.eval_seed_generator = keras.random.SeedGenerator(seed + 1, name="evaluation_seed")
         self.discriminator_optimizer = None
-        names = ["loss", "recon", *objective.term_names]
+        names = ["loss", "recon", *objective.term_names, "nelbo"]
         if not prior.is_identity:
             names.append("log_det")
         if discriminator is not None:
@@ -181,7 +181,9 @@ class DPVAE(keras.Model):
             inputs["disc_logits"] = tf.cast(self.discriminator(z), tf.float32)
         terms = dict(self.objective(inputs))
         loss = recon + tf.add_n(self.objective.losses)
-        terms.update(loss=loss, recon=recon)
+        # The negative ELBO R + KL (eq. 1; eq. 5's KL under the decoupled prior), whatever the
+        # objective: the model-selection criterion, which an objective's own weights cannot game.
+        terms.update(loss=loss, recon=recon, nelbo=recon + tf.reduce_mean(kl))
         if not self.prior.is_identity:
             terms["log_det"] = tf.reduce_mean(log_det)
         return loss, terms, z
@@ -304,10 +306,33 @@ def restore_weights(model: DPVAE, checkpoint_path: str) -> None:
     status.assert_existing_objects_matched()
 
 
-def build_model(config: RunConfig, input_shape) -> DPVAE:
+def learning_rate_schedule(train, total_steps: int | None):
+    """The VAE optimizer's learning rate as a function of the step t (``TrainConfig`` fields):
+
+        warm-up   η(t) = lr·t / W                                                  for t < W
+        cosine    η(t) = lr·[f + (1 − f)·½(1 + cos(π·min(t − W, T − W)/(T − W)))]   for t ≥ W
+
+    with W = warmup_steps, T = total_steps (the run's planned length), f = lr_final_fraction. A
+    ``constant`` schedule, or ``total_steps`` None (a model loaded only to be evaluated or exported),
+    gives the float lr. The step is the optimizer's, which checkpoints restore, so a resumed run
+    continues the schedule; a resumption that changes the run's length changes T.
+    """
+    if train.lr_schedule == "constant" or total_steps is None:
+        return train.lr
+    warmup = min(train.warmup_steps, max(total_steps - 1, 0))
+    if warmup == 0:
+        return keras.optimizers.schedules.CosineDecay(
+            train.lr, decay_steps=max(total_steps, 1), alpha=train.lr_final_fraction)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(total_steps - warmup, 1), alpha=train.lr_final_fraction,
+        warmup_target=train.lr, warmup_steps=warmup)
+
+
+def build_model(config: RunConfig, input_shape, total_steps: int | None = None) -> DPVAE:
     """The model a configuration describes, built for data of ``input_shape`` ([None, D] vectors or
     [None, H, W, C] images; ``config.model.arch`` chooses the networks, see
-    ``networks.choose_arch``). A shape no network fits raises ``ConfigError``."""
+    ``networks.choose_arch``). A shape no network fits raises ``ConfigError``. ``total_steps`` (the
+    run's planned length) sets the learning-rate schedule (``learning_rate_schedule``)."""
     m = config.model
     previous_policy = keras.config.dtype_policy()
     mixed = config.train.mixed_precision
@@ -340,7 +365,9 @@ def build_model(config: RunConfig, input_shape) -> DPVAE:
         model.build(tuple(input_shape))
     finally:
         keras.config.set_dtype_policy(previous_policy)
-    optimizer = keras.optimizers.Adam(config.train.lr)
+    t = config.train
+    optimizer = keras.optimizers.Adam(learning_rate_schedule(t, total_steps),
+                                      global_clipnorm=t.clip_norm or None)
     disc_optimizer = keras.optimizers.Adam(o.disc_lr, beta_1=o.disc_beta_1, beta_2=o.disc_beta_2)
     if mixed == "float16":  # float16 gradients underflow without loss scaling; bfloat16's do not
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)

@@ -55,6 +55,7 @@ class EvalSettings:
     marked: int = 25             # LP/HP samples marked on the q(z) map (paper Fig. 3b: five)
     classifier_dir: str | None = None  # image data: the cached feature classifier (features CLI)
     inception_weights: str | None = None  # image data: Inception-v3 weights file → true FID
+    checkpoint: str = "best"     # best (lowest validation negative ELBO) or latest
 
     def __post_init__(self):
         for name in ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples",
@@ -68,6 +69,8 @@ class EvalSettings:
                                   "standard error need two points)")
         if not (isinstance(self.seed, int) and 0 <= self.seed < 2 ** 31):
             raise EvaluationError(f"seed must be an integer in [0, 2**31), got {self.seed!r}")
+        if self.checkpoint not in ("best", "latest"):
+            raise EvaluationError(f"checkpoint must be 'best' or 'latest', got {self.checkpoint!r}")
         if not self.taus or not all(math.isfinite(t) for t in self.taus):
             raise EvaluationError(f"taus must be finite numbers, got {self.taus!r}")
 
@@ -79,19 +82,22 @@ class Restored:
     checkpoint: str
     step: int
     splits: data_lib.Splits
+    checkpoint_kind: str = "latest"
 
 
-def restore_run(run_dir: str) -> Restored:
-    """Rebuild the model a run's ``config.json`` describes, load its latest checkpoint and its data.
+def restore_run(run_dir: str, checkpoint: str = "best") -> Restored:
+    """Rebuild the model a run's ``config.json`` describes, load its best (default) or latest
+    checkpoint and its data.
 
     Raises EvaluationError if ``run_dir`` is not a run, has no checkpoint, or the checkpoint does not
     fit the model (``runs.load_run``).
     """
     try:
-        run = runs.load_run(run_dir, with_data=True)
+        run = runs.load_run(run_dir, with_data=True, checkpoint=checkpoint)
     except runs.RunError as err:
         raise EvaluationError(str(err)) from None
-    return Restored(run.config, run.model, run.checkpoint, run.step, run.splits)
+    return Restored(run.config, run.model, run.checkpoint, run.step, run.splits,
+                    run.checkpoint_kind)
 
 
 def _batched(fn, array, batch=2048, desc=None):
@@ -168,10 +174,10 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     and ``figures`` (name → PNG bytes)."""
     timings = {}
     t0 = time.perf_counter()
-    restored = restore_run(run_dir)
+    restored = restore_run(run_dir, settings.checkpoint)
     model, splits, config = restored.model, restored.splits, restored.config
     timings["restore"] = time.perf_counter() - t0
-    log(f"restored {restored.checkpoint} (step {restored.step}); data {splits.name}: "
+    log(f"restored {restored.checkpoint} ({restored.checkpoint_kind}, step {restored.step}); data {splits.name}: "
         f"{len(splits.train)} training, {len(splits.validation)} held-out examples")
     s = settings
     seeds = {"prior_samples": [s.seed, 1], "lp_pool": [s.seed, 2], "skl_prior": [s.seed, 3],
@@ -359,7 +365,8 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     timings["total"] = time.perf_counter() - t0
 
     return {"metrics": {
-        "run_dir": os.path.abspath(run_dir), "checkpoint": restored.checkpoint, "step": restored.step,
+        "run_dir": os.path.abspath(run_dir), "checkpoint": restored.checkpoint,
+        "checkpoint_kind": restored.checkpoint_kind, "step": restored.step,
         "model": {"reg": config.objective.reg, "prior": config.prior.kind, "latent_dim": latent_dim,
                   "likelihood": config.model.likelihood, "dataset": splits.name},
         "settings": {**dataclasses.asdict(s), "taus": list(s.taus)}, "seeds": seeds,
