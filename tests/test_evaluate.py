@@ -50,8 +50,10 @@ def test_evaluate_writes_metrics_figures_and_tensorboard(trained_run, capsys):
     assert m["nll"]["negative_elbo"] >= m["nll"]["importance_sampled"]
     assert m["nll"]["examples"] == 8 and m["nll"]["is_samples"] == 16
     assert m["frechet_distance_data"]["lp_pool"] == 80 and m["frechet_distance_data"]["generated"] == 40
-    assert m["leakage"]["eq6"]["tau"] == [-20.0, -5.0, -2.0]
-    assert "full_prior" in m["leakage"]  # the dp prior reports both variants
+    assert m["leakage"]["eq6_literal"]["tau"] == [-20.0, -5.0, -2.0]
+    assert m["leakage"]["headline"] == "eq6_literal" and not m["leakage"]["variants_coincide"]
+    assert {"eq6_literal", "base_density", "full_density"} <= set(m["leakage"]) and set(
+        m["leakage"]["variants"]) == {"eq6_literal", "base_density", "full_density"}
     assert np.isfinite(m["symmetric_kl"]["skl"])
     assert metrics["settings"]["seed"] == 3 and metrics["timings_seconds"]["total"] > 0
     for name in ("samples", "leakage", "posterior_map", "traversals", "paths"):
@@ -60,7 +62,8 @@ def test_evaluate_writes_metrics_figures_and_tensorboard(trained_run, capsys):
     acc.Reload()
     tags = set(acc.Tags()["tensors"])
     assert {"symmetric_kl/skl", "nll/importance_sampled", "frechet_distance_data/low_posterior",
-            "samples", "posterior_map"} <= tags
+            "samples", "posterior_map", "leakage_eq6_literal/tau_-20", "leakage_base_density/tau_-5",
+            "leakage_full_density/tau_-2"} <= tags
     assert "symmetric KL" in capsys.readouterr().out
 
 

@@ -118,9 +118,9 @@ def summary(m) -> str:
              f"(KL[p‖q] {met['symmetric_kl']['kl_pq']:.4g}, KL[q‖p] {met['symmetric_kl']['kl_qp']:.4g})",
              f"NLL (IS, K={met['nll']['is_samples']}): {met['nll']['importance_sampled']:.4g}; "
              f"−ELBO {met['nll']['negative_elbo']:.4g}",
-             "leakage LS(τ) eq. 6: " + ", ".join(
-                 f"{t:g}: {v:.3g}" for t, v in zip(met["leakage"]["eq6"]["tau"],
-                                                   met["leakage"]["eq6"]["leakage_score"])),
+             "leakage LS(τ) eq. 6 as written (eq6_literal): " + ", ".join(
+                 f"{t:g}: {v:.3g}" for t, v in zip(met["leakage"]["eq6_literal"]["tau"],
+                                                   met["leakage"]["eq6_literal"]["leakage_score"])),
              f"wall time: {m['timings_seconds']['total']:.1f} s"]
     return "\n".join(lines)
 

@@ -141,17 +141,18 @@ def sample_panels_figure(panels, data=None, title=""):
 
 
 def leakage_figure(curves, title=""):
-    """LS(τ) against τ (paper Fig. 4). curves: dict label → (taus [T], scores [T], fraction_below [T])."""
+    """LS(τ) against τ (paper Fig. 4). curves: dict label → (taus [T], scores [T], fraction_below [T]);
+    each curve's τ is on its own threshold density (evaluation/leakage.py), which its label names."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for label, (taus, scores, fraction) in curves.items():
         ax.plot(taus, scores, "o-", label=label)
         ax2.plot(taus, fraction, "o-", label=label)
-    ax.set_xlabel("threshold τ on log p")
+    ax.set_xlabel("threshold τ on the log prior density")
     ax.set_ylabel("leakage score LS(τ) = E_q[S_τ(z)]")
     ax.set_title("leakage score (eq. 6)")
     ax.legend(fontsize=8)
-    ax2.set_xlabel("threshold τ on log p")
-    ax2.set_ylabel("fraction of q(z) samples with log p < τ")
+    ax2.set_xlabel("threshold τ on the log prior density")
+    ax2.set_ylabel("fraction of q(z) samples below τ")
     ax2.set_yscale("symlog", linthresh=1e-3)
     ax2.set_title("share of q(z) samples in the leak region")
     if title:

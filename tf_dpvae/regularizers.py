@@ -106,6 +106,11 @@ class BetaTCVAE(Objective):
     The three terms replace the KL (α = β = γ = 1 is the plain ELBO). With the decoupled prior, p(z) in
     DWKL is the flow's full density, log-determinant included (the reference code drops it, which is not
     a density and pushes the flow to shrink ‖g(z)‖). See ``divergences.total_correlation_terms``.
+
+    Since TC + DWKL = log q(z) − log p(z), the loss equals α·MI + (β − γ)·TC + γ·KL[q(z) ‖ p(z)]: the
+    effective TC weight is β − γ and γ weighs the aggregate posterior's KL to the prior. Under the normal
+    prior DWKL = Σ_k KL[q(z_k) ‖ N(0, 1)]; under the decoupled prior p(z) does not factorize, and DWKL is
+    E_q[Σ_k log q(z_k) − log p(z)] = KL[q(z) ‖ p(z)] − TC, not a KL, and can be negative.
     """
 
     term_names = ("kl", "mi", "tc", "dwkl")
