@@ -145,3 +145,18 @@ def test_images_without_a_cached_classifier_skip_the_frechet_distance(tmp_path, 
     # an explicit directory is never silently skipped
     with pytest.raises(run.EvaluationError, match="no trained feature classifier"):
         run.resolve_features((8, 8, 1), str(tmp_path), "fashion_mnist")
+
+
+def test_summary_reports_the_inception_distance_under_its_own_name():
+    """The classifier's distance stays the headline Fréchet line whatever the key order; the
+    Inception distance gets its own line, as "fid" only for TF-FID's network."""
+    fd = {"random": 1.0, "low_posterior": 2.0, "train_vs_held_out": 0.5}
+    rest = {"symmetric_kl": {"skl": 1.0, "skl_se": 0.1, "kl_pq": 0.4, "kl_qp": 0.6},
+            "nll": {"is_samples": 4, "importance_sampled": 9.0, "negative_elbo": 10.0},
+            "leakage": {"eq6": {"tau": [-2.0], "leakage_score": [0.1]}}}
+    for key in ("fid", "frechet_distance_keras_inception"):
+        lines = evaluate.summary({"metrics": {key: {**fd, "random": 30.0},
+                                              "frechet_distance_classifier": fd, **rest},
+                                  "timings_seconds": {"total": 1.0}}).splitlines()
+        assert lines[0].startswith("frechet_distance_classifier: random 1,")
+        assert lines[1] == f"{key}: random 30, low-posterior 2 (train vs held-out 0.5)"

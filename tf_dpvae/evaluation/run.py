@@ -54,7 +54,7 @@ class EvalSettings:
     figure_samples: int = 64     # LP/HP samples shown in the figures
     marked: int = 25             # LP/HP samples marked on the q(z) map (paper Fig. 3b: five)
     classifier_dir: str | None = None  # image data: the cached feature classifier (features CLI)
-    inception_weights: str | None = None  # image data: Inception-v3 weights file → true FID
+    inception_weights: str | None = None  # image data: network file, see evaluation.inception
     checkpoint: str = "best"     # best (lowest validation negative ELBO) or latest
 
     def __post_init__(self):
@@ -198,10 +198,12 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         from tf_dpvae.evaluation import inception
 
         try:
-            inception_features = inception.feature_extractor(
-                inception.load_inception(s.inception_weights))
+            network = inception.load_inception(s.inception_weights)
         except inception.InceptionError as err:
             raise EvaluationError(str(err)) from None
+        inception_features = inception.feature_extractor(network)
+        # "fid" only for TF-FID's Inception graph; Keras's InceptionV3 weights get their own key
+        inception_key, inception_network = inception.metric_name(network), inception.describe(network)
 
     # ---- encodings of the training set: q(z) = (1/N) Σ_n N(z; μ_n, σ_n²)
     t = time.perf_counter()
@@ -248,16 +250,17 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         fd_floor = frechet.frechet_distance_of_samples(features(train[:s.num_samples]), real_features)
         metrics[fd_name] = {**fd_info, "random": fd_random, "low_posterior": fd_lp,
                             "train_vs_held_out": fd_floor, **selection}
-    if inception_features is not None:  # true FID: the same samples on Inception-v3 pool features
+    if inception_features is not None:  # the same samples on Inception-v3 pool features
         real_inception = inception_features(held_out)
-        metrics["fid"] = {
+        metrics[inception_key] = {
             "random": frechet.frechet_distance_of_samples(inception_features(generated),
                                                           real_inception),
             "low_posterior": frechet.frechet_distance_of_samples(inception_features(lp_decoded),
                                                                  real_inception),
             "train_vs_held_out": frechet.frechet_distance_of_samples(
                 inception_features(train[:s.num_samples]), real_inception),
-            "inception_weights": os.path.abspath(s.inception_weights), **selection}
+            "inception_weights": os.path.abspath(s.inception_weights),
+            "inception_network": inception_network, **selection}
     timings["frechet"] = time.perf_counter() - t
 
     # ---- symmetric KL and leakage, in the representation space
