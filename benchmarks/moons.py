@@ -20,9 +20,7 @@ Prints one row per model and seed, then mean ± sd over seeds, with the date, co
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import subprocess
 import sys
 import time
 
@@ -37,6 +35,8 @@ from tf_dpvae import data as data_lib  # noqa: E402
 from tf_dpvae import training  # noqa: E402
 from tf_dpvae.config import RunConfig  # noqa: E402
 from tf_dpvae.plots import aggregate_posterior_log_density  # noqa: E402
+
+import provenance  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
 
 THRESHOLD = 0.25  # standardized units; about 4× the data's own noise
 NUM_SAMPLES = 5000
@@ -79,11 +79,7 @@ def main(argv=None):
 
     splits = data_lib.load(RunConfig().data, 0)
     fresh, _ = cKDTree(splits.train).query(splits.validation)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-    print(f"\n`benchmarks/moons.py --seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs}`, "
-          f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, "
-          f"load average {os.getloadavg()[0]:.1f} at the end (2 cores).")
+    print(f"\n{provenance.stamp()} (at the end).")
     print(f"Two moons, {args.epochs} epochs, {NUM_SAMPLES} samples per model; distances in "
           f"standardized units; off-manifold = farther than {THRESHOLD}; each model at its best "
           f"checkpoint (lowest validation negative ELBO).\n")

@@ -86,9 +86,10 @@ def main(argv=None):
         cpu = statistics.median(r[1] for r in rates[batch])
         print(f"| {batch} | {med:,.0f} | {min(wall):,.0f} – {max(wall):,.0f} | "
               f"{1000 * batch / med:.2f} | {cpu:,.0f} |")
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\n1-minute load average at the end: {load:.1f} on {os.cpu_count()} cores "
-          f"(above the core count, other processes shared the cores and the wall-clock rates drop)")
+    import provenance  # benchmarks/, first on sys.path when run as a script
+
+    print(f"\n{provenance.stamp()} (at the end; above the core count, other processes shared the "
+          f"cores and the wall-clock rates drop)")
 
 
 if __name__ == "__main__":

@@ -195,7 +195,8 @@ class TrainConfig:
     batch_size: int = 100
     lr: float = 1e-3
     # The VAE optimizer's learning rate over the run (model.learning_rate_schedule): cosine decays from
-    # lr to lr·lr_final_fraction over the run's planned steps after a linear warm-up of warmup_steps;
+    # lr to lr·lr_final_fraction over the run's planned length (epochs × steps per epoch; `steps` only
+    # stops early) after a linear warm-up of warmup_steps;
     # constant keeps lr. A constant 1e-3 left the two-moons models oscillating late in training
     # (validation NELBO and sample quality worse at epoch 15 than at epoch 9, issue 11).
     lr_schedule: str = "cosine"

@@ -312,10 +312,11 @@ def learning_rate_schedule(train, total_steps: int | None):
         warm-up   η(t) = lr·t / W                                                  for t < W
         cosine    η(t) = lr·[f + (1 − f)·½(1 + cos(π·min(t − W, T − W)/(T − W)))]   for t ≥ W
 
-    with W = warmup_steps, T = total_steps (the run's planned length), f = lr_final_fraction. A
+    with W = warmup_steps, T = total_steps (the run's planned length, epochs × steps per epoch;
+    ``--steps`` only stops a run early), f = lr_final_fraction. A
     ``constant`` schedule, or ``total_steps`` None (a model loaded only to be evaluated or exported),
     gives the float lr. The step is the optimizer's, which checkpoints restore, so a resumed run
-    continues the schedule; a resumption that changes the run's length changes T.
+    continues the schedule; a resumption that changes ``--epochs`` changes T.
     """
     if train.lr_schedule == "constant" or total_steps is None:
         return train.lr

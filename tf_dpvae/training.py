@@ -64,15 +64,16 @@ class RunResult:
 
 
 def planned_steps(train, num_train: int) -> int:
-    """The run's length in optimizer steps: epochs × ⌊N / B⌋, capped by ``steps`` when given.
+    """The run's planned length in optimizer steps, epochs × ⌊N / B⌋: the learning-rate schedule's
+    T. ``steps`` only says where to stop (a run stopped early and resumed later follows the same
+    trajectory as one that ran straight through), so it does not enter.
 
     Raises ConfigError when the training set holds less than one batch (before anything is written).
     """
     if num_train < train.batch_size:
         raise ConfigError(f"batch-size {train.batch_size} is larger than the training set "
                           f"({num_train} examples); use a batch size of at most {num_train}")
-    last = train.epochs * (num_train // train.batch_size)
-    return min(last, train.steps) if train.steps else last
+    return train.epochs * (num_train // train.batch_size)
 
 
 def weights_finite(model: DPVAE) -> bool:
@@ -347,7 +348,8 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
         splits = data_lib.load(config.data, config.train.seed)
     if config.objective.reg == "tc" and config.objective.dataset_size == 0:
         config = config.replace(objective={"dataset_size": splits.num_train})
-    last_step = planned_steps(config.train, splits.num_train)
+    total_steps = planned_steps(config.train, splits.num_train)
+    last_step = min(total_steps, config.train.steps) if config.train.steps else total_steps
     resuming = check_out_dir(out_dir, config)
     strategy = distribute.make_strategy(config.train.strategy, config.train.devices)
     distribute.check_batch(config.train.batch_size, strategy)
@@ -355,7 +357,7 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
     # Everything that creates variables (model, optimizers' slots, the checkpoint's restore) runs in
     # the strategy's scope; for the default strategy (one device) the scope changes nothing.
     with strategy.scope():
-        model = build_model(config, (None,) + splits.example_shape, total_steps=last_step)
+        model = build_model(config, (None,) + splits.example_shape, total_steps=total_steps)
         model.build_optimizers()
         # Only now is the configuration known to make a model: a bad one leaves nothing written.
         os.makedirs(out_dir, exist_ok=True)
