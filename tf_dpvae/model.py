@@ -160,7 +160,17 @@ class DPVAE(keras.Model):
 
     # ----------------------------------------------------------------------------------------- loss
     def compute_terms(self, x, step=None, seed_generator=None):
-        """Loss and its tracked terms for a batch x; also returns z for the discriminator step."""
+        """Loss and its tracked terms for a batch x; also returns z for the discriminator step.
+
+        Under a strategy with R > 1 replicas the objective's ``global_batch_inputs`` (β-TCVAE's
+        z, mean, log_var, log p(z); InfoVAE's z) are all-gathered, so its batch statistics are those of
+        the global batch, and InfoVAE draws the global batch's worth of prior samples (the same on every
+        replica). Every replica then computes the same regularizer value L_reg; with each loss scaled by
+        1/R, all_gather's gradient (the upstream gradients summed over the replicas, then this replica's
+        slice) gives Σ_r (1/R)·∂L_reg/∂(its slice) = ∂L_reg/∂(its slice), and the optimizer's sum over
+        the replicas is the single-device gradient. Reconstruction and the per-example KL stay per
+        replica (per-example means; the 1/R scaling handles them).
+        """
         seed_generator = seed_generator or self.seed_generator
         mean, log_var = self.encode(x)  # float32: under mixed precision the latent, the flow, the
         z = self.reparameterize(mean, log_var, seed_generator)  # KL and every loss stay float32
@@ -174,8 +184,16 @@ class DPVAE(keras.Model):
                                                   self.likelihood, self.obs_std))
         inputs = {"kl": kl, "z": z, "mean": mean, "log_var": log_var, "log_prior_z": log_prior_z,
                   "step": self.optimizer.iterations if step is None else step}
-        if self.objective.needs_prior_samples:
-            inputs["prior_z"], _ = self.prior.sample(tf.shape(z)[0],
+        replicas, _ = _replica()
+        if replicas > 1 and self.objective.global_batch_inputs:
+            # one all_gather per tensor: the gradient of a gathered nest stacks its tensors' gradients
+            # (tf.identity of the list), which fails for tensors of different shapes ([B] and [B, d])
+            inputs.update({name: _all_gather(inputs[name])
+                           for name in self.objective.global_batch_inputs})
+        if self.objective.needs_prior_samples:  # as many as the q(z) samples they are compared with:
+            # the global batch's worth when z is gathered (the seed generator's state is mirrored,
+            # so every replica draws the same samples, those of the single-device run)
+            inputs["prior_z"], _ = self.prior.sample(tf.shape(inputs["z"])[0],
                                                      self._random_seed(seed_generator))
         if self.objective.needs_discriminator:
             inputs["disc_logits"] = tf.cast(self.discriminator(z), tf.float32)
@@ -198,10 +216,8 @@ class DPVAE(keras.Model):
             z_permuted = divergences.permute_dims(z_other, seed)
         else:  # permute across the global batch, as on one device, then keep this replica's slice
             batch = tf.shape(z_other)[0]
-            gathered = tf.distribute.get_replica_context().all_gather(z_other, axis=0)
-            gathered = tf.ensure_shape(gathered, [None, z_other.shape[-1]])
-            z_permuted = divergences.permute_dims(gathered, seed)[replica * batch:
-                                                                  (replica + 1) * batch]
+            z_permuted = divergences.permute_dims(_all_gather(z_other), seed)[replica * batch:
+                                                                              (replica + 1) * batch]
         loss, accuracy = FactorVAE.discriminator_loss(
             tf.cast(self.discriminator(tf.stop_gradient(z)), tf.float32),
             tf.cast(self.discriminator(z_permuted), tf.float32))
@@ -266,6 +282,14 @@ def _replica():
     if context is None or context.num_replicas_in_sync == 1:
         return 1, 0
     return context.num_replicas_in_sync, tf.cast(context.replica_id_in_sync_group, tf.int32)
+
+
+def _all_gather(tensor):
+    """[B, ...] per replica → [B·R, ...]: the replicas' tensors concatenated along axis 0 in replica
+    order, the order of the single-device batch. Differentiable: the gradient sums the replicas'
+    upstream gradients and keeps this replica's slice. Call only with R > 1 replicas."""
+    gathered = tf.distribute.get_replica_context().all_gather(tensor, axis=0)
+    return tf.ensure_shape(gathered, [None, *tensor.shape[1:]])
 
 
 def _scaled(loss, replicas, optimizer):

@@ -11,6 +11,11 @@ tracked. All terms are per example, averaged over the batch. Inputs, a dict of t
     prior_z      [B, d]  samples of p(z) in z (g⁻¹ of N(0, I) draws under the decoupled prior)
     disc_logits  [B, 2]  FactorVAE discriminator logits at z
     step         []      training step, for schedules
+
+An objective whose estimator is a batch statistic (not a mean of per-example terms) names the inputs it
+needs whole in ``global_batch_inputs``: under a strategy with R > 1 replicas the model all-gathers those
+over the replicas, so each replica's objective sees the global batch (B·R rows, in the single-device
+order) and the estimate equals the single-device one. ``kl`` stays per replica (a per-example mean).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class Objective(keras.layers.Layer):
     needs_log_prior = False
     needs_prior_samples = False
     needs_discriminator = False
+    global_batch_inputs: tuple[str, ...] = ()  # batch statistics: all-gathered across replicas
 
     def call(self, inputs):
         loss, terms = self.regularize(inputs)
@@ -115,6 +121,8 @@ class BetaTCVAE(Objective):
 
     term_names = ("kl", "mi", "tc", "dwkl")
     needs_log_prior = True
+    # log q(z) and log q(z_k) are B×B minibatch estimates: every sample under every posterior
+    global_batch_inputs = ("z", "mean", "log_var", "log_prior_z")
 
     def __init__(self, alpha: float = 1.0, beta: float = 6.0, gamma: float = 1.0,
                  dataset_size: int = 10000, estimator: str = "mss", **kwargs):
@@ -180,12 +188,14 @@ class FactorVAE(Objective):
 class InfoVAE(Objective):
     """``info``: InfoVAE-MMD (Zhao et al. 2019), loss = (1 − α)·KL + (α + λ − 1)·MMD(q(z), p(z)).
 
-    MMD compares the batch of q(z) samples with as many samples of the prior in z; under the decoupled
-    prior those are g⁻¹(ε), ε ~ N(0, I), and the gradient reaches the flow through them.
+    MMD compares the batch of q(z) samples with as many samples of the prior in z (under R replicas the
+    global batch of each: z is all-gathered and every replica draws the same B·R prior samples); under
+    the decoupled prior those are g⁻¹(ε), ε ~ N(0, I), and the gradient reaches the flow through them.
     """
 
     term_names = ("kl", "mmd")
     needs_prior_samples = True
+    global_batch_inputs = ("z",)  # MMD compares the whole batch of q(z) samples with the prior's
 
     def __init__(self, alpha: float = 0.0, lam: float = 100.0, kernel: str = "imq",
                  scale: float = 1.0, **kwargs):
