@@ -11,7 +11,7 @@ standardized data space:
 For scale: the moons' own noise (σ = 0.05 before standardization) puts a fresh data point at a median
 nearest-training-point distance printed in the table's last row.
 
-    .venv/bin/python benchmarks/moons.py [--seeds 0 1 2 3 4] [--epochs 15] [--out /tmp/moons-bench]
+    .venv/bin/python benchmarks/moons.py [--seeds 0 1 2 3 4] [--epochs 25] [--out /tmp/moons-bench]
 
 Each model is the one ``train`` exports: the checkpoint with the lowest validation negative ELBO.
 Prints one row per model and seed, then mean ± sd over seeds, with the date, commit and load.

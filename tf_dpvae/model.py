@@ -154,6 +154,13 @@ class DPVAE(keras.Model):
                                       seed=seed)[replica * batch:(replica + 1) * batch]
         return mean + tf.exp(0.5 * log_var) * eps
 
+    def reset_evaluation_noise(self):
+        """Restart the evaluation noise stream at its initial state ([seed + 1, 0]), so that every
+        validation pass draws the same ε: epochs are then compared on common random numbers, and
+        the best checkpoint is chosen by the weights, not by the luck of a draw."""
+        self.eval_seed_generator.state.assign(
+            tf.constant([self.seed + 1, 0], self.eval_seed_generator.state.dtype))
+
     @staticmethod
     def _random_seed(seed_generator):
         return keras.random.randint((2,), 0, 2 ** 31 - 1, seed=seed_generator, dtype="int32")

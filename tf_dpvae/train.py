@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the SavedModel export for TF Serving at the end (default: export to "
                    "saved_models/<run directory name>/<next version>)")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, help="epochs (default 15)")
+    g.add_argument("--epochs", type=int, help="epochs (default 25)")
     g.add_argument("--steps", type=int, help="stop after N training steps in total, counting those before a "
                    "resumption (0 = no limit; --epochs still bounds the run)")
     g.add_argument("--batch-size", type=int, help="batch size B (default 100)")

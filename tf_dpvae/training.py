@@ -248,6 +248,14 @@ def write_hparams(log_dir: str, config: RunConfig) -> None:
             os.path.dirname(os.path.abspath(log_dir)))))
 
 
+class CommonValidationNoise(keras.callbacks.Callback):
+    """Every validation pass draws the same reparameterization noise (``reset_evaluation_noise``):
+    the validation negative ELBO of two epochs then differs only through the weights."""
+
+    def on_test_begin(self, logs=None):
+        self.model.reset_evaluation_noise()
+
+
 class StopAtStep(keras.callbacks.Callback):
     """Stops once the optimizer has taken ``steps`` steps in total (across resumptions)."""
 
@@ -389,6 +397,7 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
     callbacks = [
         guard,
         StopAtStep(last_step),
+        CommonValidationNoise(),
         best,   # before the latest: a kill between the two saves at worst repeats an epoch
         CheckpointOnEpoch(manager, guard),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False),
