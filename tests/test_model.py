@@ -147,7 +147,7 @@ def test_nelbo_is_reconstruction_plus_kl_for_every_objective(make_config):
     for reg in ("beta", "factor", "info"):
         model = build_model(make_config(reg, "dp"), (None, 2))
         x = tf.random.stateless_normal([20, 2], seed=[1, 2])
-        _, terms, _ = model.compute_terms(x, step=0)
+        _, terms, _ = model.compute_terms(x, step=tf.constant(0))
         assert float(terms["nelbo"]) == pytest.approx(float(terms["recon"] + terms["kl"]), rel=1e-6)
         assert "nelbo" in model.trackers
 
