@@ -373,7 +373,13 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         "settings": {**dataclasses.asdict(s), "taus": list(s.taus)}, "seeds": seeds,
         "data": {"train": len(train), "held_out": len(held_out)},
         "metrics": metrics, "timings_seconds": timings,
-        "figures": sorted(f"{k}.png" for k in figures)}, "figures": figures}
+        "figures": sorted(f"{k}.png" for k in figures)}, "figures": figures,
+        # "arrays": decoded samples (NumPy; low_posterior lowest q(z) first) for callers that draw their
+        # own figures (reproduce table1); not written by write_results. figure_samples of each for
+        # images, up to 2,000 for vector data (a scatter needs more)
+        "arrays": {"random": generated[:shown if held_out.ndim == 4 else min(2000, s.num_samples)],
+                   "low_posterior": lp_decoded[:shown if held_out.ndim == 4
+                                               else min(2000, s.num_samples)]}}
 
 
 def write_results(run_dir: str, results: dict) -> str:
