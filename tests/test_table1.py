@@ -50,7 +50,7 @@ def fabricate(request, name, metrics, samples_shape=(30, 2), timing=(10.0, 5.0))
 def test_protocols_are_frozen_and_have_the_briefed_sizes():
     r, p = table1.PROTOCOLS["reduced"], table1.PROTOCOLS["paper"]
     assert (r.dataset, r.latent_dim, r.arch, r.batch_size, r.lr, r.steps) == (
-        "fashion_mnist", 2, "auto", 100, 1e-3, 2000)
+        "fashion_mnist", 2, "auto", 100, 1e-3, 1080)
     assert (r.num_samples, r.lp_pool, r.skl_samples, r.is_samples, r.nll_examples, r.eval_seed) == (
         5000, 5, 5000, 100, 500, 0)
     assert (p.steps, p.num_samples, p.skl_samples, p.is_samples) == (100_000, 10_000, 5_000, 21_000)
@@ -67,8 +67,8 @@ def test_a_pair_differs_in_the_prior_only():
     dp["prior"]["kind"] = "normal"
     assert normal == dp
     t = pair["normal"].train
-    assert (t.steps, t.seed, t.batch_size, t.lr) == (2000, 3, 100, 1e-3)
-    assert t.epochs == 4  # ⌈2000 / 540⌉: the fewest epochs that hold the steps
+    assert (t.steps, t.seed, t.batch_size, t.lr) == (1080, 3, 100, 1e-3)
+    assert t.epochs == 2  # ⌈1080 / 540⌉: the fewest epochs that hold the steps
     assert pair["normal"].model.latent_dim == 2 and pair["normal"].model.arch == "auto"
     assert pair["normal"].data.dataset == "fashion_mnist"
 
