@@ -11,20 +11,10 @@ import argparse
 import os
 import sys
 
-from tf_dpvae.cli import OneLineParser, positive_int
+from tf_dpvae.cli import OneLineParser, positive_int, seed_int
 
 # evaluation.inception.KERAS_METRIC, not imported: TensorFlow loads only once the arguments are good
 KERAS_INCEPTION = "frechet_distance_keras_inception"
-
-
-def seed_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {text!r}") from None
-    if not 0 <= value < 2 ** 31:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {value}")
-    return value
 
 
 def taus_list(text):

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-from tf_dpvae.cli import OneLineParser, positive_int
+from tf_dpvae.cli import OneLineParser, positive_int, seed_int
 from tf_dpvae.config import REGULARIZERS
 from tf_dpvae.quiet import import_tensorflow_quietly
 
@@ -22,16 +22,6 @@ PROG = "python -m tf_dpvae.reproduce"
 # hidden flags (tests, smoke runs): protocol field they override
 EVAL_OVERRIDES = ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples",
                   "classifier_epochs")
-
-
-def seed_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {text!r}") from None
-    if not 0 <= value < 2 ** 31:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
