@@ -19,11 +19,17 @@ def commit() -> str:
     return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
 
 
+# The commit whose code the benchmark runs: read when the script starts (it imports this module at
+# the top), not when it prints, since a long benchmark can outlive the checkout's HEAD.
+COMMIT_AT_START = commit()
+
+
 def stamp(argv=None) -> str:
-    """"`benchmarks/NAME.py ARGS`, YYYY-MM-DD HH:MM UTC, commit C, load average L (N cores)"."""
+    """"`benchmarks/NAME.py ARGS`, YYYY-MM-DD HH:MM UTC, commit C (at the start), load average L"."""
     argv = sys.argv if argv is None else argv
     script = os.path.relpath(os.path.abspath(argv[0]), ROOT)
     load = os.getloadavg()[0]
     return (f"`{' '.join([script, *argv[1:]])}`, "
-            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit()}, "
+            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {COMMIT_AT_START} "
+            f"(at the start), "
             f"1-minute load average {load:.1f} on {os.cpu_count()} cores")

@@ -52,6 +52,8 @@ def time_batch(call, batch, seed, min_seconds=0.3):
 
 
 def main(argv=None):
+    import provenance  # benchmarks/, first on sys.path as a script: the commit at the start
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 64, 1024])
@@ -86,8 +88,6 @@ def main(argv=None):
         cpu = statistics.median(r[1] for r in rates[batch])
         print(f"| {batch} | {med:,.0f} | {min(wall):,.0f} – {max(wall):,.0f} | "
               f"{1000 * batch / med:.2f} | {cpu:,.0f} |")
-    import provenance  # benchmarks/, first on sys.path when run as a script
-
     print(f"\n{provenance.stamp()} (at the end; above the core count, other processes shared the "
           f"cores and the wall-clock rates drop)")
 

@@ -113,6 +113,8 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
+    import provenance  # benchmarks/, first on sys.path as a script: the commit at the start
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--onednn", choices=["0", "1", "both"], default="both")
     p.add_argument("--steps", type=int, default=20, help="timed steps per model per round")
@@ -140,8 +142,6 @@ def main(argv=None) -> int:
         out = subprocess.run([sys.executable, __file__, "--json", *passed], env=env, check=True,
                              capture_output=True, text=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
-    import provenance  # benchmarks/, first on sys.path when run as a script
-
     print(f"{provenance.stamp()} (at the end)\n")
     print(table(results))
     return 0
