@@ -160,13 +160,17 @@ def test_resume_restores_weights_optimizer_and_rng_exactly(tmp_path, make_config
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, make_config):
     config = make_config("none", "dp", train={"steps": 3})
     good = training.fit(config, str(tmp_path), verbose=0, log=lambda *_: None)
-    files = {p: open(p, "rb").read() for p in glob.glob(str(tmp_path / "checkpoints" / "*"))}
+    def files_under(root):  # every file, the best checkpoint's directory included
+        return {p: open(p, "rb").read() for p in glob.glob(str(root / "**" / "*"), recursive=True)
+                if os.path.isfile(p)}
+
+    files = files_under(tmp_path / "checkpoints")
     splits = data_lib.load(config.data, 0)
     poisoned = data_lib.Splits(np.full_like(splits.train, np.nan), splits.validation, "poisoned")
     with pytest.raises(training.TrainingDiverged, match=r"non-finite at step 4.*ckpt-3"):
         training.fit(config.replace(train={"steps": 0}), str(tmp_path), splits=poisoned, verbose=0,
                      log=lambda *_: None)
-    assert {p: open(p, "rb").read() for p in glob.glob(str(tmp_path / "checkpoints" / "*"))} == files
+    assert files_under(tmp_path / "checkpoints") == files
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) == good.checkpoint
 
 

@@ -225,13 +225,16 @@ class FigureSummaries(keras.callbacks.Callback):
     the final ``figure.png`` (1,000 samples, q(z) of 1,000 encodings): it is drawn every epoch, inside
     the default run's time budget."""
 
-    def __init__(self, log_dir: str, train: np.ndarray, seed: int):
+    def __init__(self, log_dir: str, train: np.ndarray, seed: int, guard: NaNGuard):
         super().__init__()
         self.writer = tf.summary.create_file_writer(log_dir)
         self.train = train
         self.seed = seed
+        self.guard = guard
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.guard.bad_step is not None:  # non-finite weights: nothing to draw
+            return
         png = moons_figure_png(self.model, self.train, self.seed, num_samples=1000,
                                num_points=1000)
         with self.writer.as_default(step=int(self.model.optimizer.iterations.numpy())):
@@ -414,7 +417,7 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
                                         config.train.seed))
     if splits.example_shape == (2,):
         callbacks.append(FigureSummaries(os.path.join(log_dir, "latents"), splits.train,
-                                         config.train.seed))
+                                         config.train.seed, guard))
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     done = resumed_from >= last_step
