@@ -29,8 +29,9 @@ def test_restore_loads_every_trained_weight(trained_run):
     """restore_run gives the weights that training's own resume path gives (model, optimizers, rng),
     and they are not the initial weights."""
     out, config = trained_run
-    restored = run.restore_run(str(out))
-    reference = build_model(config, (None, 2))
+    restored = run.restore_run(str(out), "latest")  # the checkpoint with the optimizers' state
+    # the optimizer as training built it: its learning-rate schedule has no variable of its own
+    reference = build_model(config, (None, 2), total_steps=training.planned_steps(config.train, 200))
     reference.build_optimizers()
     make_checkpoint(reference).restore(restored.checkpoint).assert_existing_objects_matched()
     for a, b in zip(restored.model.vae_variables, reference.vae_variables):
@@ -153,7 +154,7 @@ def test_summary_reports_the_inception_distance_under_its_own_name():
     fd = {"random": 1.0, "low_posterior": 2.0, "train_vs_held_out": 0.5}
     rest = {"symmetric_kl": {"skl": 1.0, "skl_se": 0.1, "kl_pq": 0.4, "kl_qp": 0.6},
             "nll": {"is_samples": 4, "importance_sampled": 9.0, "negative_elbo": 10.0},
-            "leakage": {"eq6": {"tau": [-2.0], "leakage_score": [0.1]}}}
+            "leakage": {"eq6_literal": {"tau": [-2.0], "leakage_score": [0.1]}}}
     for key in ("fid", "frechet_distance_keras_inception"):
         lines = evaluate.summary({"metrics": {key: {**fd, "random": 30.0},
                                               "frechet_distance_classifier": fd, **rest},

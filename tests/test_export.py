@@ -299,7 +299,7 @@ def test_cli_exports_to_saved_models_run_name_by_default(run, tmp_path, monkeypa
     assert export_main([run[0], "--max-samples", "12"]) == 0
     printed = capsys.readouterr().out
     path = os.path.join("saved_models", "run", "2")
-    assert f"exported:   {path} (version 2, training step 3)" in printed
+    assert f"exported:   {path} (version 2, best checkpoint, training step 3)" in printed
     meta = savedmodel.read_metadata(path)
     assert meta["max_samples"] == 12 and meta["run_dir"] == os.path.abspath(run[0])
     assert os.listdir(os.path.join("saved_models", "run", "1")) == []

@@ -44,6 +44,9 @@ def fabricate(request, name, metrics, samples_shape=(30, 2), timing=(10.0, 5.0))
     table1.save_samples(run_dir, {"random": rng.uniform(size=samples_shape),
                                   "low_posterior": rng.uniform(size=samples_shape)})
     table1.write_timing(run_dir, {"train_seconds": timing[0], "eval_seconds": timing[1]})
+    os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)  # trained to the metrics' step
+    with open(os.path.join(run_dir, "checkpoints", "checkpoint"), "w") as f:
+        f.write(f'model_checkpoint_path: "ckpt-{metrics["step"]}"\n')
     return run_dir
 
 
@@ -129,6 +132,10 @@ def test_evaluation_state_says_why(tmp_path):
     assert "true FID requested" in table1.evaluation_state(run_dir, request.protocol, True)[1]
     other = dataclasses.replace(request.protocol, steps=8)
     assert "step 4" in table1.evaluation_state(run_dir, other, False)[1]
+    os.makedirs(os.path.join(run_dir, "checkpoints", "best"))  # a best checkpoint exists, but the
+    assert "evaluates the best" in table1.evaluation_state(  # metrics came from the latest one
+        run_dir, request.protocol, False)[1]
+    os.rmdir(os.path.join(run_dir, "checkpoints", "best"))
     other = dataclasses.replace(request.protocol, is_samples=17)
     assert "is_samples" in table1.evaluation_state(run_dir, other, False)[1]
     os.remove(os.path.join(run_dir, "eval", table1.SAMPLES_FILE))
