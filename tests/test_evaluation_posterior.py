@@ -117,3 +117,18 @@ def test_symmetric_kl_matches_the_closed_form_for_two_gaussians():
     assert abs(result["kl_pq"] - kl_pq) < 4 * result["kl_pq_se"]
     assert abs(result["skl"] - (kl_pq + kl_qp)) < 4 * result["skl_se"]
     assert result["skl_se"] < 0.05 * (kl_pq + kl_qp)  # the tolerance above is a tight one
+
+
+def test_tail_summary_by_hand_and_in_the_skl_result():
+    """99 terms of 1 and one of 901: the top 1 % carries 901/1000 of the sum, the rest average 1."""
+    ratios = np.concatenate([np.ones(99), [901.0]])
+    summary = symmetric_kl.tail_summary(np.random.default_rng(0).permutation(ratios))
+    assert summary == pytest.approx({"median": 1.0, "top_share": 0.901, "trimmed": 1.0})
+    assert symmetric_kl.tail_summary(ratios, top_fraction=0.02)["trimmed"] == pytest.approx(1.0)
+    zero = np.zeros(100)
+    result = symmetric_kl.symmetric_kl(ratios, zero, zero, zero)
+    assert result["kl_pq"] == pytest.approx(10.0)
+    assert result["kl_pq_top_share"] == pytest.approx(0.901)
+    assert result["kl_pq_median"] == pytest.approx(1.0) and result["kl_pq_trimmed"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="top_fraction 1.5"):
+        symmetric_kl.tail_summary(ratios, top_fraction=1.5)

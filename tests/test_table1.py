@@ -185,6 +185,8 @@ def test_tables_and_figures_from_run_directories(tmp_path):
     assert "| VAE | yes | yes | yes | no | yes | yes | yes | yes | yes | yes | no |" in md
     assert "| β-VAE-H | – | – | – | – | – | – | yes | yes | yes | yes | yes |" in md
     assert "137.4" in md and "127.4" in md  # the paper's MNIST numbers beside ours
+    # the one loss (IS-NLL) is listed with its numbers; sKL, which dp wins, is not
+    assert "| VAE | 90 ± 0 | 91 ± 0 | – | – |" in md and "**sKL.**" not in md
     assert "protocol `reduced`" in md and "4 steps per model" in md
 
     data = json.loads(open(paths["json"]).read())
@@ -202,6 +204,28 @@ def test_tables_and_figures_from_run_directories(tmp_path):
     assert names == ["leakage.png", "samples_none.png"]  # β has no dp model evaluated yet
     for f in figures:
         assert open(f, "rb").read(4) == b"\x89PNG"
+
+
+def test_where_dp_loses_splits_skl_and_lists_the_lp_ratio(tmp_path):
+    request = small_request(tmp_path, regs=("none",), seeds=(0,))
+
+    def entry(**values):
+        return {name: table1.mean_se([values.get(name)])
+                for name in table1.METRICS + table1.DIAGNOSTICS}
+
+    aggregates = {"none": {"normal": entry(skl=5.0, kl_qp=4.0, kl_pq=1.0, nll=9.0, fd=10.0,
+                                           lp_fd=13.0, lp_fd_ratio=1.3, nll_ess_median=7.0),
+                           "dp": entry(skl=8.0, kl_qp=0.5, kl_pq=7.5, nll=8.0, fd=9.0, lp_fd=9.9,
+                                       lp_fd_ratio=1.1, nll_ess_median=3.0)}}
+    pairs = table1.compare_pairs(request, aggregates)
+    text = "\n".join(table1.where_dp_loses(request, aggregates, pairs))
+    assert "| VAE | 4 | 0.5 | 1 | 7.5 |" in text            # sKL lost through KL[p‖q] only
+    assert "| dpVAE | 9 | 9.9 | 1.1 | 1.3 |" in text          # LP-FD/FD 1.1 > 1.05
+    assert "**IS-NLL.**" not in text                          # dp wins the NLL
+    aggregates["none"]["dp"] = entry(skl=1.0, nll=8.0, fd=9.0, lp_fd=9.0, lp_fd_ratio=1.0)
+    text = "\n".join(table1.where_dp_loses(request, aggregates,
+                                            table1.compare_pairs(request, aggregates)))
+    assert "wins every comparison" in text
 
 
 def test_paper_numbers_cover_every_regularizer():

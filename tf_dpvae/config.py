@@ -118,6 +118,8 @@ class ObjectiveConfig:
     info_lambda: float = 100.0
     mmd_kernel: str = "imq"
     mmd_scale: float = 1.0       # kernel bandwidth σ; the kernels use 2·d·σ² (d = latent size)
+    # every objective: ramp from the plain ELBO to the full objective over this many steps (0 = off)
+    reg_warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         _choice("reg", self.reg, REGULARIZERS)
@@ -136,6 +138,8 @@ class ObjectiveConfig:
         _finite("disc-beta-2", self.disc_beta_2, 0.0)
         _choice("mmd-kernel", self.mmd_kernel, MMD_KERNELS)
         _finite("mmd-scale", self.mmd_scale, 0.0, strict=True)
+        _require(isinstance(self.reg_warmup_steps, int) and self.reg_warmup_steps >= 0,
+                 f"reg-warmup-steps must be a non-negative integer, got {self.reg_warmup_steps!r}")
 
 
 @dataclasses.dataclass(frozen=True)

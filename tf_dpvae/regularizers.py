@@ -28,7 +28,13 @@ from tf_dpvae.config import ObjectiveConfig
 
 
 class Objective(keras.layers.Layer):
-    """Base class: subclasses set ``term_names`` and implement ``regularize(inputs) -> (loss, terms)``."""
+    """Base class: subclasses set ``term_names`` and implement ``regularize(inputs) -> (loss, terms)``.
+
+    ``warmup_steps`` W > 0 ramps the regularizer in: loss(t) = (1 − w)·KL + w·L_reg, w = min(1, t/W),
+    so training starts from the plain ELBO (w = 0) and reaches the full objective at step W. KL is
+    ``inputs["kl"]`` (eq. 5 under the decoupled prior). The step t is the optimizer's, restored by the
+    checkpoint, so a resumed run continues the ramp. W = 0 (the default) is the objective unchanged.
+    """
 
     term_names: tuple[str, ...] = ("kl",)
     needs_log_prior = False
@@ -36,8 +42,23 @@ class Objective(keras.layers.Layer):
     needs_discriminator = False
     global_batch_inputs: tuple[str, ...] = ()  # batch statistics: all-gathered across replicas
 
+    def __init__(self, warmup_steps: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
+        self.warmup_steps = warmup_steps
+
+    def warmup_weight(self, step):
+        """w(t) = min(1, t / W) for the step t (1 when W = 0)."""
+        if self.warmup_steps == 0:
+            return tf.constant(1.0)
+        return tf.minimum(1.0, tf.cast(step, tf.float32) / float(self.warmup_steps))
+
     def call(self, inputs):
         loss, terms = self.regularize(inputs)
+        if self.warmup_steps:
+            weight = self.warmup_weight(inputs["step"])
+            loss = (1.0 - weight) * tf.reduce_mean(inputs["kl"]) + weight * loss
         self.add_loss(loss)
         return terms
 
@@ -45,7 +66,7 @@ class Objective(keras.layers.Layer):
         raise NotImplementedError
 
     def get_config(self):
-        return super().get_config()
+        return {**super().get_config(), "warmup_steps": self.warmup_steps}
 
 
 @keras.saving.register_keras_serializable(package="tf_dpvae")
@@ -214,20 +235,20 @@ class InfoVAE(Objective):
 
 
 REGISTRY = {
-    "none": lambda c: ELBO(name="objective"),
-    "beta": lambda c: BetaVAEH(c.beta, name="objective"),
-    "betab": lambda c: BetaVAEB(c.capacity_gamma, c.capacity_max, c.capacity_steps, name="objective"),
-    "tc": lambda c: BetaTCVAE(c.tc_alpha, c.tc_beta, c.tc_gamma, max(c.dataset_size, 1),
-                              c.tc_estimator, name="objective"),
-    "factor": lambda c: FactorVAE(c.factor_gamma, name="objective"),
-    "info": lambda c: InfoVAE(c.info_alpha, c.info_lambda, c.mmd_kernel, c.mmd_scale,
-                              name="objective"),
+    "none": lambda c, **kw: ELBO(**kw),
+    "beta": lambda c, **kw: BetaVAEH(c.beta, **kw),
+    "betab": lambda c, **kw: BetaVAEB(c.capacity_gamma, c.capacity_max, c.capacity_steps, **kw),
+    "tc": lambda c, **kw: BetaTCVAE(c.tc_alpha, c.tc_beta, c.tc_gamma, max(c.dataset_size, 1),
+                                    c.tc_estimator, **kw),
+    "factor": lambda c, **kw: FactorVAE(c.factor_gamma, **kw),
+    "info": lambda c, **kw: InfoVAE(c.info_alpha, c.info_lambda, c.mmd_kernel, c.mmd_scale, **kw),
 }
 
 
 def make_objective(config: ObjectiveConfig) -> Objective:
-    """The loss layer for ``config.reg``."""
+    """The loss layer for ``config.reg``, ramped in over ``config.reg_warmup_steps``."""
     try:
-        return REGISTRY[config.reg](config)
+        build = REGISTRY[config.reg]
     except KeyError:
         raise ValueError(f"reg must be one of {', '.join(REGISTRY)}; got {config.reg!r}") from None
+    return build(config, warmup_steps=config.reg_warmup_steps, name="objective")

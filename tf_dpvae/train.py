@@ -32,6 +32,7 @@ FIELDS = {
     "disc_layers": ("objective", "disc_layers"), "disc_lr": ("objective", "disc_lr"),
     "info_alpha": ("objective", "info_alpha"), "info_lambda": ("objective", "info_lambda"),
     "mmd_kernel": ("objective", "mmd_kernel"), "mmd_scale": ("objective", "mmd_scale"),
+    "reg_warmup_steps": ("objective", "reg_warmup_steps"),
     "latent_dim": ("model", "latent_dim"), "hidden_units": ("model", "hidden_units"),
     "hidden_layers": ("model", "hidden_layers"), "likelihood": ("model", "likelihood"),
     "obs_std": ("model", "obs_std"), "arch": ("model", "arch"),
@@ -79,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lr-final-fraction", type=float, help="final learning rate as a fraction of "
                    "--lr (default 0.01)")
     g.add_argument("--warmup-steps", type=int, help="linear learning-rate warm-up steps (default 100)")
+    g.add_argument("--reg-warmup-steps", type=int, help="ramp from the plain ELBO to the full "
+                   "regularized objective over N steps (default 0 = off)")
     g.add_argument("--clip-norm", type=float, help="clip the VAE gradients' global norm (default 0 "
                    "= off)")
     g.add_argument("--seed", type=int, help="seed for data, weights and sampling (default 0)")

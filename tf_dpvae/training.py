@@ -167,12 +167,17 @@ class BestCheckpoint(keras.callbacks.Callback):
     loss contains its weights (β, γ, λ…) and would favour whatever they reward. The value is stored
     inside the checkpoint (``selection``), so a resumed run compares against the best so far, and in
     ``best.json`` for people. The latest checkpoint stays the one training resumes from.
+
+    Epochs that end before ``start_step`` are not candidates: while the regularizer is still being
+    ramped in (``reg_warmup_steps``) the model is closer to a plain VAE, whose negative ELBO is lower
+    than any regularized model's, and would otherwise win the comparison.
     """
 
-    def __init__(self, directory: str, guard: NaNGuard, model: DPVAE):
+    def __init__(self, directory: str, guard: NaNGuard, model: DPVAE, start_step: int = 0):
         super().__init__()
         self.directory = directory
         self.guard = guard
+        self.start_step = start_step
         self.value = tf.Variable(np.inf, dtype=tf.float64, trainable=False, name="selection")
         checkpoint = make_checkpoint(model, with_optimizers=False)
         checkpoint.selection = self.value
@@ -188,6 +193,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         if not self.guard.healthy():
             return
         step = int(self.model.optimizer.iterations.numpy())
+        if step < self.start_step:
+            return
         self.value.assign(float(value))
         path = self.manager.save(checkpoint_number=step)
         write_atomic(os.path.join(self.directory, BEST_RECORD), json.dumps(
@@ -401,7 +408,8 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
     guard = NaNGuard()
     log_dir = os.path.join(out_dir, "logs")
     val_batch = splits.head("validation", 500)
-    best = BestCheckpoint(os.path.join(out_dir, "checkpoints", BEST_DIR), guard, model)
+    best = BestCheckpoint(os.path.join(out_dir, "checkpoints", BEST_DIR), guard, model,
+                          start_step=config.objective.reg_warmup_steps)
     callbacks = [
         guard,
         StopAtStep(last_step),
