@@ -9,7 +9,7 @@ from tf_dpvae.config import ConfigError, DataConfig
 from tf_dpvae.datasets import dsprites
 from tf_dpvae.evaluation import disentanglement as dis
 
-TINY = {"num_train": 600, "num_test": 300, "factor_vae_train": 100, "factor_vae_eval": 100,
+TINY = {"num_train": 400, "num_test": 200, "factor_vae_train": 100, "factor_vae_eval": 100,
         "factor_vae_variance": 500, "factor_vae_batch_size": 32}
 
 
@@ -23,7 +23,7 @@ def test_scores_of_the_true_factors_and_of_noise():
     # Discrete SAP (the default): uninformative codes score at chance and a linear rule on one code
     # cannot pick out every value of a 4- or 5-valued factor, so its maximum here is well below 1.
     assert s["dci_informativeness_test"] == 1.0 and s["sap"] > 0.25
-    assert true["settings"]["factor_sizes"] == [3, 4, 5] and true["settings"]["num_train"] == 600
+    assert true["settings"]["factor_sizes"] == [3, 4, 5] and true["settings"]["num_train"] == 400
     r = dis.disentanglement_scores(noise(3), source, seed=0, **TINY)["scores"]
     assert r["mig"] < 0.05 and r["factor_vae_score"] < 0.6 and r["dci_disentanglement"] < 0.25
     assert abs(r["sap"]) < 0.1
