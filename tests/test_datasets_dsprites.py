@@ -99,8 +99,8 @@ def test_loads_through_the_registry_with_factors():
     np.testing.assert_array_equal(again.train_factors, splits.train_factors)
     other = data.load(config, seed=1)
     assert not np.array_equal(other.train_factors, splits.train_factors)
-    alias = data.load(DataConfig(dataset="dsprites", num_examples=20), seed=0)
-    assert alias.name == "dsprites_procedural" and alias.example_shape == (64, 64, 1)
+    native = data.load(DataConfig(dataset="dsprites_procedural", num_examples=20), seed=0)
+    assert native.name == "dsprites_procedural" and native.example_shape == (64, 64, 1)
     assert "dsprites_procedural" in data.accepted_names()
 
 

@@ -39,8 +39,8 @@ def factor_source_for(splits):
     if source is None:
         raise DisentanglementError(
             f"data set {getattr(splits, 'name', splits)!r} has no ground-truth factors; the "
-            f"disentanglement metrics need a data set with factors: dsprites_procedural (alias "
-            f"dsprites)")
+            f"disentanglement metrics need a data set with factors: dsprites_procedural (offline), "
+            f"dsprites or shapes3d (prepared TFDS files)")
     check_source(source)
     return source
 
