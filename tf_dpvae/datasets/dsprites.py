@@ -104,19 +104,28 @@ def render(indices, image_size: int = DEFAULT_IMAGE_SIZE, dtype=np.float32) -> n
     centre_x = np.float32(MARGIN) + np.float32(1 - 2 * MARGIN) * pos_x
     centre_y = np.float32(MARGIN) + np.float32(1 - 2 * MARGIN) * pos_y
     radius = scale * np.float32(HALF_SIZE)
-    grid = (np.arange(size, dtype=np.float32) + np.float32(0.5)) / np.float32(size)
-    chunk = max(1, _CHUNK_PIXELS // (size * size))
+    # Only a window of W×W pixels around each centre can be inside the sprite (radius ≤ √2·HALF_SIZE
+    # in image units): evaluate the inequalities there (about a sixth of a 64×64 image).
+    window = min(size, int(np.ceil(2 * np.sqrt(2) * HALF_SIZE * size)) + 3)
+    steps = np.arange(window)
+    first_col = np.clip(np.floor(centre_x * size).astype(np.int64) - window // 2, 0, size - window)
+    first_row = np.clip(np.floor(centre_y * size).astype(np.int64) - window // 2, 0, size - window)
+    chunk = max(1, _CHUNK_PIXELS // (window * window))
     for shape in range(len(SHAPE_NAMES)):
         rows = np.flatnonzero(shape_index == shape)
         for start in range(0, len(rows), chunk):
             r = rows[start:start + chunk]
+            cols = first_col[r][:, None] + steps                        # [b, W] pixel columns
+            lines = first_row[r][:, None] + steps                       # [b, W] pixel rows
+            x = (cols.astype(np.float32) + np.float32(0.5)) / np.float32(size)
+            y = (lines.astype(np.float32) + np.float32(0.5)) / np.float32(size)
             cos = (np.cos(theta[r]) / radius[r])[:, None, None]
             sin = (np.sin(theta[r]) / radius[r])[:, None, None]
-            dx = grid[None, None, :] - centre_x[r][:, None, None]      # [b, 1, S] (columns)
-            dy = centre_y[r][:, None, None] - grid[None, :, None]      # [b, S, 1] (rows, y up)
-            u1 = cos * dx + sin * dy                                   # R(θ)ᵀ (dx, dy) / radius
+            dx = (x - centre_x[r][:, None])[:, None, :]                 # [b, 1, W] (columns)
+            dy = (centre_y[r][:, None] - y)[:, :, None]                 # [b, W, 1] (rows, y up)
+            u1 = cos * dx + sin * dy                                    # R(θ)ᵀ (dx, dy) / radius
             u2 = cos * dy - sin * dx
-            out[r, ..., 0] = _inside(shape, u1, u2)
+            out[r[:, None, None], lines[:, :, None], cols[:, None, :], 0] = _inside(shape, u1, u2)
     return out
 
 
