@@ -35,7 +35,7 @@ def main():
     args = p.parse_args()
     only = args.only.split(",")
     source = dsprites.ProceduralDSprites(args.size)
-    projection = np.random.default_rng(0).normal(size=(args.size * args.size, 10)) / args.size
+    projection = (np.random.default_rng(0).normal(size=(args.size * args.size, 10)) / args.size).astype(np.float32)
 
     def represent(images):
         return images.reshape(len(images), -1) @ projection
