@@ -116,10 +116,12 @@ def test_loads_through_the_registry_with_factors():
     assert (splits.size("train"), splits.size("validation"), splits.size("test")) == (200, 20, 20)
     assert splits.example_shape == (32, 32, 1) and splits.train.dtype == np.float32
     assert splits.factor_names == dsprites.FACTOR_NAMES
+    assert splits.class_names == ("square", "ellipse", "heart")
     for split in ("train", "validation", "test"):
         factors = getattr(splits, f"{split}_factors")
         assert factors.shape == (splits.size(split), 5) and factors.dtype == np.int64
         np.testing.assert_array_equal(splits.factor_source.observe(factors), getattr(splits, split))
+        np.testing.assert_array_equal(getattr(splits, f"{split}_labels"), factors[:, 0])  # shape
     codes = [np.ravel_multi_index(getattr(splits, f"{s}_factors").T, dsprites.FACTOR_SIZES)
              for s in ("train", "validation", "test")]
     assert len(np.unique(np.concatenate(codes))) == 240  # drawn without replacement: disjoint

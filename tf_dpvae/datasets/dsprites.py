@@ -152,7 +152,9 @@ def load_dsprites_procedural(config: DataConfig, seed: int) -> Splits:
     """``config.num_examples`` training images, and validation and test sets of a tenth of that each,
     drawn without replacement from the 737,280 combinations (one seeded permutation, so the three
     splits are disjoint), rendered at ``config.image_size`` (0 → 64). The splits carry their factor
-    indices (``*_factors``, int64 [N, 5]) and the renderer (``factor_source``)."""
+    indices (``*_factors``, int64 [N, 5]) and the renderer (``factor_source``); their class labels
+    are the shape (0 square, 1 ellipse, 2 heart), so the feature classifier of the offline Fréchet
+    distance (``python -m tf_dpvae.features``) can train on them."""
     source = ProceduralDSprites(config.image_size or DEFAULT_IMAGE_SIZE)
     n_train = config.num_examples
     n_held = num_validation(n_train)
@@ -168,4 +170,7 @@ def load_dsprites_procedural(config: DataConfig, seed: int) -> Splits:
                   validation=source.observe(parts["validation"]), name=source.name,
                   test=source.observe(parts["test"]),
                   train_factors=parts["train"], validation_factors=parts["validation"],
-                  test_factors=parts["test"], factor_names=FACTOR_NAMES, factor_source=source)
+                  test_factors=parts["test"], factor_names=FACTOR_NAMES, factor_source=source,
+                  train_labels=parts["train"][:, 0].copy(),
+                  validation_labels=parts["validation"][:, 0].copy(),
+                  test_labels=parts["test"][:, 0].copy(), class_names=SHAPE_NAMES)
