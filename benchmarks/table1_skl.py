@@ -10,7 +10,8 @@ For every evaluated run of a Table 1 output directory, recomputes the sKL estima
     the largest 1 % of the 5,000 terms, and the mean without them;
   * the largest ‖z‖ among the prior samples (how far g⁻¹ carries the tails of N(0, I)).
 
-    .venv/bin/python benchmarks/table1_skl.py [--out results/fashion_mnist] [--write FILE.md]
+    .venv/bin/python benchmarks/table1_skl.py [--out results/fashion_mnist] [--regs ...] [--seeds ...]
+        [--write FILE.md]
 """
 
 from __future__ import annotations
@@ -71,10 +72,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="results/fashion_mnist", help="a Table 1 output directory")
     parser.add_argument("--write", default=None, help="also write the table to this markdown file")
+    parser.add_argument("--regs", nargs="+", default=None, help="only these regularizers")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="only these seeds")
     args = parser.parse_args(argv)
     runs_dir = os.path.join(args.out, "runs")
     names = sorted(d for d in os.listdir(runs_dir)
-                   if os.path.exists(os.path.join(runs_dir, d, "eval", "metrics.json")))
+                   if os.path.exists(os.path.join(runs_dir, d, "eval", "metrics.json"))
+                   and (args.regs is None or d.rsplit("-", 2)[0] in args.regs)
+                   and (args.seeds is None or int(d.rsplit("seed", 1)[1]) in args.seeds))
     rows = {}
     for name in tqdm(names, desc="runs", unit="run"):
         reg, prior, _seed = name.rsplit("-", 2)
