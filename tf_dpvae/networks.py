@@ -5,6 +5,7 @@ tracked, checkpointed and exported with the model that owns them.
 
 from __future__ import annotations
 
+from tf_dpvae.errors import UserError
 import keras
 
 
@@ -180,7 +181,7 @@ CONV_ARCHS = {
 AUTO_ARCH_BY_SIZE = {28: "beta_mnist", 32: "conv32", 64: "conv64"}
 
 
-class ArchitectureError(ValueError):
+class ArchitectureError(UserError):
     """No network of the requested family fits the data's shape; the message says what does."""
 
 

@@ -6,6 +6,7 @@ Export and evaluation read runs through this one module, so that the checkpoint 
 
 from __future__ import annotations
 
+from tf_dpvae.errors import UserError
 import dataclasses
 import json
 import os
@@ -21,7 +22,7 @@ CHECKPOINT_DIR = "checkpoints"
 BEST_DIR = "best"   # checkpoints/best/: the lowest validation negative ELBO (training.BestCheckpoint)
 
 
-class RunError(ValueError):
+class RunError(UserError):
     """The directory is not a usable run; the message says what is missing and what to do."""
 
 

@@ -27,6 +27,7 @@ Python, so that the command line can validate its arguments first.
 
 from __future__ import annotations
 
+from tf_dpvae.errors import UserError
 import csv
 import dataclasses
 import datetime
@@ -79,7 +80,7 @@ HPARAMS_CONFIG_SUFFIX = ".table1-hparams"
 EVAL_SIZE_FIELDS = ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples", "seed")
 
 
-class Table1Error(ValueError):
+class Table1Error(UserError):
     """The request cannot be carried out as given (bad setting, an output directory in the way);
     raised before anything is written."""
 

@@ -9,6 +9,7 @@ cardinality ("streamed"); ``Splits`` hides the difference behind ``size``, ``hea
 
 from __future__ import annotations
 
+from tf_dpvae.errors import UserError
 import dataclasses
 from typing import Any
 
@@ -22,7 +23,7 @@ VALIDATION_FRACTION = 0.1
 MAX_IN_MEMORY_BYTES = 2 * 1024 ** 3
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """The data named on the command line cannot be loaded; the message says why and what works."""
 
 

@@ -13,6 +13,7 @@ where ``python -m tf_dpvae.features --dataset NAME`` writes and ``python -m tf_d
 
 from __future__ import annotations
 
+from tf_dpvae.errors import UserError
 import hashlib
 import json
 import os
@@ -55,7 +56,7 @@ def find_classifier(dataset, run_dir=None):
     return None
 
 
-class ClassifierError(ValueError):
+class ClassifierError(UserError):
     """A cached classifier is missing, does not match its recorded hash, or the data are malformed."""
 
 

@@ -9,13 +9,14 @@ name. Computed in float64 with NumPy/SciPy.
 
 from __future__ import annotations
 
+from tf_dpvae.errors import UserError
 import warnings
 
 import numpy as np
 import scipy.linalg
 
 
-class FrechetError(ValueError):
+class FrechetError(UserError):
     """The inputs cannot give a meaningful Fréchet distance (too few points, wrong shapes, ...)."""
 
 

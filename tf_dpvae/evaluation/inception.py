@@ -52,6 +52,7 @@ is an ``InceptionError`` naming the file and what is accepted.
 
 from __future__ import annotations
 
+from tf_dpvae.errors import UserError
 import dataclasses
 import os
 import tarfile
@@ -80,7 +81,7 @@ _ACCEPTED = (f"accepted: TF-FID's frozen Inception graph {GRAPH_FILE} (or {GRAPH
 _TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 
 
-class InceptionError(ValueError):
+class InceptionError(UserError):
     """The file is not an accepted Inception network; the message names the file."""
 
 

@@ -13,6 +13,7 @@ a crash or an exception never leaves a half-written version where a server would
 
 from __future__ import annotations
 
+from tf_dpvae.errors import UserError
 import dataclasses
 import errno
 import json
@@ -31,7 +32,7 @@ METADATA = os.path.join("assets.extra", "tf_dpvae_export.json")
 TMP_PREFIX = ".tmp-export-"
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """The run cannot be exported; the message names the path or value and says why."""
 
 
