@@ -51,6 +51,12 @@ def flag(default: Any, help: str, *, name: str | None = None, choices: tuple[str
         "flag": name, "help": help, "choices": choices, "group": group})
 
 
+# config.json's record of the data the run was trained on, beside the sections: {"shape": [28, 28, 1],
+# "dtype": "float32"} of one example. Written by training, read by runs.load_run (export and a
+# restore without data need it to build the model); not a setting, so from_dict skips it.
+EXAMPLE_KEY = "example"
+
+
 class ConfigError(UserError):
     """A setting has a value outside what is accepted; the message names both."""
 
@@ -334,7 +340,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "RunConfig":
         sections = {f.name: f.type for f in dataclasses.fields(cls)}
-        unknown = set(values) - set(sections)
+        unknown = set(values) - set(sections) - {EXAMPLE_KEY}
         _require(not unknown, f"unknown configuration sections {sorted(unknown)}; "
                               f"accepted: {sorted(sections)}")
         parts = {}

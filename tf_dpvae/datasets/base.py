@@ -57,6 +57,13 @@ class Splits:
             return tuple(int(d) for d in self.train.element_spec.shape)
         return tuple(self.train.shape[1:])
 
+    @property
+    def example_dtype(self) -> str:
+        """The dtype of one example, by name (``"float32"``)."""
+        if self.streamed:
+            return self.train.element_spec.dtype.name
+        return np.asarray(self.train[:0]).dtype.name
+
     def size(self, split: str = "train") -> int:
         """Number of examples in ``split`` (0 for a missing test split)."""
         data = getattr(self, split)

@@ -74,7 +74,8 @@ def restore(run_dir: str, input_shape=None, checkpoint: str = "best") -> runs.Lo
 
     Args:
       run_dir: a run directory written by ``training.fit``.
-      input_shape: the shape of one example, e.g. (2,) or (28, 28, 1); default: from the data set.
+      input_shape: the shape of one example, e.g. (2,) or (28, 28, 1); default: the one training
+        recorded in ``config.json`` (the data set is loaded only for a run without the record).
 
     Raises:
       ExportError: no run directory, no ``config.json``, no checkpoint, or one that does not fit.
