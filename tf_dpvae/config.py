@@ -10,11 +10,12 @@ default is derived from the authors' configuration, the field's comment gives th
 
 from __future__ import annotations
 
-from tf_dpvae.errors import UserError
 import dataclasses
 import json
 import math
 from typing import Any, ClassVar, Mapping
+
+from tf_dpvae.errors import UserError
 
 REGULARIZERS = ("none", "beta", "betab", "tc", "factor", "info")
 PRIORS = ("dp", "normal")

@@ -5,8 +5,9 @@ tracked, checkpointed and exported with the model that owns them.
 
 from __future__ import annotations
 
-from tf_dpvae.errors import UserError
 import keras
+
+from tf_dpvae.errors import UserError
 
 
 def _dense_stack(units: int, layers: int, activation, name: str) -> list:

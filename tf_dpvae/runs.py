@@ -6,7 +6,6 @@ Export and evaluation read runs through this one module, so that the checkpoint 
 
 from __future__ import annotations
 
-from tf_dpvae.errors import UserError
 import dataclasses
 import json
 import os
@@ -15,6 +14,7 @@ import tensorflow as tf
 
 from tf_dpvae import data as data_lib
 from tf_dpvae.config import EXAMPLE_KEY, ConfigError, RunConfig
+from tf_dpvae.errors import UserError
 from tf_dpvae.model import DPVAE, build_model, restore_weights
 
 CONFIG_FILE = "config.json"

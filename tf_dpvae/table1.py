@@ -27,7 +27,6 @@ Python, so that the command line can validate its arguments first.
 
 from __future__ import annotations
 
-from tf_dpvae.errors import UserError
 import csv
 import dataclasses
 import datetime
@@ -43,6 +42,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tf_dpvae.config import PRIORS, REGULARIZERS, ConfigError, RunConfig
+from tf_dpvae.errors import UserError
 from tf_dpvae.files import write_atomic
 
 PAIR = ("normal", "dp")  # row order inside a pair: the normal-prior model, then its dp twin

@@ -11,8 +11,8 @@ import argparse
 import os
 import sys
 
-from tf_dpvae.config import CHECKPOINT_CHOICES
 from tf_dpvae.cli.parsing import OneLineParser, guarded, positive_int, seed_int
+from tf_dpvae.config import CHECKPOINT_CHOICES
 
 PROG = "python -m tf_dpvae.evaluate"
 

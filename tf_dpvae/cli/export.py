@@ -12,10 +12,9 @@ import argparse
 import os
 import sys
 
-from tf_dpvae.cli.parsing import OneLineParser, guarded, report
+from tf_dpvae.cli.parsing import OneLineParser, guarded
 from tf_dpvae.config import CHECKPOINT_CHOICES, ConfigError
-from tf_dpvae.export import (DEFAULT_MAX_SAMPLES, max_samples_problem, out_problem,
-                             run_dir_problem)
+from tf_dpvae.export import DEFAULT_MAX_SAMPLES, max_samples_problem, out_problem, run_dir_problem
 from tf_dpvae.quiet import import_tensorflow_quietly
 
 PROG = "python -m tf_dpvae.export"

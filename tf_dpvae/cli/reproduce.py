@@ -1,5 +1,5 @@
-"""Command ``reproduce`` (``tf-dpvae reproduce table1``, ``python -m tf_dpvae.reproduce table1``) reproduces the paper's Table 1 (see ``--help``
-and ``tf_dpvae/table1.py``).
+"""Command ``reproduce`` (``tf-dpvae reproduce table1``, ``python -m tf_dpvae.reproduce table1``)
+reproduces the paper's Table 1 (see ``--help`` and ``tf_dpvae/table1.py``).
 
 Thin by design: parse and validate the flags (a bad value exits with status 2 and one line on stderr,
 before TensorFlow loads and before anything is written), then ``table1.reproduce_table1``. Exit

@@ -9,12 +9,13 @@ cardinality ("streamed"); ``Splits`` hides the difference behind ``size``, ``hea
 
 from __future__ import annotations
 
-from tf_dpvae.errors import UserError
 import dataclasses
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
+
+from tf_dpvae.errors import UserError
 
 # Held-out share of the training data used for validation when a source has no validation split.
 VALIDATION_FRACTION = 0.1

@@ -13,7 +13,6 @@ where ``python -m tf_dpvae.features --dataset NAME`` writes and ``python -m tf_d
 
 from __future__ import annotations
 
-from tf_dpvae.errors import UserError
 import hashlib
 import json
 import os
@@ -21,6 +20,7 @@ import os
 import keras
 import numpy as np
 
+from tf_dpvae.errors import UserError
 from tf_dpvae.files import write_atomic
 
 FEATURE_LAYER = "features"

@@ -9,11 +9,12 @@ name. Computed in float64 with NumPy/SciPy.
 
 from __future__ import annotations
 
-from tf_dpvae.errors import UserError
 import warnings
 
 import numpy as np
 import scipy.linalg
+
+from tf_dpvae.errors import UserError
 
 
 class FrechetError(UserError):

@@ -52,7 +52,6 @@ is an ``InceptionError`` naming the file and what is accepted.
 
 from __future__ import annotations
 
-from tf_dpvae.errors import UserError
 import dataclasses
 import os
 import tarfile
@@ -63,6 +62,8 @@ from typing import Callable
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tf_dpvae.errors import UserError
 
 INPUT_SIZE = 299
 FEATURES = 2048

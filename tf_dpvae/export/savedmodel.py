@@ -13,7 +13,6 @@ a crash or an exception never leaves a half-written version where a server would
 
 from __future__ import annotations
 
-from tf_dpvae.errors import UserError
 import dataclasses
 import errno
 import json
@@ -24,6 +23,7 @@ import tempfile
 import tensorflow as tf
 
 from tf_dpvae import runs
+from tf_dpvae.errors import UserError
 from tf_dpvae.export import DEFAULT_MAX_SAMPLES, out_problem, run_dir_problem
 from tf_dpvae.export.signatures import SIGNATURE_NAMES, build_archive
 from tf_dpvae.model import DPVAE
