@@ -326,12 +326,23 @@ class TuningObjective:
     check: Callable | None = None
 
 
-def _frechet_objective(name: str, description: str, low_posterior: bool) -> TuningObjective:
-    """A Fréchet objective of ``evaluation.objectives`` (imported only when it is chosen)."""
-    from tf_dpvae.evaluation import objectives
+BUILTIN_OBJECTIVES = ("val_loss", "val_nelbo")   # computed from Keras's logs: always available
 
-    compute = (objectives.low_posterior_fd_objective if low_posterior
-               else objectives.frechet_distance_objective)
+
+def _frechet_objective(name: str, description: str, low_posterior: bool) -> TuningObjective:
+    """A Fréchet objective of ``evaluation.objectives``, imported only when it is chosen; a
+    ConfigError naming what is missing if this installation lacks it."""
+    try:
+        from tf_dpvae.evaluation import objectives
+    except ImportError:
+        raise ConfigError(f"objective {name!r} needs tf_dpvae.evaluation (not installed in this "
+                          f"build); accepted here: {', '.join(BUILTIN_OBJECTIVES)}") from None
+    try:
+        compute = (objectives.low_posterior_fd_objective if low_posterior
+                   else objectives.frechet_distance_objective)
+    except AttributeError as err:
+        raise ConfigError(f"objective {name!r} needs tf_dpvae.evaluation.objectives.{err.name}, "
+                          f"which this build's evaluation module does not provide") from None
     return TuningObjective(name, "min", description, compute, objectives.check)
 
 
