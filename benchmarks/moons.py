@@ -34,7 +34,7 @@ from scipy.spatial import cKDTree  # noqa: E402
 from tf_dpvae import data as data_lib  # noqa: E402
 from tf_dpvae import training  # noqa: E402
 from tf_dpvae.config import RunConfig  # noqa: E402
-from tf_dpvae.plots import aggregate_posterior_log_density  # noqa: E402
+from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density  # noqa: E402
 
 import provenance  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
 

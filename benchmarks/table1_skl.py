@@ -30,7 +30,7 @@ from tqdm import tqdm  # noqa: E402
 
 from tf_dpvae import files  # noqa: E402
 from tf_dpvae.evaluation import symmetric_kl  # noqa: E402
-from tf_dpvae.evaluation.aggregate_posterior import (aggregate_posterior_log_density,  # noqa: E402
+from tf_dpvae.aggregate_posterior import (aggregate_posterior_log_density,  # noqa: E402
                                                      sample_aggregate_posterior)
 from tf_dpvae.evaluation.run import restore_run  # noqa: E402
 from tf_dpvae.table1 import model_name  # noqa: E402

@@ -8,7 +8,7 @@ import pytest
 import scipy.stats
 
 from tf_dpvae import plots
-from tf_dpvae.evaluation import aggregate_posterior as ap
+from tf_dpvae import aggregate_posterior as ap
 from tf_dpvae.evaluation import posterior_samples, symmetric_kl
 
 

@@ -385,3 +385,37 @@ def test_export_and_evaluation_read_the_best_checkpoint_unless_told_latest(run, 
     assert evaluation_run.restore_run(copy, "latest").step == 3
     with pytest.raises(runs.RunError, match="checkpoint must be 'best' or 'latest'"):
         runs.checkpoint_path(copy, "newest")
+
+
+def test_export_of_a_run_whose_data_set_is_gone_uses_the_recorded_shape(tmp_path):
+    from tf_dpvae import runs
+
+    data = tmp_path / "images.npz"
+    np.savez(data, images=np.random.default_rng(0).uniform(size=(60, 28, 28, 1)).astype(np.float32))
+    config = tiny_config("none", "normal", data={"dataset": f"npz:{data}"},
+                         model={"conv_filters": 2, "conv_units": 8}, train={"batch_size": 10, "steps": 2})
+    run_dir = tmp_path / "run"
+    training.fit(config, str(run_dir), verbose=0, log=lambda *_: None)
+    assert runs.read_example(str(run_dir)) == ((28, 28, 1), "float32")
+    data.unlink()   # the data set is no longer present
+    result = savedmodel.export_run(str(run_dir), str(tmp_path / "models"))
+    assert savedmodel.read_metadata(result.path)["example_shape"] == [28, 28, 1]
+
+    # A run written before the record: export falls back to the data set, here gone, and says so.
+    record = json.loads((run_dir / "config.json").read_text())
+    del record["example"]
+    (run_dir / "config.json").write_text(json.dumps(record))
+    assert runs.read_example(str(run_dir)) is None
+    with pytest.raises(savedmodel.ExportError, match="no such file"):
+        savedmodel.export_run(str(run_dir), str(tmp_path / "models"))
+
+
+def test_a_run_without_the_recorded_shape_still_exports_from_its_data(run, tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    record = json.loads(open(os.path.join(run[0], "config.json")).read())
+    assert record.pop("example") == {"shape": [2], "dtype": "float32"}
+    (old / "config.json").write_text(json.dumps(record))
+    os.symlink(os.path.join(run[0], "checkpoints"), old / "checkpoints")
+    result = savedmodel.export_run(str(old), str(tmp_path / "models"))
+    assert savedmodel.read_metadata(result.path)["example_shape"] == [2]

@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
+
+from tf_dpvae.errors import UserError
 
 REGULARIZERS = ("none", "beta", "betab", "tc", "factor", "info")
 PRIORS = ("dp", "normal")
@@ -32,7 +34,31 @@ LR_SCHEDULES = ("cosine", "constant")
 CHECKPOINT_CHOICES = ("best", "latest")
 
 
-class ConfigError(ValueError):
+# Group of the execution flags (TrainConfig): they may change between a run and its resumption.
+DEVICES = "devices and speed (--batch-size is the global batch)"
+
+
+def flag(default: Any, help: str, *, name: str | None = None, choices: tuple[str, ...] | None = None,
+         group: str | None = None) -> Any:
+    """A setting with its command-line flag: ``dataclasses.field(default=default)`` whose metadata
+    the commands (``tf_dpvae.cli.flags``) turn into ``--NAME``.
+
+    name: the flag, with underscores (default: the field's name); help: what it means, with the
+    paper's symbol (the default is appended from ``default``, never written here); choices: the
+    accepted values (a registry tuple above); group: the ``--help`` section (default: the class's
+    ``GROUP``). A field declared without ``flag`` still gets a flag named after the field.
+    """
+    return dataclasses.field(default=default, metadata={
+        "flag": name, "help": help, "choices": choices, "group": group})
+
+
+# config.json's record of the data the run was trained on, beside the sections: {"shape": [28, 28, 1],
+# "dtype": "float32"} of one example. Written by training, read by runs.load_run (export and a
+# restore without data need it to build the model); not a setting, so from_dict skips it.
+EXAMPLE_KEY = "example"
+
+
+class ConfigError(UserError):
     """A setting has a value outside what is accepted; the message names both."""
 
 
@@ -67,11 +93,16 @@ class PriorConfig:
     blocks, two hidden layers of width 64, log-scale bounded to [-1, 1] by tanh.
     """
 
-    kind: str = "dp"
-    num_blocks: int = 6          # K in eq. (4); the reference alternates two masks three times
-    hidden_units: int = 64       # width of each coupling network's hidden layers
-    hidden_layers: int = 2
-    scale_bound: float = 1.0     # |s_k| <= scale_bound, so one block rescales by at most e^bound
+    GROUP: ClassVar[str] = "decoupled prior (RealNVP, eqs. 3-4)"
+
+    kind: str = flag("dp", "dp = decoupled RealNVP prior, normal = N(0, I)", name="prior",
+                     choices=PRIORS, group="run")
+    # K in eq. (4); the reference alternates two masks three times
+    num_blocks: int = flag(6, "number of coupling blocks K", name="flow_blocks")
+    hidden_units: int = flag(64, "hidden width of s_k, t_k", name="flow_units")
+    hidden_layers: int = flag(2, "hidden layers of s_k, t_k", name="flow_layers")
+    # |s_k| <= scale_bound, so one block rescales by at most e^bound
+    scale_bound: float = flag(1.0, "bound on |s_k| (tanh)", name="flow_scale_bound")
 
     def __post_init__(self) -> None:
         _choice("prior", self.kind, PRIORS)
@@ -89,37 +120,45 @@ class PriorConfig:
 class ObjectiveConfig:
     """The regularizer and its weights (paper §4.3), all on the per-example scale."""
 
-    reg: str = "factor"
+    GROUP: ClassVar[str] = "objective"
+
+    reg: str = flag("factor", "objective (regularizer)", choices=REGULARIZERS, group="run")
     # beta (β-VAE-H): loss = R + β·KL. The reference's β = 5 sits next to a batch-summed KL and a
     # batch-summed R, so it carries over unchanged.
-    beta: float = 5.0
+    beta: float = flag(5.0, "weight β of the KL", group="beta: β-VAE-H")
     # betab (β-VAE-B, Burgess et al. 2018): loss = R + γ·|KL − C(t)|, C(t) = C_max·min(1, t / steps).
     # The reference's C_max = 25 is per batch of 24 (≈ 1.04 nats per example); ours is per example.
-    capacity_gamma: float = 15.0
-    capacity_max: float = 5.0
-    capacity_steps: int = 2000
+    capacity_gamma: float = flag(15.0, "weight γ of |KL − C|", group="betab: β-VAE-B")
+    capacity_max: float = flag(5.0, "final capacity C_max, nats per example", group="betab: β-VAE-B")
+    capacity_steps: int = flag(2000, "steps over which C rises to C_max", group="betab: β-VAE-B")
     # tc (β-TCVAE, Chen et al. 2018): loss = R + α·MI + β·TC + γ·DWKL. α = γ = 1, β > 1 is Chen et al.'s
     # setting; the reference's values are batch means next to a batch-summed R (effectively /B).
-    tc_alpha: float = 1.0
-    tc_beta: float = 6.0
-    tc_gamma: float = 1.0
-    tc_estimator: str = "mss"
-    dataset_size: int = 0        # N in the TC estimators; 0 = the training set's size, set by training
+    tc_alpha: float = flag(1.0, "weight α of the index-code MI", group="tc: β-TCVAE")
+    tc_beta: float = flag(6.0, "weight β of the total correlation", group="tc: β-TCVAE")
+    tc_gamma: float = flag(1.0, "weight γ of the dimension-wise KL", group="tc: β-TCVAE")
+    tc_estimator: str = flag("mss", "mss = minibatch-stratified, mws = minibatch-weighted",
+                             choices=TC_ESTIMATORS, group="tc: β-TCVAE")
+    dataset_size: int = flag(0, "N in the estimators (0 = the training set's size, set by training)",
+                             group="tc: β-TCVAE")
     # factor (FactorVAE, Kim & Mnih 2018): loss = R + KL + γ·TC_D. The reference's γ = 1000 is a batch
     # mean next to batch sums at B = 24, i.e. ≈ 41.7 per example; Kim & Mnih use 6.4-40 per example.
-    factor_gamma: float = 10.0
-    disc_units: int = 1000       # discriminator: 5 hidden layers of width 1000 (Kim & Mnih; reference)
-    disc_layers: int = 5
-    disc_lr: float = 1e-4
-    disc_beta_1: float = 0.5     # Kim & Mnih's Adam betas for D; the reference used (0.9, 0.999)
-    disc_beta_2: float = 0.9
+    factor_gamma: float = flag(10.0, "weight γ of the TC", group="factor: FactorVAE")
+    # discriminator: 5 hidden layers of width 1000 (Kim & Mnih; reference)
+    disc_units: int = flag(1000, "discriminator width", group="factor: FactorVAE")
+    disc_layers: int = flag(5, "discriminator hidden layers", group="factor: FactorVAE")
+    disc_lr: float = flag(1e-4, "discriminator Adam learning rate", group="factor: FactorVAE")
+    # Kim & Mnih's Adam betas for D; the reference used (0.9, 0.999)
+    disc_beta_1: float = flag(0.5, "discriminator Adam β1", group="factor: FactorVAE")
+    disc_beta_2: float = flag(0.9, "discriminator Adam β2", group="factor: FactorVAE")
     # info (InfoVAE-MMD, Zhao et al. 2019): loss = R + (1−α)·KL + (α+λ−1)·MMD.
-    info_alpha: float = 0.0
-    info_lambda: float = 100.0
-    mmd_kernel: str = "imq"
-    mmd_scale: float = 1.0       # kernel bandwidth σ; the kernels use 2·d·σ² (d = latent size)
-    # every objective: ramp from the plain ELBO to the full objective over this many steps (0 = off)
-    reg_warmup_steps: int = 0
+    info_alpha: float = flag(0.0, "α: KL weight is 1 − α", group="info: InfoVAE-MMD")
+    info_lambda: float = flag(100.0, "λ: MMD weight is α + λ − 1", group="info: InfoVAE-MMD")
+    mmd_kernel: str = flag("imq", "MMD kernel", choices=MMD_KERNELS, group="info: InfoVAE-MMD")
+    # the kernels use 2·d·σ² (d = latent size)
+    mmd_scale: float = flag(1.0, "kernel bandwidth σ", group="info: InfoVAE-MMD")
+    # every objective; the best checkpoint is chosen only from epochs that end after the ramp
+    reg_warmup_steps: int = flag(0, "ramp from the plain ELBO to the full regularized objective "
+                                    "over N steps: (1 − w)·KL + w·objective, w = min(1, t/N); 0 = off")
 
     def __post_init__(self) -> None:
         _choice("reg", self.reg, REGULARIZERS)
@@ -146,16 +185,21 @@ class ObjectiveConfig:
 class ModelConfig:
     """Encoder/decoder sizes and the likelihood p(x|z)."""
 
-    latent_dim: int = 2
-    hidden_units: int = 128      # MLP width for vector data (two moons)
-    hidden_layers: int = 3
-    likelihood: str = "gaussian"
+    GROUP: ClassVar[str] = "model"
+
+    latent_dim: int = flag(2, "latent size L")
+    hidden_units: int = flag(128, "MLP encoder/decoder width (vector data, e.g. two moons)")
+    hidden_layers: int = flag(3, "MLP hidden layers")
+    likelihood: str = flag("gaussian", "p(x|z)", choices=LIKELIHOODS)
     # Gaussian likelihood N(x; x̂, σ_x² I) with a fixed σ_x: the reference's MSE weight w_mse
     # corresponds to σ_x² = 1 / (2·w_mse).
-    obs_std: float = 0.1
-    arch: str = "auto"           # one of ARCHS; auto chooses by the data's shape
-    conv_filters: int = 32       # base number of filters of the convolutional networks
-    conv_units: int = 256        # width of their dense layers (256 in the reference and Higgins et al.)
+    obs_std: float = flag(0.1, "σ_x of the Gaussian likelihood")
+    arch: str = flag("auto", "encoder/decoder: auto = mlp for vectors, beta_mnist for 28×28, conv32 "
+                     "for 32×32, conv64 for 64×64 images; factor_mnist = the reference FactorVAE "
+                     "network (28×28)", choices=ARCHS)
+    conv_filters: int = flag(32, "base filter count f of the conv networks")
+    # 256 in the reference and Higgins et al.
+    conv_units: int = flag(256, "dense width of the conv networks")
 
     def __post_init__(self) -> None:
         _positive_int("latent-dim", self.latent_dim)
@@ -170,13 +214,21 @@ class ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "moons"
-    num_examples: int = 10000    # two moons: training points generated (validation: a tenth more)
-    noise: float = 0.05          # two moons: sklearn's Gaussian noise before standardization
-    data_dir: str = ""           # TFDS data directory ("" = $TFDS_DATA_DIR or ~/tensorflow_datasets)
-    download: bool = False       # let TFDS download and prepare a missing data set (needs internet)
-    image_size: int = 0          # centre-crop to a square and resize to this size (0 = native;
-                                 # celeb_a: 64, as in the paper)
+    """Where the examples come from (data.py)."""
+
+    GROUP: ClassVar[str] = "image data"
+
+    dataset: str = flag("moons", "data set: moons (generated offline), fashion_mnist (offline from "
+                        "Debian's dataset-fashion-mnist, else TFDS), mnist, svhn_cropped, celeb_a or "
+                        "any TFDS image data set, npz:PATH, folder:PATH", group="run")
+    # two moons: training points generated (validation: a tenth more)
+    num_examples: int = flag(10000, "training points", group="two moons")
+    noise: float = flag(0.05, "sklearn make_moons noise before standardization", group="two moons")
+    data_dir: str = flag("", "TFDS data directory ('' = $TFDS_DATA_DIR or ~/tensorflow_datasets)")
+    download: bool = flag(False, "let TFDS download a data set that is not prepared (needs internet; "
+                          "without it a missing data set stops the run at once)")
+    image_size: int = flag(0, "centre-crop to a square and resize to N×N (0 = native size; celeb_a: "
+                           "64, as in the paper)")
 
     def __post_init__(self) -> None:
         _require(isinstance(self.dataset, str) and self.dataset != "",
@@ -194,27 +246,40 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 25             # two moons: 2,500 steps; a constant lr over 15 epochs ended on poor models
-    steps: int = 0               # stop after this many training steps in total (0 = no limit)
-    batch_size: int = 100
-    lr: float = 1e-3
+    """How long and how the VAE is optimized, and where it runs (distribute.py)."""
+
+    GROUP: ClassVar[str] = "training"
+
+    # two moons: 2,500 steps; a constant lr over 15 epochs ended on poor models
+    epochs: int = flag(25, "epochs")
+    steps: int = flag(0, "stop after N training steps in total, counting those before a resumption "
+                      "(0 = no limit; --epochs still bounds the run)")
+    batch_size: int = flag(100, "batch size B (the global batch over all devices)")
+    lr: float = flag(1e-3, "Adam learning rate")
     # The VAE optimizer's learning rate over the run (model.learning_rate_schedule): cosine decays from
     # lr to lr·lr_final_fraction over the run's planned length (epochs × steps per epoch; `steps` only
     # stops early) after a linear warm-up of warmup_steps;
     # constant keeps lr. A constant 1e-3 left the two-moons models oscillating late in training
     # (validation NELBO and sample quality worse at epoch 15 than at epoch 9, issue 11).
-    lr_schedule: str = "cosine"
-    lr_final_fraction: float = 0.01
-    warmup_steps: int = 100
-    clip_norm: float = 0.0       # clip the VAE gradients' global norm to this (0 = no clipping)
-    seed: int = 0
-    log_every: int = 50          # TensorBoard training scalars every this many steps (and per epoch)
+    lr_schedule: str = flag("cosine", "cosine: warm-up, then cosine decay from --lr to --lr × "
+                            "--lr-final-fraction over the run; constant", choices=LR_SCHEDULES)
+    lr_final_fraction: float = flag(0.01, "final learning rate as a fraction of --lr")
+    warmup_steps: int = flag(100, "linear learning-rate warm-up steps")
+    clip_norm: float = flag(0.0, "clip the VAE gradients' global norm to this (0 = no clipping)")
+    seed: int = flag(0, "seed for data, weights and sampling")
+    log_every: int = flag(50, "TensorBoard training scalars every N steps (and per epoch)")
     # Execution (may change between a run and its resumption, except mixed_precision, whose float16
     # loss-scale state is part of the checkpoint). batch_size above is the global batch.
-    strategy: str = "auto"       # auto: mirrored over several GPUs, else the single-device path
-    devices: str = ""            # comma-separated device names for one/mirrored ("" = all GPUs)
-    mixed_precision: str = "off"  # off | bfloat16 | float16 compute, float32 variables
-    jit: bool = False            # XLA-compile the training step
+    strategy: str = flag("auto", "tf.distribute strategy: one device, mirrored over local GPUs (or "
+                         "--devices), multiworker across processes set by TF_CONFIG; auto = mirrored "
+                         "if there are several GPUs, else one", choices=STRATEGIES, group=DEVICES)
+    devices: str = flag("", "comma-separated devices for one/mirrored, e.g. /gpu:0,/gpu:1 "
+                        "('' = all GPUs)", group=DEVICES)
+    mixed_precision: str = flag("off", "compute in bfloat16/float16 with float32 variables (the "
+                                "flow, the KL and the losses stay float32; float16 adds loss "
+                                "scaling)", choices=MIXED_PRECISION, group=DEVICES)
+    jit: bool = flag(False, "XLA-compile the training step (slower on these CPUs; measure)",
+                     group=DEVICES)
 
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)
@@ -281,7 +346,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "RunConfig":
         sections = {f.name: f.type for f in dataclasses.fields(cls)}
-        unknown = set(values) - set(sections)
+        unknown = set(values) - set(sections) - {EXAMPLE_KEY}
         _require(not unknown, f"unknown configuration sections {sorted(unknown)}; "
                               f"accepted: {sorted(sections)}")
         parts = {}

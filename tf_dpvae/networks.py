@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import keras
 
+from tf_dpvae.errors import UserError
+
 
 def _dense_stack(units: int, layers: int, activation, name: str) -> list:
     return [keras.layers.Dense(units, activation=activation, name=f"{name}_{i}") for i in range(layers)]
@@ -180,7 +182,7 @@ CONV_ARCHS = {
 AUTO_ARCH_BY_SIZE = {28: "beta_mnist", 32: "conv32", 64: "conv64"}
 
 
-class ArchitectureError(ValueError):
+class ArchitectureError(UserError):
     """No network of the requested family fits the data's shape; the message says what does."""
 
 

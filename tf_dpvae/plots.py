@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tf_dpvae.evaluation.aggregate_posterior import aggregate_posterior_log_density  # noqa: E402,F401
+from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density  # noqa: E402
 
 
 def moons_figure(data, samples, sample_log_prob, means, log_vars, z0_of_means=None, title=""):

@@ -13,7 +13,8 @@ import os
 import tensorflow as tf
 
 from tf_dpvae import data as data_lib
-from tf_dpvae.config import ConfigError, RunConfig
+from tf_dpvae.config import EXAMPLE_KEY, ConfigError, RunConfig
+from tf_dpvae.errors import UserError
 from tf_dpvae.model import DPVAE, build_model, restore_weights
 
 CONFIG_FILE = "config.json"
@@ -21,7 +22,7 @@ CHECKPOINT_DIR = "checkpoints"
 BEST_DIR = "best"   # checkpoints/best/: the lowest validation negative ELBO (training.BestCheckpoint)
 
 
-class RunError(ValueError):
+class RunError(UserError):
     """The directory is not a usable run; the message says what is missing and what to do."""
 
 
@@ -51,6 +52,17 @@ def read_config(run_dir: str) -> RunConfig:
         raise RunError(f"{path} is not a valid run configuration: {err}") from None
 
 
+def read_example(run_dir: str) -> tuple[tuple[int, ...], str] | None:
+    """(shape, dtype) of one example as training recorded it in ``config.json``, or None for a run
+    written before the record existed (its data set must then be loaded to learn the shape)."""
+    read_config(run_dir)   # a RunError for a directory that is not a run
+    with open(os.path.join(run_dir, CONFIG_FILE)) as f:
+        example = json.load(f).get(EXAMPLE_KEY)
+    if not isinstance(example, dict) or not isinstance(example.get("shape"), list):
+        return None
+    return tuple(int(d) for d in example["shape"]), str(example.get("dtype", "float32"))
+
+
 def latest_checkpoint(run_dir: str) -> str:
     path = tf.train.latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
     if path is None:
@@ -77,13 +89,17 @@ def load_run(run_dir: str, input_shape=None, with_data: bool = False,
     """Rebuild the run's model from its configuration and load a checkpoint's weights: ``best``
     (default) or ``latest`` (see ``checkpoint_path``).
 
-    ``input_shape`` (one example's shape) spares loading the data set to find it; ``with_data``
-    loads the data set and returns it too. Raises ``RunError`` for a directory that is not a run,
+    ``input_shape`` (one example's shape) defaults to the one training recorded in ``config.json``
+    (``read_example``), so the data set is loaded only for ``with_data`` (which returns it too) or
+    for a run written before the record existed. Raises ``RunError`` for a directory that is not a run,
     has no checkpoint, whose data cannot be loaded, or whose checkpoint does not fit the model.
     """
     config = read_config(run_dir)
     checkpoint, kind = checkpoint_path(run_dir, checkpoint)
     splits = None
+    if input_shape is None and not with_data:
+        example = read_example(run_dir)
+        input_shape = example[0] if example else None
     if with_data or input_shape is None:
         try:
             splits = data_lib.load(config.data, config.train.seed)

@@ -42,6 +42,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tf_dpvae.config import PRIORS, REGULARIZERS, ConfigError, RunConfig
+from tf_dpvae.errors import UserError
 from tf_dpvae.files import write_atomic
 
 PAIR = ("normal", "dp")  # row order inside a pair: the normal-prior model, then its dp twin
@@ -79,7 +80,7 @@ HPARAMS_CONFIG_SUFFIX = ".table1-hparams"
 EVAL_SIZE_FIELDS = ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples", "seed")
 
 
-class Table1Error(ValueError):
+class Table1Error(UserError):
     """The request cannot be carried out as given (bad setting, an output directory in the way);
     raised before anything is written."""
 

@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from tf_dpvae import data as data_lib
 from tf_dpvae import distribute, plots
-from tf_dpvae.config import ConfigError, RunConfig
+from tf_dpvae.config import EXAMPLE_KEY, ConfigError, RunConfig
 from tf_dpvae.files import write_atomic
 from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
 
@@ -87,6 +87,14 @@ def weights_finite(model: DPVAE) -> bool:
         variables += list(model.discriminator_optimizer.variables)
     values = (np.asarray(keras.ops.convert_to_numpy(v)) for v in variables)
     return all(np.isfinite(a).all() for a in values if a.dtype.kind == "f")
+
+
+def run_record(config: RunConfig, splits: data_lib.Splits) -> str:
+    """``config.json``: the configuration's sections and, under ``EXAMPLE_KEY``, the shape and dtype
+    of one example, so that export and a restore without data never load the data set."""
+    record = {**config.to_dict(), EXAMPLE_KEY: {"shape": list(splits.example_shape),
+                                                "dtype": splits.example_dtype}}
+    return json.dumps(record, indent=2, sort_keys=True)
 
 
 def check_out_dir(out_dir: str, config: RunConfig) -> bool:
@@ -394,7 +402,7 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
             log(f"resuming from {manager.latest_checkpoint} (step {resumed_from})")
         elif resuming:
             log(f"{out_dir} has a configuration but no checkpoint yet; starting from step 0")
-    write_atomic(os.path.join(out_dir, "config.json"), config.to_json())
+    write_atomic(os.path.join(out_dir, "config.json"), run_record(config, splits))
 
     steps_per_epoch = splits.num_train // config.train.batch_size
     initial_epoch = resumed_from // steps_per_epoch

@@ -47,8 +47,6 @@ from tf_dpvae.config import ConfigError, RunConfig, read_json_file
 from tf_dpvae.files import write_atomic
 from tf_dpvae.model import build_model
 
-TUNERS = ("random", "hyperband", "bayesian")
-
 
 # ----------------------------------------------------------------------------------- search space
 @dataclasses.dataclass(frozen=True)
@@ -317,33 +315,36 @@ def parse_values_flag(text: str) -> tuple[str, list]:
 @dataclasses.dataclass(frozen=True)
 class TuningObjective:
     """What a trial is scored by. ``compute`` is None for a metric Keras logs every epoch; otherwise
-    it is called after training as ``compute(model, splits, config) -> float``."""
+    it is called after training as ``compute(model, splits, config) -> float``. ``check``, if given,
+    is called as ``check(splits, config)`` before any trial and raises ConfigError if the objective
+    cannot run here (e.g. image data without a cached feature classifier)."""
 
     name: str
     direction: str
     description: str
     compute: Callable | None = None
-
-
-def _evaluation_hook(name: str, function: str) -> Callable[[], Callable]:
-    """A loader for an objective that ``tf_dpvae.evaluation`` provides (built on another branch)."""
-
-    def load():
-        try:
-            from tf_dpvae import evaluation  # noqa: F401  (optional module)
-        except ImportError:
-            raise ConfigError(f"objective {name!r} needs tf_dpvae.evaluation (not installed in this "
-                              f"build); accepted here: {', '.join(BUILTIN_OBJECTIVES)}") from None
-        compute = getattr(evaluation, function, None)
-        if compute is None:
-            raise ConfigError(f"objective {name!r} needs tf_dpvae.evaluation.{function}, which this "
-                              f"build's evaluation module does not provide")
-        return compute
-
-    return load
+    check: Callable | None = None
 
 
 BUILTIN_OBJECTIVES = ("val_loss", "val_nelbo")   # computed from Keras's logs: always available
+
+
+def _frechet_objective(name: str, description: str, low_posterior: bool) -> TuningObjective:
+    """A Fréchet objective of ``evaluation.objectives``, imported only when it is chosen; a
+    ConfigError naming what is missing if this installation lacks it."""
+    try:
+        from tf_dpvae.evaluation import objectives
+    except ImportError:
+        raise ConfigError(f"objective {name!r} needs tf_dpvae.evaluation (not installed in this "
+                          f"build); accepted here: {', '.join(BUILTIN_OBJECTIVES)}") from None
+    try:
+        compute = (objectives.low_posterior_fd_objective if low_posterior
+                   else objectives.frechet_distance_objective)
+    except AttributeError as err:
+        raise ConfigError(f"objective {name!r} needs tf_dpvae.evaluation.objectives.{err.name}, "
+                          f"which this build's evaluation module does not provide") from None
+    return TuningObjective(name, "min", description, compute, objectives.check)
+
 
 # name -> loader returning the TuningObjective; a loader raises ConfigError if it cannot run here.
 OBJECTIVES: dict[str, Callable[[], TuningObjective]] = {
@@ -351,10 +352,10 @@ OBJECTIVES: dict[str, Callable[[], TuningObjective]] = {
                                         "itself: favours small weights)"),
     "val_nelbo": lambda: TuningObjective("val_nelbo", "min", "validation negative ELBO, R + KL "
                                          "(independent of the objective's weights)"),
-    "fd": lambda: TuningObjective("fd", "min", "Fréchet distance of samples to validation data",
-                                  _evaluation_hook("fd", "frechet_distance_objective")()),
-    "lp_fd": lambda: TuningObjective("lp_fd", "min", "Fréchet distance of low-posterior samples",
-                                     _evaluation_hook("lp_fd", "low_posterior_fd_objective")()),
+    "fd": lambda: _frechet_objective("fd", "Fréchet distance of samples to validation data",
+                                     low_posterior=False),
+    "lp_fd": lambda: _frechet_objective("lp_fd", "Fréchet distance of low-posterior samples",
+                                        low_posterior=True),
 }
 
 
@@ -551,17 +552,21 @@ class BayesianTuner(_PassTrialId, kt.BayesianOptimization):
     pass
 
 
+# The tuners by name: the tune command's --tuner choices are this registry's keys.
+TUNERS: dict[str, type[kt.Tuner]] = {"random": RandomTuner, "hyperband": HyperbandTuner,
+                                     "bayesian": BayesianTuner}
+
+
 def make_tuner(settings: SearchSettings, hypermodel: DPVAEHyperModel, out_dir: str) -> kt.Tuner:
     """A keras-tuner tuner for the search; ``overwrite=False`` makes it reload an earlier search."""
     objective = kt.Objective(settings.objective, direction=hypermodel.objective.direction)
     common = dict(hypermodel=hypermodel, objective=objective, seed=settings.base.train.seed,
                   directory=out_dir, project_name="search", overwrite=False)
-    if settings.tuner == "random":
-        tuner = RandomTuner(max_trials=settings.max_trials, **common)
-    elif settings.tuner == "bayesian":
-        tuner = BayesianTuner(max_trials=settings.max_trials, **common)
+    tuner_cls = TUNERS[settings.tuner]
+    if tuner_cls is HyperbandTuner:   # a budget of epochs instead of a number of trials
+        tuner = tuner_cls(max_epochs=settings.base.train.epochs, factor=3, **common)
     else:
-        tuner = HyperbandTuner(max_epochs=settings.base.train.epochs, factor=3, **common)
+        tuner = tuner_cls(max_trials=settings.max_trials, **common)
     # Hyperband has no max_trials argument, but its oracle honours the attribute; setting it for all
     # tuners also lets a rerun with a larger --max-trials extend a reloaded search.
     tuner.oracle.max_trials = settings.max_trials
@@ -650,7 +655,7 @@ def run_search(settings: SearchSettings, out_dir: str, verbose: int = 0, log=pri
     """Run (or resume) the search in ``out_dir``; write the table and ``best_config.json``."""
     resuming = check_search_dir(out_dir, settings)
     splits = data_lib.load(settings.base.data, settings.base.train.seed)
-    check = getattr(get_objective(settings.objective).compute, "check", None)
+    check = get_objective(settings.objective).check
     if check is not None:  # e.g. fd on images without a cached classifier: fail before any trial
         check(splits, settings.base)
     os.makedirs(out_dir, exist_ok=True)

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tf_dpvae.errors import UserError
+
 # Held-out share of the training data used for validation when a source has no validation split.
 VALIDATION_FRACTION = 0.1
 # Largest data set (all splits, float32) that a TFDS loader materializes as NumPy arrays; beyond it
@@ -22,7 +24,7 @@ VALIDATION_FRACTION = 0.1
 MAX_IN_MEMORY_BYTES = 2 * 1024 ** 3
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """The data named on the command line cannot be loaded; the message says why and what works."""
 
 
@@ -65,6 +67,13 @@ class Splits:
         if self.streamed:
             return tuple(int(d) for d in self.train.element_spec.shape)
         return tuple(self.train.shape[1:])
+
+    @property
+    def example_dtype(self) -> str:
+        """The dtype of one example, by name (``"float32"``)."""
+        if self.streamed:
+            return self.train.element_spec.dtype.name
+        return np.asarray(self.train[:0]).dtype.name
 
     def size(self, split: str = "train") -> int:
         """Number of examples in ``split`` (0 for a missing test split)."""

@@ -20,6 +20,7 @@ import os
 import keras
 import numpy as np
 
+from tf_dpvae.errors import UserError
 from tf_dpvae.files import write_atomic
 
 FEATURE_LAYER = "features"
@@ -55,7 +56,7 @@ def find_classifier(dataset, run_dir=None):
     return None
 
 
-class ClassifierError(ValueError):
+class ClassifierError(UserError):
     """A cached classifier is missing, does not match its recorded hash, or the data are malformed."""
 
 

@@ -14,8 +14,10 @@ import warnings
 import numpy as np
 import scipy.linalg
 
+from tf_dpvae.errors import UserError
 
-class FrechetError(ValueError):
+
+class FrechetError(UserError):
     """The inputs cannot give a meaningful Fréchet distance (too few points, wrong shapes, ...)."""
 
 

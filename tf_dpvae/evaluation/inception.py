@@ -63,6 +63,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_dpvae.errors import UserError
+
 INPUT_SIZE = 299
 FEATURES = 2048
 GRAPH_FILE = "classify_image_graph_def.pb"   # TF-FID's frozen graph, inside the archive below
@@ -80,7 +82,7 @@ _ACCEPTED = (f"accepted: TF-FID's frozen Inception graph {GRAPH_FILE} (or {GRAPH
 _TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 
 
-class InceptionError(ValueError):
+class InceptionError(UserError):
     """The file is not an accepted Inception network; the message names the file."""
 
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density
 from tf_dpvae.config import ConfigError
 from tf_dpvae.evaluation import frechet, posterior_samples
-from tf_dpvae.evaluation.aggregate_posterior import aggregate_posterior_log_density
 
 NUM_SAMPLES = 2_000   # generated (and held-out) examples per Fréchet distance
 LP_POOL = 5           # LP: rank LP_POOL·NUM_SAMPLES prior samples by q(z)

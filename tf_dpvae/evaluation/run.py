@@ -27,18 +27,17 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tf_dpvae import data as data_lib
-from tf_dpvae import divergences, plots
-from tf_dpvae import runs
+from tf_dpvae import divergences, plots, runs
+from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density, sample_aggregate_posterior
 from tf_dpvae.config import RunConfig
+from tf_dpvae.errors import UserError
 from tf_dpvae.evaluation import frechet, importance_nll, leakage, posterior_samples, symmetric_kl
-from tf_dpvae.evaluation.aggregate_posterior import (aggregate_posterior_log_density,
-                                                     sample_aggregate_posterior)
 from tf_dpvae.files import write_atomic
 
 DEFAULT_TAUS = (-90.0, -70.0, -50.0, -30.0, -20.0, -10.0, -6.0, -4.0, -3.0, -2.0, -1.0)
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError):
     """The run directory or a setting cannot be evaluated; the message says why."""
 
 

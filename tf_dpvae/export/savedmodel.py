@@ -23,6 +23,7 @@ import tempfile
 import tensorflow as tf
 
 from tf_dpvae import runs
+from tf_dpvae.errors import UserError
 from tf_dpvae.export import DEFAULT_MAX_SAMPLES, out_problem, run_dir_problem
 from tf_dpvae.export.signatures import SIGNATURE_NAMES, build_archive
 from tf_dpvae.model import DPVAE
@@ -31,7 +32,7 @@ METADATA = os.path.join("assets.extra", "tf_dpvae_export.json")
 TMP_PREFIX = ".tmp-export-"
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """The run cannot be exported; the message names the path or value and says why."""
 
 
@@ -73,7 +74,8 @@ def restore(run_dir: str, input_shape=None, checkpoint: str = "best") -> runs.Lo
 
     Args:
       run_dir: a run directory written by ``training.fit``.
-      input_shape: the shape of one example, e.g. (2,) or (28, 28, 1); default: from the data set.
+      input_shape: the shape of one example, e.g. (2,) or (28, 28, 1); default: the one training
+        recorded in ``config.json`` (the data set is loaded only for a run without the record).
 
     Raises:
       ExportError: no run directory, no ``config.json``, no checkpoint, or one that does not fit.

@@ -1,0 +1,131 @@
+"""The import direction: no cycle between the package's modules, ``plots`` imports nothing of
+``evaluation``, and nothing in the library imports a command module.
+
+The graph is read from the source with ``ast`` (every ``import``/``from`` of ``tf_dpvae``, at any
+depth, including imports inside functions), so nothing is imported to check it. A module's node is
+its file: ``tf_dpvae.evaluation`` is ``evaluation/__init__.py``.
+
+Run alone: ``python -m pytest -q -n 0 tests/test_imports.py``.
+"""
+
+import ast
+import pathlib
+
+import tf_dpvae
+
+ROOT = pathlib.Path(tf_dpvae.__file__).parent
+# the python -m shims over tf_dpvae.cli: command modules too
+SHIMS = {"tf_dpvae.train", "tf_dpvae.tune", "tf_dpvae.evaluate", "tf_dpvae.features",
+         "tf_dpvae.reproduce", "tf_dpvae.export.__main__"}
+
+
+def module_name(path: pathlib.Path) -> str:
+    parts = ("tf_dpvae",) + path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: pathlib.Path, modules: set[str]) -> set[str]:
+    """The package's modules that ``path`` imports (``from a import b`` counts b if it is a module,
+    and a's package ``__init__`` always)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1]
+                                + ([base] if base else []))
+            targets = [base] + [f"{base}.{a.name}" for a in node.names]
+        else:
+            continue
+        for target in targets:
+            if not target.startswith("tf_dpvae"):
+                continue
+            # importing a.b.c runs a/__init__ and a/b/__init__ too
+            parts = target.split(".")
+            for i in range(1, len(parts) + 1):
+                candidate = ".".join(parts[:i])
+                # the root __init__ is empty (test below): an edge to it says nothing
+                if candidate in modules and candidate not in (name, "tf_dpvae"):
+                    found.add(candidate)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    paths = [p for p in ROOT.rglob("*.py") if "__pycache__" not in p.parts]
+    modules = {module_name(p) for p in paths}
+    return {module_name(p): imports_of(p, modules) for p in paths}
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One cycle as a list of modules, or None (depth-first search with colours)."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                cycle = visit(nxt)
+                if cycle:
+                    return cycle
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(edges):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_the_walk_sees_known_edges():
+    edges = graph()
+    assert "tf_dpvae.config" in edges["tf_dpvae.cli.train"]
+    assert "tf_dpvae.plots" in edges["tf_dpvae.training"]
+    assert "tf_dpvae.evaluation.frechet" in edges["tf_dpvae.evaluation.objectives"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_no_import_cycle_between_modules():
+    assert find_cycle(graph()) is None
+
+
+def test_no_import_cycle_between_packages_and_top_level_modules():
+    """Collapsed to the package's first level (tf_dpvae.evaluation.run -> tf_dpvae.evaluation); the
+    ``python -m`` shims count as the command package they forward to (``export/__main__.py`` is a
+    command module that happens to live in ``export/``)."""
+
+    def top(name):
+        return "tf_dpvae.cli" if name in SHIMS else ".".join(name.split(".")[:2])
+
+    collapsed: dict[str, set[str]] = {}
+    for source, targets in graph().items():
+        collapsed.setdefault(top(source), set()).update(top(t) for t in targets if top(t) != top(source))
+    assert find_cycle(collapsed) is None
+
+
+def test_plots_imports_nothing_of_evaluation():
+    assert not any(t.startswith("tf_dpvae.evaluation") for t in graph()["tf_dpvae.plots"])
+
+
+def test_config_imports_only_the_error_base_and_errors_nothing():
+    edges = graph()
+    assert edges["tf_dpvae.config"] == {"tf_dpvae.errors"}
+    assert edges["tf_dpvae.errors"] == set()
+    assert (ROOT / "__init__.py").read_text().strip() == ""
+
+
+def test_nothing_in_the_library_imports_a_command():
+    for source, targets in graph().items():
+        if source.startswith("tf_dpvae.cli") or source in SHIMS:
+            continue
+        commands = {t for t in targets if t.startswith("tf_dpvae.cli") or t in SHIMS}
+        assert not commands, (source, commands)

@@ -1,0 +1,48 @@
+"""The console script ``tf-dpvae COMMAND [ARGS]``: one subcommand per command module.
+
+``tf-dpvae train ...`` is ``python -m tf_dpvae.train ...``, and so on; ``tf-dpvae COMMAND --help``
+shows the command's own flags. Only the chosen command's module is imported (``tune`` loads
+TensorFlow at import; the others only once their arguments are known to be good).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from tf_dpvae.cli.parsing import OneLineParser
+
+PROG = "tf-dpvae"
+# command -> what it does (its module is tf_dpvae.cli.<command>)
+COMMANDS = {
+    "train": "train a VAE, with or without the decoupled prior",
+    "evaluate": "evaluate a trained run (Fréchet distances, sKL, IS-NLL, leakage, figures)",
+    "export": "export a run as a versioned SavedModel for TF Serving",
+    "tune": "hyperparameter search (keras-tuner)",
+    "features": "train and cache the feature classifier of the offline Fréchet distance",
+    "reproduce": "reproduce a table of the paper (table1)",
+}
+
+
+def build_parser() -> OneLineParser:
+    p = OneLineParser(prog=PROG, description="Decoupled-prior VAEs: train, evaluate, export, tune.",
+                      epilog=f"'{PROG} COMMAND --help' shows a command's flags.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, summary in COMMANDS.items():
+        # the command parses its own flags: everything after its name is handed to it untouched
+        sub.add_parser(name, help=summary, add_help=False, prefix_chars="\0")
+    return p
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] not in COMMANDS:
+        parser.parse_args(argv[:1])   # usage, --help, or one line naming the accepted commands
+        return 2
+    command = importlib.import_module(f"tf_dpvae.cli.{argv[0]}")
+    return command.main(argv[1:], prog=f"{PROG} {argv[0]}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Shared pieces of the commands (no TensorFlow import): the one-line-error parser, argument types,
+the mapping of ``UserError`` to one line and exit status 2, and the run-directory tag."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Callable
+
+from tf_dpvae.errors import UserError
+
+USAGE_ERROR = 2   # bad input: argparse's own status, and every UserError's
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def report(prog: str, err: UserError) -> int:
+    """Print ``PROG: error: MESSAGE`` on stderr as one line (a message's lines joined by "; ");
+    return exit status 2."""
+    message = "; ".join(line.strip() for line in str(err).strip().splitlines()) or type(err).__name__
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def guarded(prog: str, body: Callable[[], int]) -> int:
+    """``body()``'s exit status, or 2 after one line on stderr if it raises a ``UserError``."""
+    try:
+        return body()
+    except UserError as err:
+        return report(prog, err)
+
+
+def path_tag(name: str, fallback: str = "data") -> str:
+    """``name`` as one safe path component: runs of characters outside ``[A-Za-z0-9_.-]`` become
+    ``_`` (``npz:/a/b.npz`` → ``npz_a_b.npz``), so a data set's name never nests directories."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or fallback
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number > 0, else an error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """An argparse type: a seed, a whole number in [0, 2**31), else an error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {text!r}") from None
+    if not 0 <= value < 2 ** 31:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {value}")
+    return value
