@@ -13,6 +13,7 @@ import sys
 
 from tf_dpvae.cli.parsing import OneLineParser, guarded, positive_int, seed_int
 from tf_dpvae.config import CHECKPOINT_CHOICES
+from tf_dpvae.evaluation.disentanglement import METRICS as DISENTANGLEMENT_METRICS  # no TensorFlow
 
 PROG = "python -m tf_dpvae.evaluate"
 
@@ -47,6 +48,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="comma-separated thresholds τ on log p for the leakage score, written --taus=-50,-10 "
                    "(default -90,-70,-50,-30,-20,-10,-6,-4,-3,-2,-1)")
     p.add_argument("--seed", type=seed_int, default=0, help="evaluation seed (default 0)")
+    p.add_argument("--disentanglement", nargs="+", choices=DISENTANGLEMENT_METRICS, default=[],
+                   metavar="METRIC", help="data with ground-truth factors (dsprites_procedural, dsprites, "
+                   f"shapes3d): also compute these of {', '.join(DISENTANGLEMENT_METRICS)} on the encoder "
+                   "means (disentanglement_lib's protocols; dci at its default sizes takes minutes)")
+    p.add_argument("--disentanglement-train", type=positive_int, default=10_000,
+                   help="factor samples for MIG, DCI and SAP training (default 10000)")
+    p.add_argument("--disentanglement-test", type=positive_int, default=5_000,
+                   help="factor samples for DCI and SAP testing (default 5000)")
     p.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="best",
                    help="best (default): the epoch with the lowest validation negative ELBO; "
                         "latest: the last one saved")
@@ -90,7 +99,9 @@ def evaluate(prog: str, args: argparse.Namespace) -> int:
         num_samples=args.num_samples, lp_pool=args.lp_pool, skl_samples=args.skl_samples,
         is_samples=args.is_samples, nll_examples=args.nll_examples, seed=args.seed,
         classifier_dir=args.classifier, inception_weights=args.inception_weights,
-        checkpoint=args.checkpoint,
+        checkpoint=args.checkpoint, disentanglement=tuple(args.disentanglement),
+        disentanglement_train=args.disentanglement_train,
+        disentanglement_test=args.disentanglement_test,
         **({"taus": args.taus} if args.taus else {}))
     results = run.evaluate_run(run_dir, settings, log=lambda msg: print(msg, file=sys.stderr))
     path = run.write_results(run_dir, results)

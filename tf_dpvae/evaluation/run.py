@@ -55,6 +55,11 @@ class EvalSettings:
     classifier_dir: str | None = None  # image data: the cached feature classifier (features CLI)
     inception_weights: str | None = None  # image data: network file, see evaluation.inception
     checkpoint: str = "best"     # best (lowest validation negative ELBO) or latest
+    # data with ground-truth factors (dsprites_procedural, dsprites, shapes3d): these metrics of
+    # evaluation.disentanglement on the encoder means, with disentanglement_lib's sample sizes
+    disentanglement: tuple = ()
+    disentanglement_train: int = 10_000
+    disentanglement_test: int = 5_000
 
     def __post_init__(self):
         for name in ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples",
@@ -72,6 +77,17 @@ class EvalSettings:
             raise EvaluationError(f"checkpoint must be 'best' or 'latest', got {self.checkpoint!r}")
         if not self.taus or not all(math.isfinite(t) for t in self.taus):
             raise EvaluationError(f"taus must be finite numbers, got {self.taus!r}")
+        from tf_dpvae.evaluation import disentanglement
+
+        unknown = [m for m in self.disentanglement if m not in disentanglement.METRICS]
+        if unknown:
+            raise EvaluationError(f"unknown disentanglement metric {unknown[0]!r}; accepted: "
+                                  f"{', '.join(disentanglement.METRICS)}")
+        for name in ("disentanglement_train", "disentanglement_test"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise EvaluationError(f"{name.replace('_', '-')} must be a positive integer, "
+                                      f"got {value!r}")
 
 
 @dataclasses.dataclass
@@ -185,6 +201,11 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     train, held_out = splits.train, splits.validation
     vector_2d = splits.example_shape == (2,)
     metrics, figures = {}, {}
+    factor_source = None
+    if s.disentanglement:  # fail fast: data without factors is a user error (exit 2)
+        from tf_dpvae.evaluation import disentanglement
+
+        factor_source = disentanglement.factor_source_for(splits)
     features, fd_name, fd_info = resolve_features(splits.example_shape, s.classifier_dir,
                                                   config.data.dataset, run_dir)
     if features is None:
@@ -306,6 +327,18 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         "examples": count, "is_samples": s.is_samples, "split": "held-out (validation), first examples",
         "units": "nats per example, on the data's scale as the model sees it"}
     timings["nll"] = time.perf_counter() - t
+
+    # ---- disentanglement, on the encoder means in the representation space z
+    if factor_source is not None:
+        t = time.perf_counter()
+        result = disentanglement.disentanglement_scores(
+            lambda x: model.encode(tf.constant(x, tf.float32))[0].numpy(), factor_source, s.seed,
+            metrics=s.disentanglement, num_train=s.disentanglement_train,
+            num_test=s.disentanglement_test)
+        metrics["disentanglement"] = {**result["scores"], "settings": result["settings"],
+                                      "seconds": result["seconds"],
+                                      "details": {m: result[m] for m in s.disentanglement}}
+        timings["disentanglement"] = time.perf_counter() - t
 
     # ---- figures
     t = time.perf_counter()
