@@ -52,6 +52,8 @@ def time_batch(call, batch, seed, min_seconds=0.3):
 
 
 def main(argv=None):
+    import provenance  # benchmarks/, first on sys.path as a script: the commit at the start
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 64, 1024])
@@ -86,9 +88,8 @@ def main(argv=None):
         cpu = statistics.median(r[1] for r in rates[batch])
         print(f"| {batch} | {med:,.0f} | {min(wall):,.0f} – {max(wall):,.0f} | "
               f"{1000 * batch / med:.2f} | {cpu:,.0f} |")
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\n1-minute load average at the end: {load:.1f} on {os.cpu_count()} cores "
-          f"(above the core count, other processes shared the cores and the wall-clock rates drop)")
+    print(f"\n{provenance.stamp()} (at the end; above the core count, other processes shared the "
+          f"cores and the wall-clock rates drop)")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Run by tests/test_distribute.py in a subprocess (TensorFlow's devices must be set up before it
 starts, and a multi-worker cluster needs one process per worker). Prints one JSON line.
 
-    python tests/distributed_worker.py mirrored OUT        single device, then mirrored over two
-                                                           logical CPUs; per-epoch logs and weights
+    python tests/distributed_worker.py mirrored OUT        for each objective: single device, then
+                                                           mirrored over two logical CPUs; per-epoch
+                                                           logs and weights
     python tests/distributed_worker.py multiworker OUT     one worker of TF_CONFIG's cluster
 """
 
@@ -19,6 +20,9 @@ from conftest import tiny_config  # noqa: E402
 from tf_dpvae import distribute  # noqa: E402
 
 QUIET = {"verbose": 0, "log": lambda *_: None}
+# every objective whose mirrored run must match one device: the per-example ones (none), the
+# all-gathered permutation (factor) and the all-gathered batch statistics (tc, info)
+OBJECTIVES = ("none", "factor", "tc", "info")
 
 
 def epoch_losses(log_dir):
@@ -42,7 +46,7 @@ def main():
     if mode == "mirrored":
         distribute.split_cpu(2)
         result = {}
-        for reg in ("none", "factor"):
+        for reg in OBJECTIVES:
             # 80 examples, global batch 20: 4 steps per epoch, two epochs
             config = tiny_config(reg, "dp", data={"num_examples": 80},
                                  train={"steps": 0, "epochs": 2})

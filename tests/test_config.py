@@ -18,6 +18,12 @@ def test_defaults_round_trip_through_json():
     ("train", {"lr": float("nan")}, "lr must be a finite number > 0.0, got nan"),
     ("objective", {"beta": -1.0}, "beta must be a finite number >= 0.0, got -1.0"),
     ("train", {"steps": -1}, "steps must be a non-negative integer"),
+    ("prior", {"num_blocks": 1}, "flow_blocks must be at least 2 (one coupling block leaves half"),
+    ("train", {"lr_schedule": "step"}, "lr-schedule must be one of cosine, constant; got 'step'"),
+    ("train", {"lr_final_fraction": 1.5}, "lr-final-fraction must be a number in [0, 1], got 1.5"),
+    ("train", {"warmup_steps": -1}, "warmup-steps must be a non-negative integer, got -1"),
+    ("train", {"clip_norm": -1.0}, "clip-norm must be a finite number >= 0.0, got -1.0"),
+    ("train", {"log_every": 0}, "log-every must be a positive integer, got 0"),
 ])
 def test_bad_values_name_the_value_and_what_is_accepted(section, values, fragment):
     with pytest.raises(ConfigError) as err:
@@ -36,3 +42,12 @@ def test_unknown_keys_are_rejected():
         RunConfig.from_dict({"objective": {"betta": 3}})
     with pytest.raises(ConfigError, match="unknown configuration sections"):
         RunConfig.from_dict({"optim": {}})
+
+
+def test_tc_refuses_a_data_set_smaller_than_the_batch():
+    """MSS's stratum weight (N − B + 1)/(N·(B − 1)) is negative for N < B − 1: log of it is NaN."""
+    with pytest.raises(ConfigError, match="dataset-size N = 50 is below batch-size 100"):
+        RunConfig().replace(objective={"reg": "tc", "dataset_size": 50}, train={"batch_size": 100})
+    RunConfig().replace(objective={"reg": "tc", "dataset_size": 100}, train={"batch_size": 100})
+    # other objectives do not use N
+    RunConfig().replace(objective={"reg": "beta", "dataset_size": 50}, train={"batch_size": 100})

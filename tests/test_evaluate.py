@@ -29,8 +29,9 @@ def test_restore_loads_every_trained_weight(trained_run):
     """restore_run gives the weights that training's own resume path gives (model, optimizers, rng),
     and they are not the initial weights."""
     out, config = trained_run
-    restored = run.restore_run(str(out))
-    reference = build_model(config, (None, 2))
+    restored = run.restore_run(str(out), "latest")  # the checkpoint with the optimizers' state
+    # the optimizer as training built it: its learning-rate schedule has no variable of its own
+    reference = build_model(config, (None, 2), total_steps=training.planned_steps(config.train, 200))
     reference.build_optimizers()
     make_checkpoint(reference).restore(restored.checkpoint).assert_existing_objects_matched()
     for a, b in zip(restored.model.vae_variables, reference.vae_variables):
@@ -50,8 +51,10 @@ def test_evaluate_writes_metrics_figures_and_tensorboard(trained_run, capsys):
     assert m["nll"]["negative_elbo"] >= m["nll"]["importance_sampled"]
     assert m["nll"]["examples"] == 8 and m["nll"]["is_samples"] == 16
     assert m["frechet_distance_data"]["lp_pool"] == 80 and m["frechet_distance_data"]["generated"] == 40
-    assert m["leakage"]["eq6"]["tau"] == [-20.0, -5.0, -2.0]
-    assert "full_prior" in m["leakage"]  # the dp prior reports both variants
+    assert m["leakage"]["eq6_literal"]["tau"] == [-20.0, -5.0, -2.0]
+    assert m["leakage"]["headline"] == "eq6_literal" and not m["leakage"]["variants_coincide"]
+    assert {"eq6_literal", "base_density", "full_density"} <= set(m["leakage"]) and set(
+        m["leakage"]["variants"]) == {"eq6_literal", "base_density", "full_density"}
     assert np.isfinite(m["symmetric_kl"]["skl"])
     assert metrics["settings"]["seed"] == 3 and metrics["timings_seconds"]["total"] > 0
     for name in ("samples", "leakage", "posterior_map", "traversals", "paths"):
@@ -60,7 +63,8 @@ def test_evaluate_writes_metrics_figures_and_tensorboard(trained_run, capsys):
     acc.Reload()
     tags = set(acc.Tags()["tensors"])
     assert {"symmetric_kl/skl", "nll/importance_sampled", "frechet_distance_data/low_posterior",
-            "samples", "posterior_map"} <= tags
+            "samples", "posterior_map", "leakage_eq6_literal/tau_-20", "leakage_base_density/tau_-5",
+            "leakage_full_density/tau_-2"} <= tags
     assert "symmetric KL" in capsys.readouterr().out
 
 
@@ -142,3 +146,18 @@ def test_images_without_a_cached_classifier_skip_the_frechet_distance(tmp_path, 
     # an explicit directory is never silently skipped
     with pytest.raises(run.EvaluationError, match="no trained feature classifier"):
         run.resolve_features((8, 8, 1), str(tmp_path), "fashion_mnist")
+
+
+def test_summary_reports_the_inception_distance_under_its_own_name():
+    """The classifier's distance stays the headline Fréchet line whatever the key order; the
+    Inception distance gets its own line, as "fid" only for TF-FID's network."""
+    fd = {"random": 1.0, "low_posterior": 2.0, "train_vs_held_out": 0.5}
+    rest = {"symmetric_kl": {"skl": 1.0, "skl_se": 0.1, "kl_pq": 0.4, "kl_qp": 0.6},
+            "nll": {"is_samples": 4, "importance_sampled": 9.0, "negative_elbo": 10.0},
+            "leakage": {"eq6_literal": {"tau": [-2.0], "leakage_score": [0.1]}}}
+    for key in ("fid", "frechet_distance_keras_inception"):
+        lines = evaluate.summary({"metrics": {key: {**fd, "random": 30.0},
+                                              "frechet_distance_classifier": fd, **rest},
+                                  "timings_seconds": {"total": 1.0}}).splitlines()
+        assert lines[0].startswith("frechet_distance_classifier: random 1,")
+        assert lines[1] == f"{key}: random 30, low-posterior 2 (train vs held-out 0.5)"

@@ -1,4 +1,5 @@
-"""Aggregate posterior, low/high-posterior selection, sKL and the leakage score against hand answers."""
+"""Aggregate posterior, low/high-posterior selection and sKL against hand answers (the leakage score:
+test_evaluation_leakage.py)."""
 
 import math
 
@@ -8,7 +9,7 @@ import scipy.stats
 
 from tf_dpvae import plots
 from tf_dpvae.evaluation import aggregate_posterior as ap
-from tf_dpvae.evaluation import leakage, posterior_samples, symmetric_kl
+from tf_dpvae.evaluation import posterior_samples, symmetric_kl
 
 
 def mixture_log_density(points, means, log_vars):
@@ -145,15 +146,16 @@ def test_symmetric_kl_matches_the_closed_form_for_two_gaussians():
     assert result["skl_se"] < 0.05 * (kl_pq + kl_qp)  # the tolerance above is a tight one
 
 
-def test_leakage_score_matches_a_hand_computation():
-    log_q = np.array([-1.0, -4.0, -2.0, -10.0])
-    log_p = np.array([-2.0, -8.0, -5.0, -20.0])
-    out = leakage.leakage_scores(log_q, log_p, [-30.0, -10.0, -6.0, -4.0, 0.0])
-    # τ = −30: none below; −10: sample 3 (S = 10); −6: samples 1, 3 (S = 4, 10);
-    # −4: samples 1, 2, 3 (4, 3, 10); 0: all (1, 4, 3, 10). LS = sum / 4.
-    np.testing.assert_allclose(out["leakage_score"], [0, 10 / 4, 14 / 4, 17 / 4, 18 / 4])
-    np.testing.assert_allclose(out["fraction_below"], [0, 0.25, 0.5, 0.75, 1.0])
-    np.testing.assert_allclose(out["conditional_mean"][1:], [10, 7, 17 / 3, 4.5])
-    assert np.isnan(out["conditional_mean"][0])
-    np.testing.assert_allclose(out["leakage_score"][1:],
-                               out["fraction_below"][1:] * out["conditional_mean"][1:])
+def test_tail_summary_by_hand_and_in_the_skl_result():
+    """99 terms of 1 and one of 901: the top 1 % carries 901/1000 of the sum, the rest average 1."""
+    ratios = np.concatenate([np.ones(99), [901.0]])
+    summary = symmetric_kl.tail_summary(np.random.default_rng(0).permutation(ratios))
+    assert summary == pytest.approx({"median": 1.0, "top_share": 0.901, "trimmed": 1.0})
+    assert symmetric_kl.tail_summary(ratios, top_fraction=0.02)["trimmed"] == pytest.approx(1.0)
+    zero = np.zeros(100)
+    result = symmetric_kl.symmetric_kl(ratios, zero, zero, zero)
+    assert result["kl_pq"] == pytest.approx(10.0)
+    assert result["kl_pq_top_share"] == pytest.approx(0.901)
+    assert result["kl_pq_median"] == pytest.approx(1.0) and result["kl_pq_trimmed"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="top_fraction 1.5"):
+        symmetric_kl.tail_summary(ratios, top_fraction=1.5)

@@ -299,7 +299,7 @@ def test_cli_exports_to_saved_models_run_name_by_default(run, tmp_path, monkeypa
     assert export_main([run[0], "--max-samples", "12"]) == 0
     printed = capsys.readouterr().out
     path = os.path.join("saved_models", "run", "2")
-    assert f"exported:   {path} (version 2, training step 3)" in printed
+    assert f"exported:   {path} (version 2, best checkpoint, training step 3)" in printed
     meta = savedmodel.read_metadata(path)
     assert meta["max_samples"] == 12 and meta["run_dir"] == os.path.abspath(run[0])
     assert os.listdir(os.path.join("saved_models", "run", "1")) == []
@@ -345,3 +345,43 @@ def test_train_exports_at_the_end_unless_told_not_to(tmp_path, monkeypatch, caps
     printed = capsys.readouterr().out
     assert f"saved model:     {os.path.join('saved_models', 'a', '1')}" in printed
     assert "(unchanged since the last export)" in printed
+
+
+def test_export_and_evaluation_read_the_best_checkpoint_unless_told_latest(run, tmp_path):
+    """A run whose best checkpoint (lowest validation negative ELBO) is not its latest: export and
+    evaluation read the best one by default, ``latest`` on request, and a run without a best
+    checkpoint falls back to its latest, saying so."""
+    from tf_dpvae import runs
+    from tf_dpvae.evaluation import run as evaluation_run
+    from tf_dpvae.model import make_checkpoint
+
+    assert os.path.exists(os.path.join(run[0], "checkpoints", "best", "best.json"))  # fit wrote it
+    copy = str(tmp_path / "run")
+    shutil.copytree(run[0], copy)
+    shutil.rmtree(os.path.join(copy, "checkpoints", "best"))
+    latest = savedmodel.restore(copy).model
+    assert savedmodel.restore(copy).checkpoint_kind == "latest"  # no best: the latest, named so
+    shifted = [v.numpy() + 0.5 for v in latest.decoder.trainable_variables]
+    for v, value in zip(latest.decoder.trainable_variables, shifted):
+        v.assign(value)
+    best_dir = os.path.join(copy, "checkpoints", "best")
+    tf.train.CheckpointManager(make_checkpoint(latest, with_optimizers=False), best_dir,
+                               max_to_keep=1).save(checkpoint_number=2)
+
+    best = savedmodel.restore(copy)
+    assert (best.checkpoint_kind, best.step) == ("best", 2)
+    assert best.checkpoint.endswith(os.path.join("best", "ckpt-2"))
+    for v, value in zip(best.model.decoder.trainable_variables, shifted):
+        np.testing.assert_array_equal(v.numpy(), value)
+    assert savedmodel.restore(copy, checkpoint="latest").step == 3
+    exported = savedmodel.export_run(copy, str(tmp_path / "models"), max_samples=MAX)
+    metadata = savedmodel.read_metadata(exported.path)
+    assert (metadata["checkpoint_kind"], metadata["step"]) == ("best", 2)
+    exported = savedmodel.export_run(copy, str(tmp_path / "models"), max_samples=MAX,
+                                     checkpoint="latest")
+    assert savedmodel.read_metadata(exported.path)["checkpoint_kind"] == "latest"
+    restored = evaluation_run.restore_run(copy)
+    assert (restored.checkpoint_kind, restored.step) == ("best", 2)
+    assert evaluation_run.restore_run(copy, "latest").step == 3
+    with pytest.raises(runs.RunError, match="checkpoint must be 'best' or 'latest'"):
+        runs.checkpoint_path(copy, "newest")

@@ -1,5 +1,6 @@
 """Each objective layer adds exactly its own loss, by hand formula; schedules; the discriminator."""
 
+import dataclasses
 import math
 
 import keras
@@ -8,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tf_dpvae import divergences as dv
-from tf_dpvae.config import ObjectiveConfig
+from tf_dpvae.config import ConfigError, ObjectiveConfig
 from tf_dpvae.networks import Discriminator
 from tf_dpvae.regularizers import (REGISTRY, BetaTCVAE, BetaVAEB, BetaVAEH, ELBO, FactorVAE,
                                    InfoVAE, make_objective)
@@ -31,12 +32,12 @@ def inputs():
     }
 
 
-def expected_loss(layer, inp):
+def expected_loss(layer, inp, step=500):
     kl = float(np.mean(inp["kl"]))
     if isinstance(layer, BetaVAEH):
         return layer.beta * kl
     if isinstance(layer, BetaVAEB):
-        return layer.gamma * abs(kl - layer.capacity_max * 500 / layer.capacity_steps)
+        return layer.gamma * abs(kl - layer.capacity_max * min(1.0, step / layer.capacity_steps))
     if isinstance(layer, BetaTCVAE):
         t = dv.total_correlation_terms(inp["z"], inp["mean"], inp["log_var"], inp["log_prior_z"],
                                        layer.dataset_size, layer.estimator)
@@ -64,6 +65,25 @@ def test_each_layer_adds_exactly_its_own_loss(reg, inputs):
         assert float(layer.losses[0]) == pytest.approx(expected_loss(layer, inputs), rel=1e-4)
     assert set(terms) == set(layer.term_names)
     assert float(terms["kl"]) == pytest.approx(float(np.mean(inputs["kl"])), rel=1e-6)
+
+
+@pytest.mark.parametrize("reg", sorted(REGISTRY))
+def test_warmup_ramps_from_the_elbo_to_the_full_objective(reg, inputs):
+    """loss(t) = (1 − w)·KL + w·L_reg with w = min(1, t/W): the plain ELBO's KL at t = 0, the mix at
+    t = W/4, the objective unchanged from t = W on (L_reg from the same layer without warm-up)."""
+    config = ObjectiveConfig(reg=reg, dataset_size=300, reg_warmup_steps=2000)
+    layer = make_objective(config)
+    full = make_objective(dataclasses.replace(config, reg_warmup_steps=0))
+    kl = float(np.mean(inputs["kl"]))
+    for step, weight in ((0, 0.0), (500, 0.25), (2000, 1.0), (9000, 1.0)):
+        at_step = {**inputs, "step": tf.constant(step, tf.int64)}
+        layer(at_step)
+        full(at_step)
+        expected = (1 - weight) * kl + weight * float(full.losses[0])
+        assert float(layer.losses[0]) == pytest.approx(expected, rel=1e-5), step
+    assert layer.get_config()["warmup_steps"] == 2000
+    with pytest.raises(ConfigError, match="reg-warmup-steps must be a non-negative integer, got -1"):
+        ObjectiveConfig(reg_warmup_steps=-1)
 
 
 def test_registry_rejects_unknown_names():

@@ -22,3 +22,14 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def seed_int(text: str) -> int:
+    """An argparse type: a seed, a whole number in [0, 2**31), else an error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {text!r}") from None
+    if not 0 <= value < 2 ** 31:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {value}")
+    return value

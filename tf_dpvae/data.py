@@ -4,6 +4,9 @@
 
     moons                 two moons (sklearn), generated offline
     fashion_mnist         the real Fashion-MNIST from Debian's IDX files when installed, else TFDS
+    dsprites_procedural   dSprites' factor grid drawn by our renderer (not DeepMind's pixels), offline,
+                          with ground-truth factors; --num-examples, --image-size (64 native, 32 for CPU)
+    dsprites, shapes3d    DeepMind's real data sets from prepared TFDS files, with their factors
     mnist, svhn_cropped, celeb_a, or any other TFDS image data set name (``--data-dir``)
     npz:PATH, folder:PATH a user's own images
 
@@ -22,7 +25,7 @@ import tensorflow as tf
 
 from tf_dpvae.config import DataConfig
 from tf_dpvae.datasets.base import DataError, Splits  # noqa: F401 - re-exported
-from tf_dpvae.datasets import idx, local, tfds_source
+from tf_dpvae.datasets import dsprites, idx, local, tfds_factors, tfds_source
 
 # Shuffle buffer for streamed (TFDS-backed, larger than memory) training data; files are also read in
 # a seeded random order, so the buffer only has to mix within and across a few files.
@@ -62,7 +65,11 @@ LOADERS: dict[str, Callable[[DataConfig, int], Splits]] = {
     "mnist": _load_tfds_named("mnist"),
     "svhn_cropped": _load_tfds_named("svhn_cropped"),
     "celeb_a": _load_tfds_named("celeb_a"),
+    dsprites.NAME: dsprites.load_dsprites_procedural,
 }
+# Data sets with ground-truth factors read from TFDS (issue 13): DeepMind's images, not ours.
+LOADERS.update({name: (lambda config, seed, name=name: tfds_factors.load_tfds_factors(
+    name, config, seed, accepted_names())) for name in tfds_factors.FACTOR_DATASETS})
 PREFIXES = {"npz": local.load_npz, "folder": local.load_folder}
 
 

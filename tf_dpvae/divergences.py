@@ -92,8 +92,25 @@ def total_correlation_terms(z, mean, log_var, log_prior_z, dataset_size, estimat
         posteriors it gives TC = (d − 1)·log N, its known bias;
       * ``mss`` (minibatch-stratified sampling): the weights of ``log_importance_weights_mss``; unbiased
         for q(z) and TC = 0 on identical posteriors.
-    With the decoupled prior, ``log_prior_z`` is the flow's full log p(z) including the log-determinant,
-    so DWKL is then KL[Π_k q(z_k) ‖ p(z)] (p need not factorize).
+    With the decoupled prior, ``log_prior_z`` is the flow's full log p(z) including the log-determinant.
+
+    What "dimension-wise KL" is. TC + DWKL = log q(z) − log p(z) per sample, so in expectation under q
+    (z ~ q(z|x), x ~ data)
+
+        E_q[DWKL] = E_q[Σ_k log q(z_k) − log p(z)] = KL[q(z) ‖ p(z)] − TC,     TC = KL[q(z) ‖ Π_k q(z_k)],
+
+    and the β-TCVAE objective is
+
+        α·MI + β·TC + γ·DWKL = α·MI + (β − γ)·TC + γ·KL[q(z) ‖ p(z)]:
+
+    the effective TC weight is β − γ, and γ weighs the marginal KL of q(z) to the prior. (The per-sample
+    estimates returned here obey it exactly: α·MI + β·TC + γ·DWKL = α·MI + (β − γ)·TC + γ·(log q̂(z) −
+    log p(z)), the minibatch log q̂(z) cancelling between TC and DWKL.) This holds for either prior.
+    Whether E_q[DWKL] is itself a KL depends on p: for N(0, I), p factorizes, each term depends on one
+    marginal only, and E_q[DWKL] = Σ_k KL[q(z_k) ‖ N(0, 1)] ≥ 0. For the decoupled prior p(z) does not
+    factorize and E_q[DWKL] is not a KL: not KL[Π_k q(z_k) ‖ p(z)] either, since the expectation is under
+    q(z), not Π_k q(z_k) (the two differ by E_{Π q(z_k)}[log p] − E_q[log p]), and it can be negative
+    (q(z) = p(z) with dependent coordinates gives E_q[DWKL] = −TC < 0).
 
     Args:
       z, mean, log_var: [B, d]; log_prior_z: [B]; dataset_size: N (Python number).

@@ -11,17 +11,10 @@ import argparse
 import os
 import sys
 
-from tf_dpvae.cli import OneLineParser, positive_int
+from tf_dpvae.cli import OneLineParser, positive_int, seed_int
 
-
-def seed_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {text!r}") from None
-    if not 0 <= value < 2 ** 31:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {value}")
-    return value
+# evaluation.inception.KERAS_METRIC, not imported: TensorFlow loads only once the arguments are good
+KERAS_INCEPTION = "frechet_distance_keras_inception"
 
 
 def taus_list(text):
@@ -51,13 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated thresholds τ on log p for the leakage score, written --taus=-50,-10 "
                    "(default -90,-70,-50,-30,-20,-10,-6,-4,-3,-2,-1)")
     p.add_argument("--seed", type=seed_int, default=0, help="evaluation seed (default 0)")
+    p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
+                   help="best (default): the epoch with the lowest validation negative ELBO; "
+                        "latest: the last one saved")
     p.add_argument("--classifier", default=None,
                    help="image data: directory of the feature classifier (python -m tf_dpvae.features); "
                    "default: runs/features/<dataset> if it exists, else the image Fréchet distance "
                    "is skipped (and metrics.json says so)")
     p.add_argument("--inception-weights", default=None,
-                   help="Inception-v3 weights file (keras.applications.InceptionV3 .h5, "
-                   "e.g. the notop file) for the true FID (image data only); never downloaded")
+                   help="image data: the Inception network file, never downloaded. For the FID "
+                   "(reported as \"fid\", comparable with published numbers): TF-FID's frozen graph "
+                   "classify_image_graph_def.pb or the archive holding it, inception-2015-12-05.tgz "
+                   "from http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz "
+                   "(TTUR's protocol: 8-bit RGB in [0, 255] fed to ExpandDims:0, the graph resizes "
+                   "bilinearly to 299x299; pool_3 features). A keras.applications.InceptionV3 .h5 "
+                   "(e.g. the notop file) is accepted too, but is not the FID network: reported as "
+                   "\"frechet_distance_keras_inception\". pytorch-fid's .pth is not supported")
     return p
 
 
@@ -88,6 +90,7 @@ def main(argv=None) -> int:
             num_samples=args.num_samples, lp_pool=args.lp_pool, skl_samples=args.skl_samples,
             is_samples=args.is_samples, nll_examples=args.nll_examples, seed=args.seed,
             classifier_dir=args.classifier, inception_weights=args.inception_weights,
+            checkpoint=args.checkpoint,
             **({"taus": args.taus} if args.taus else {}))
         results = run.evaluate_run(run_dir, settings, log=lambda msg: print(msg, file=sys.stderr))
     except run.EvaluationError as err:
@@ -105,7 +108,7 @@ def main(argv=None) -> int:
 def summary(m) -> str:
     """A few lines of the headline numbers."""
     met = m["metrics"]
-    fd_key = next(k for k in met if k.startswith("frechet_distance"))
+    fd_key = next(k for k in met if k.startswith("frechet_distance") and k != KERAS_INCEPTION)
     fd = met[fd_key]
     if fd.get("skipped"):
         fd_line = f"{fd_key}: skipped ({fd['reason']}); to enable: {fd['enable']}"
@@ -115,15 +118,21 @@ def summary(m) -> str:
         if "classifier_test_accuracy" in fd:
             fd_line += (f"; classifier {fd['classifier_accuracy_split']} accuracy "
                         f"{fd['classifier_test_accuracy']:.4f}")
-    lines = [fd_line,
-             f"symmetric KL: {met['symmetric_kl']['skl']:.4g} ± {met['symmetric_kl']['skl_se']:.2g} "
-             f"(KL[p‖q] {met['symmetric_kl']['kl_pq']:.4g}, KL[q‖p] {met['symmetric_kl']['kl_qp']:.4g})",
-             f"NLL (IS, K={met['nll']['is_samples']}): {met['nll']['importance_sampled']:.4g}; "
-             f"−ELBO {met['nll']['negative_elbo']:.4g}",
-             "leakage LS(τ) eq. 6: " + ", ".join(
-                 f"{t:g}: {v:.3g}" for t, v in zip(met["leakage"]["eq6"]["tau"],
-                                                   met["leakage"]["eq6"]["leakage_score"])),
-             f"wall time: {m['timings_seconds']['total']:.1f} s"]
+    lines = [fd_line]
+    for key in ("fid", KERAS_INCEPTION):  # --inception-weights: one of the two
+        if key in met:
+            lines.append(f"{key}: random {met[key]['random']:.4g}, low-posterior "
+                         f"{met[key]['low_posterior']:.4g} (train vs held-out "
+                         f"{met[key]['train_vs_held_out']:.4g})")
+    lines += [
+        f"symmetric KL: {met['symmetric_kl']['skl']:.4g} ± {met['symmetric_kl']['skl_se']:.2g} "
+        f"(KL[p‖q] {met['symmetric_kl']['kl_pq']:.4g}, KL[q‖p] {met['symmetric_kl']['kl_qp']:.4g})",
+        f"NLL (IS, K={met['nll']['is_samples']}): {met['nll']['importance_sampled']:.4g}; "
+        f"−ELBO {met['nll']['negative_elbo']:.4g}",
+        "leakage LS(τ) eq. 6 as written (eq6_literal): " + ", ".join(
+            f"{t:g}: {v:.3g}" for t, v in zip(met["leakage"]["eq6_literal"]["tau"],
+                                               met["leakage"]["eq6_literal"]["leakage_score"])),
+        f"wall time: {m['timings_seconds']['total']:.1f} s"]
     return "\n".join(lines)
 
 

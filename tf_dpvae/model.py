@@ -61,7 +61,7 @@ class DPVAE(keras.Model):
         # the noise the training steps see, so a resumed run repeats an uninterrupted one exactly.
         self.eval_seed_generator = keras.random.SeedGenerator(seed + 1, name="evaluation_seed")
         self.discriminator_optimizer = None
-        names = ["loss", "recon", *objective.term_names]
+        names = ["loss", "recon", *objective.term_names, "nelbo"]
         if not prior.is_identity:
             names.append("log_det")
         if discriminator is not None:
@@ -154,13 +154,30 @@ class DPVAE(keras.Model):
                                       seed=seed)[replica * batch:(replica + 1) * batch]
         return mean + tf.exp(0.5 * log_var) * eps
 
+    def reset_evaluation_noise(self):
+        """Restart the evaluation noise stream at its initial state ([seed + 1, 0]), so that every
+        validation pass draws the same ε: epochs are then compared on common random numbers, and
+        the best checkpoint is chosen by the weights, not by the luck of a draw."""
+        self.eval_seed_generator.state.assign(
+            tf.constant([self.seed + 1, 0], self.eval_seed_generator.state.dtype))
+
     @staticmethod
     def _random_seed(seed_generator):
         return keras.random.randint((2,), 0, 2 ** 31 - 1, seed=seed_generator, dtype="int32")
 
     # ----------------------------------------------------------------------------------------- loss
     def compute_terms(self, x, step=None, seed_generator=None):
-        """Loss and its tracked terms for a batch x; also returns z for the discriminator step."""
+        """Loss and its tracked terms for a batch x; also returns z for the discriminator step.
+
+        Under a strategy with R > 1 replicas the objective's ``global_batch_inputs`` (β-TCVAE's
+        z, mean, log_var, log p(z); InfoVAE's z) are all-gathered, so its batch statistics are those of
+        the global batch, and InfoVAE draws the global batch's worth of prior samples (the same on every
+        replica). Every replica then computes the same regularizer value L_reg; with each loss scaled by
+        1/R, all_gather's gradient (the upstream gradients summed over the replicas, then this replica's
+        slice) gives Σ_r (1/R)·∂L_reg/∂(its slice) = ∂L_reg/∂(its slice), and the optimizer's sum over
+        the replicas is the single-device gradient. Reconstruction and the per-example KL stay per
+        replica (per-example means; the 1/R scaling handles them).
+        """
         seed_generator = seed_generator or self.seed_generator
         mean, log_var = self.encode(x)  # float32: under mixed precision the latent, the flow, the
         z = self.reparameterize(mean, log_var, seed_generator)  # KL and every loss stay float32
@@ -174,14 +191,24 @@ class DPVAE(keras.Model):
                                                   self.likelihood, self.obs_std))
         inputs = {"kl": kl, "z": z, "mean": mean, "log_var": log_var, "log_prior_z": log_prior_z,
                   "step": self.optimizer.iterations if step is None else step}
-        if self.objective.needs_prior_samples:
-            inputs["prior_z"], _ = self.prior.sample(tf.shape(z)[0],
+        replicas, _ = _replica()
+        if replicas > 1 and self.objective.global_batch_inputs:
+            # one all_gather per tensor: the gradient of a gathered nest stacks its tensors' gradients
+            # (tf.identity of the list), which fails for tensors of different shapes ([B] and [B, d])
+            inputs.update({name: _all_gather(inputs[name])
+                           for name in self.objective.global_batch_inputs})
+        if self.objective.needs_prior_samples:  # as many as the q(z) samples they are compared with:
+            # the global batch's worth when z is gathered (the seed generator's state is mirrored,
+            # so every replica draws the same samples, those of the single-device run)
+            inputs["prior_z"], _ = self.prior.sample(tf.shape(inputs["z"])[0],
                                                      self._random_seed(seed_generator))
         if self.objective.needs_discriminator:
             inputs["disc_logits"] = tf.cast(self.discriminator(z), tf.float32)
         terms = dict(self.objective(inputs))
         loss = recon + tf.add_n(self.objective.losses)
-        terms.update(loss=loss, recon=recon)
+        # The negative ELBO R + KL (eq. 1; eq. 5's KL under the decoupled prior), whatever the
+        # objective: the model-selection criterion, which an objective's own weights cannot game.
+        terms.update(loss=loss, recon=recon, nelbo=recon + tf.reduce_mean(kl))
         if not self.prior.is_identity:
             terms["log_det"] = tf.reduce_mean(log_det)
         return loss, terms, z
@@ -196,10 +223,8 @@ class DPVAE(keras.Model):
             z_permuted = divergences.permute_dims(z_other, seed)
         else:  # permute across the global batch, as on one device, then keep this replica's slice
             batch = tf.shape(z_other)[0]
-            gathered = tf.distribute.get_replica_context().all_gather(z_other, axis=0)
-            gathered = tf.ensure_shape(gathered, [None, z_other.shape[-1]])
-            z_permuted = divergences.permute_dims(gathered, seed)[replica * batch:
-                                                                  (replica + 1) * batch]
+            z_permuted = divergences.permute_dims(_all_gather(z_other), seed)[replica * batch:
+                                                                              (replica + 1) * batch]
         loss, accuracy = FactorVAE.discriminator_loss(
             tf.cast(self.discriminator(tf.stop_gradient(z)), tf.float32),
             tf.cast(self.discriminator(z_permuted), tf.float32))
@@ -266,6 +291,14 @@ def _replica():
     return context.num_replicas_in_sync, tf.cast(context.replica_id_in_sync_group, tf.int32)
 
 
+def _all_gather(tensor):
+    """[B, ...] per replica → [B·R, ...]: the replicas' tensors concatenated along axis 0 in replica
+    order, the order of the single-device batch. Differentiable: the gradient sums the replicas'
+    upstream gradients and keeps this replica's slice. Call only with R > 1 replicas."""
+    gathered = tf.distribute.get_replica_context().all_gather(tensor, axis=0)
+    return tf.ensure_shape(gathered, [None, *tensor.shape[1:]])
+
+
 def _scaled(loss, replicas, optimizer):
     """The loss to differentiate: / R across replicas, × the loss scale under float16."""
     if replicas > 1:
@@ -304,10 +337,34 @@ def restore_weights(model: DPVAE, checkpoint_path: str) -> None:
     status.assert_existing_objects_matched()
 
 
-def build_model(config: RunConfig, input_shape) -> DPVAE:
+def learning_rate_schedule(train, total_steps: int | None):
+    """The VAE optimizer's learning rate as a function of the step t (``TrainConfig`` fields):
+
+        warm-up   η(t) = lr·t / W                                                  for t < W
+        cosine    η(t) = lr·[f + (1 − f)·½(1 + cos(π·min(t − W, T − W)/(T − W)))]   for t ≥ W
+
+    with W = warmup_steps, T = total_steps (the run's planned length, epochs × steps per epoch;
+    ``--steps`` only stops a run early), f = lr_final_fraction. A
+    ``constant`` schedule, or ``total_steps`` None (a model loaded only to be evaluated or exported),
+    gives the float lr. The step is the optimizer's, which checkpoints restore, so a resumed run
+    continues the schedule; a resumption that changes ``--epochs`` changes T.
+    """
+    if train.lr_schedule == "constant" or total_steps is None:
+        return train.lr
+    warmup = min(train.warmup_steps, max(total_steps - 1, 0))
+    if warmup == 0:
+        return keras.optimizers.schedules.CosineDecay(
+            train.lr, decay_steps=max(total_steps, 1), alpha=train.lr_final_fraction)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(total_steps - warmup, 1), alpha=train.lr_final_fraction,
+        warmup_target=train.lr, warmup_steps=warmup)
+
+
+def build_model(config: RunConfig, input_shape, total_steps: int | None = None) -> DPVAE:
     """The model a configuration describes, built for data of ``input_shape`` ([None, D] vectors or
     [None, H, W, C] images; ``config.model.arch`` chooses the networks, see
-    ``networks.choose_arch``). A shape no network fits raises ``ConfigError``."""
+    ``networks.choose_arch``). A shape no network fits raises ``ConfigError``. ``total_steps`` (the
+    run's planned length) sets the learning-rate schedule (``learning_rate_schedule``)."""
     m = config.model
     previous_policy = keras.config.dtype_policy()
     mixed = config.train.mixed_precision
@@ -340,7 +397,9 @@ def build_model(config: RunConfig, input_shape) -> DPVAE:
         model.build(tuple(input_shape))
     finally:
         keras.config.set_dtype_policy(previous_policy)
-    optimizer = keras.optimizers.Adam(config.train.lr)
+    t = config.train
+    optimizer = keras.optimizers.Adam(learning_rate_schedule(t, total_steps),
+                                      global_clipnorm=t.clip_norm or None)
     disc_optimizer = keras.optimizers.Adam(o.disc_lr, beta_1=o.disc_beta_1, beta_2=o.disc_beta_2)
     if mixed == "float16":  # float16 gradients underflow without loss scaling; bfloat16's do not
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)

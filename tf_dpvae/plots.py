@@ -141,17 +141,18 @@ def sample_panels_figure(panels, data=None, title=""):
 
 
 def leakage_figure(curves, title=""):
-    """LS(τ) against τ (paper Fig. 4). curves: dict label → (taus [T], scores [T], fraction_below [T])."""
+    """LS(τ) against τ (paper Fig. 4). curves: dict label → (taus [T], scores [T], fraction_below [T]);
+    each curve's τ is on its own threshold density (evaluation/leakage.py), which its label names."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for label, (taus, scores, fraction) in curves.items():
         ax.plot(taus, scores, "o-", label=label)
         ax2.plot(taus, fraction, "o-", label=label)
-    ax.set_xlabel("threshold τ on log p")
+    ax.set_xlabel("threshold τ on the log prior density")
     ax.set_ylabel("leakage score LS(τ) = E_q[S_τ(z)]")
     ax.set_title("leakage score (eq. 6)")
     ax.legend(fontsize=8)
-    ax2.set_xlabel("threshold τ on log p")
-    ax2.set_ylabel("fraction of q(z) samples with log p < τ")
+    ax2.set_xlabel("threshold τ on the log prior density")
+    ax2.set_ylabel("fraction of q(z) samples below τ")
     ax2.set_yscale("symlog", linthresh=1e-3)
     ax2.set_title("share of q(z) samples in the leak region")
     if title:
@@ -235,6 +236,73 @@ def path_figure(z_of_z0_path, z_straight, decoded_z0_path, decoded_straight, mea
                     label="decoded z path")
         ax.set_title("data space")
         ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# ------------------------------------------------------------------------------ Table 1 figures
+def leakage_comparison_figure(curves, tau_mark=None, title=""):
+    """The leakage curves LS(τ) of several models in one plot, in the manner of the paper's Fig. 4.
+
+    ``curves``: a list of dicts with ``label`` (the regularizer's name: one colour each, in order of
+    first appearance), ``prior`` ("normal" → dashed, "dp" → solid), ``tau`` [T] and ``score`` [T]
+    (None or NaN leaves a gap). ``tau_mark`` draws a vertical line at that τ (the table's cell).
+    The y-axis turns symmetric-log when the values span orders of magnitude (a normal prior's leakage
+    can be far above its twin's).
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), constrained_layout=True)
+    colours = {}
+    for curve in curves:
+        colour = colours.setdefault(curve["label"], f"C{len(colours) % 10}")
+        tau = np.asarray(curve["tau"], np.float64)
+        score = np.asarray([np.nan if v is None else v for v in curve["score"]], np.float64)
+        order = np.argsort(tau)
+        dp = curve["prior"] == "dp"
+        ax.plot(tau[order], score[order], "-" if dp else "--", marker="o" if dp else "s", ms=3,
+                color=colour, label=f"{curve['label']} ({'dp' if dp else 'normal'} prior)")
+    if tau_mark is not None:
+        ax.axvline(tau_mark, color="0.5", lw=0.8, ls=":", label=f"τ = {tau_mark:g}")
+    magnitudes = np.abs([v for c in curves for v in c["score"]
+                         if v is not None and np.isfinite(v) and v != 0])
+    if len(magnitudes) and magnitudes.max() > 100 * np.median(magnitudes):
+        # orders of magnitude apart (a normal prior's leaks against its twin's): linear near zero,
+        # logarithmic beyond the smaller values
+        ax.set_yscale("symlog", linthresh=float(np.percentile(magnitudes, 10)))
+    ax.set_xlabel("τ (threshold on the log prior density)")
+    ax.set_ylabel("leakage score LS(τ)")
+    ax.grid(alpha=0.3)
+    if curves:
+        ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title or "leakage score (dashed: normal prior, solid: decoupled prior)",
+                 fontsize=9)
+    return fig
+
+
+def paired_samples_figure(rows, title=""):
+    """Random and low-posterior samples side by side, one row per model (the supplementary's sample
+    sheets). ``rows``: a list of (label, random samples, low-posterior samples); images [n, H, W, C]
+    become grids, 2-D vectors [n, 2] scatter plots on shared axes."""
+    fig, axes = plt.subplots(len(rows), 2, figsize=(9.2, 4.4 * len(rows)), constrained_layout=True,
+                             squeeze=False)
+    vectors = [a for _, r, lp in rows for a in (r, lp) if not _is_image(a) and len(a)]
+    limits = None
+    if vectors:
+        stacked = np.concatenate([a[:, :2] for a in vectors])
+        lo, hi = np.percentile(stacked, 0.5, axis=0), np.percentile(stacked, 99.5, axis=0)
+        margin = 0.1 * (hi - lo) + 1e-6
+        limits = (lo - margin, hi + margin)
+    for (label, random, low), row in zip(rows, axes):
+        for ax, (kind, samples) in zip(row, (("random samples", random),
+                                             ("low-posterior samples", low))):
+            if _is_image(samples):
+                _show_grid(ax, samples)
+            else:
+                ax.scatter(samples[:, 0], samples[:, 1], s=4,
+                           c="tab:blue" if kind.startswith("random") else "tab:red")
+                ax.set_xlim(limits[0][0], limits[1][0])
+                ax.set_ylim(limits[0][1], limits[1][1])
+            ax.set_title(f"{label}: {kind} (n={len(samples)})", fontsize=10)
     if title:
         fig.suptitle(title)
     return fig

@@ -11,6 +11,11 @@ tracked. All terms are per example, averaged over the batch. Inputs, a dict of t
     prior_z      [B, d]  samples of p(z) in z (g⁻¹ of N(0, I) draws under the decoupled prior)
     disc_logits  [B, 2]  FactorVAE discriminator logits at z
     step         []      training step, for schedules
+
+An objective whose estimator is a batch statistic (not a mean of per-example terms) names the inputs it
+needs whole in ``global_batch_inputs``: under a strategy with R > 1 replicas the model all-gathers those
+over the replicas, so each replica's objective sees the global batch (B·R rows, in the single-device
+order) and the estimate equals the single-device one. ``kl`` stays per replica (a per-example mean).
 """
 
 from __future__ import annotations
@@ -23,15 +28,37 @@ from tf_dpvae.config import ObjectiveConfig
 
 
 class Objective(keras.layers.Layer):
-    """Base class: subclasses set ``term_names`` and implement ``regularize(inputs) -> (loss, terms)``."""
+    """Base class: subclasses set ``term_names`` and implement ``regularize(inputs) -> (loss, terms)``.
+
+    ``warmup_steps`` W > 0 ramps the regularizer in: loss(t) = (1 − w)·KL + w·L_reg, w = min(1, t/W),
+    so training starts from the plain ELBO (w = 0) and reaches the full objective at step W. KL is
+    ``inputs["kl"]`` (eq. 5 under the decoupled prior). The step t is the optimizer's, restored by the
+    checkpoint, so a resumed run continues the ramp. W = 0 (the default) is the objective unchanged.
+    """
 
     term_names: tuple[str, ...] = ("kl",)
     needs_log_prior = False
     needs_prior_samples = False
     needs_discriminator = False
+    global_batch_inputs: tuple[str, ...] = ()  # batch statistics: all-gathered across replicas
+
+    def __init__(self, warmup_steps: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
+        self.warmup_steps = warmup_steps
+
+    def warmup_weight(self, step):
+        """w(t) = min(1, t / W) for the step t (1 when W = 0)."""
+        if self.warmup_steps == 0:
+            return tf.constant(1.0)
+        return tf.minimum(1.0, tf.cast(step, tf.float32) / float(self.warmup_steps))
 
     def call(self, inputs):
         loss, terms = self.regularize(inputs)
+        if self.warmup_steps:
+            weight = self.warmup_weight(inputs["step"])
+            loss = (1.0 - weight) * tf.reduce_mean(inputs["kl"]) + weight * loss
         self.add_loss(loss)
         return terms
 
@@ -39,7 +66,7 @@ class Objective(keras.layers.Layer):
         raise NotImplementedError
 
     def get_config(self):
-        return super().get_config()
+        return {**super().get_config(), "warmup_steps": self.warmup_steps}
 
 
 @keras.saving.register_keras_serializable(package="tf_dpvae")
@@ -106,10 +133,17 @@ class BetaTCVAE(Objective):
     The three terms replace the KL (α = β = γ = 1 is the plain ELBO). With the decoupled prior, p(z) in
     DWKL is the flow's full density, log-determinant included (the reference code drops it, which is not
     a density and pushes the flow to shrink ‖g(z)‖). See ``divergences.total_correlation_terms``.
+
+    Since TC + DWKL = log q(z) − log p(z), the loss equals α·MI + (β − γ)·TC + γ·KL[q(z) ‖ p(z)]: the
+    effective TC weight is β − γ and γ weighs the aggregate posterior's KL to the prior. Under the normal
+    prior DWKL = Σ_k KL[q(z_k) ‖ N(0, 1)]; under the decoupled prior p(z) does not factorize, and DWKL is
+    E_q[Σ_k log q(z_k) − log p(z)] = KL[q(z) ‖ p(z)] − TC, not a KL, and can be negative.
     """
 
     term_names = ("kl", "mi", "tc", "dwkl")
     needs_log_prior = True
+    # log q(z) and log q(z_k) are B×B minibatch estimates: every sample under every posterior
+    global_batch_inputs = ("z", "mean", "log_var", "log_prior_z")
 
     def __init__(self, alpha: float = 1.0, beta: float = 6.0, gamma: float = 1.0,
                  dataset_size: int = 10000, estimator: str = "mss", **kwargs):
@@ -175,12 +209,14 @@ class FactorVAE(Objective):
 class InfoVAE(Objective):
     """``info``: InfoVAE-MMD (Zhao et al. 2019), loss = (1 − α)·KL + (α + λ − 1)·MMD(q(z), p(z)).
 
-    MMD compares the batch of q(z) samples with as many samples of the prior in z; under the decoupled
-    prior those are g⁻¹(ε), ε ~ N(0, I), and the gradient reaches the flow through them.
+    MMD compares the batch of q(z) samples with as many samples of the prior in z (under R replicas the
+    global batch of each: z is all-gathered and every replica draws the same B·R prior samples); under
+    the decoupled prior those are g⁻¹(ε), ε ~ N(0, I), and the gradient reaches the flow through them.
     """
 
     term_names = ("kl", "mmd")
     needs_prior_samples = True
+    global_batch_inputs = ("z",)  # MMD compares the whole batch of q(z) samples with the prior's
 
     def __init__(self, alpha: float = 0.0, lam: float = 100.0, kernel: str = "imq",
                  scale: float = 1.0, **kwargs):
@@ -199,20 +235,20 @@ class InfoVAE(Objective):
 
 
 REGISTRY = {
-    "none": lambda c: ELBO(name="objective"),
-    "beta": lambda c: BetaVAEH(c.beta, name="objective"),
-    "betab": lambda c: BetaVAEB(c.capacity_gamma, c.capacity_max, c.capacity_steps, name="objective"),
-    "tc": lambda c: BetaTCVAE(c.tc_alpha, c.tc_beta, c.tc_gamma, max(c.dataset_size, 1),
-                              c.tc_estimator, name="objective"),
-    "factor": lambda c: FactorVAE(c.factor_gamma, name="objective"),
-    "info": lambda c: InfoVAE(c.info_alpha, c.info_lambda, c.mmd_kernel, c.mmd_scale,
-                              name="objective"),
+    "none": lambda c, **kw: ELBO(**kw),
+    "beta": lambda c, **kw: BetaVAEH(c.beta, **kw),
+    "betab": lambda c, **kw: BetaVAEB(c.capacity_gamma, c.capacity_max, c.capacity_steps, **kw),
+    "tc": lambda c, **kw: BetaTCVAE(c.tc_alpha, c.tc_beta, c.tc_gamma, max(c.dataset_size, 1),
+                                    c.tc_estimator, **kw),
+    "factor": lambda c, **kw: FactorVAE(c.factor_gamma, **kw),
+    "info": lambda c, **kw: InfoVAE(c.info_alpha, c.info_lambda, c.mmd_kernel, c.mmd_scale, **kw),
 }
 
 
 def make_objective(config: ObjectiveConfig) -> Objective:
-    """The loss layer for ``config.reg``."""
+    """The loss layer for ``config.reg``, ramped in over ``config.reg_warmup_steps``."""
     try:
-        return REGISTRY[config.reg](config)
+        build = REGISTRY[config.reg]
     except KeyError:
         raise ValueError(f"reg must be one of {', '.join(REGISTRY)}; got {config.reg!r}") from None
+    return build(config, warmup_steps=config.reg_warmup_steps, name="objective")

@@ -18,6 +18,7 @@ from tf_dpvae.model import DPVAE, build_model, restore_weights
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
+BEST_DIR = "best"   # checkpoints/best/: the lowest validation negative ELBO (training.BestCheckpoint)
 
 
 class RunError(ValueError):
@@ -31,6 +32,7 @@ class LoadedRun:
     checkpoint: str
     step: int
     splits: data_lib.Splits | None
+    checkpoint_kind: str = "latest"   # "best" or "latest": which one was read
 
 
 def read_config(run_dir: str) -> RunConfig:
@@ -57,15 +59,30 @@ def latest_checkpoint(run_dir: str) -> str:
     return path
 
 
-def load_run(run_dir: str, input_shape=None, with_data: bool = False) -> LoadedRun:
-    """Rebuild the run's model from its configuration and load its latest checkpoint's weights.
+def checkpoint_path(run_dir: str, which: str = "best") -> tuple[str, str]:
+    """(path, kind) of the checkpoint to read: ``best`` (the epoch with the lowest validation
+    negative ELBO) or ``latest``. A run without a best checkpoint (written before it existed, or
+    stopped before its first validation) gives its latest, with kind "latest"."""
+    if which not in ("best", "latest"):
+        raise RunError(f"checkpoint must be 'best' or 'latest', got {which!r}")
+    if which == "best":
+        best = tf.train.latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR, BEST_DIR))
+        if best is not None:
+            return best, "best"
+    return latest_checkpoint(run_dir), "latest"
+
+
+def load_run(run_dir: str, input_shape=None, with_data: bool = False,
+             checkpoint: str = "best") -> LoadedRun:
+    """Rebuild the run's model from its configuration and load a checkpoint's weights: ``best``
+    (default) or ``latest`` (see ``checkpoint_path``).
 
     ``input_shape`` (one example's shape) spares loading the data set to find it; ``with_data``
     loads the data set and returns it too. Raises ``RunError`` for a directory that is not a run,
     has no checkpoint, whose data cannot be loaded, or whose checkpoint does not fit the model.
     """
     config = read_config(run_dir)
-    checkpoint = latest_checkpoint(run_dir)
+    checkpoint, kind = checkpoint_path(run_dir, checkpoint)
     splits = None
     if with_data or input_shape is None:
         try:
@@ -82,4 +99,4 @@ def load_run(run_dir: str, input_shape=None, with_data: bool = False) -> LoadedR
                        f"{first}") from None
     tail = checkpoint.rsplit("-", 1)[-1]
     return LoadedRun(config, model, checkpoint, int(tail) if tail.isdigit() else -1,
-                     splits if with_data else None)
+                     splits if with_data else None, kind)

@@ -12,9 +12,9 @@ import re
 import sys
 
 from tf_dpvae.cli import OneLineParser
-from tf_dpvae.config import (ARCHS, LIKELIHOODS, MIXED_PRECISION, MMD_KERNELS, PRIORS,
-                             REGULARIZERS, STRATEGIES, TC_ESTIMATORS, ConfigError, RunConfig,
-                             read_config_file)
+from tf_dpvae.config import (ARCHS, LIKELIHOODS, LR_SCHEDULES, MIXED_PRECISION, MMD_KERNELS,
+                             PRIORS, REGULARIZERS, STRATEGIES, TC_ESTIMATORS, ConfigError,
+                             RunConfig, read_config_file)
 from tf_dpvae.quiet import import_tensorflow_quietly
 
 # flag destination -> (config section, field)
@@ -32,6 +32,7 @@ FIELDS = {
     "disc_layers": ("objective", "disc_layers"), "disc_lr": ("objective", "disc_lr"),
     "info_alpha": ("objective", "info_alpha"), "info_lambda": ("objective", "info_lambda"),
     "mmd_kernel": ("objective", "mmd_kernel"), "mmd_scale": ("objective", "mmd_scale"),
+    "reg_warmup_steps": ("objective", "reg_warmup_steps"),
     "latent_dim": ("model", "latent_dim"), "hidden_units": ("model", "hidden_units"),
     "hidden_layers": ("model", "hidden_layers"), "likelihood": ("model", "likelihood"),
     "obs_std": ("model", "obs_std"), "arch": ("model", "arch"),
@@ -42,6 +43,9 @@ FIELDS = {
     "noise": ("data", "noise"),
     "epochs": ("train", "epochs"), "steps": ("train", "steps"),
     "batch_size": ("train", "batch_size"), "lr": ("train", "lr"), "seed": ("train", "seed"),
+    "lr_schedule": ("train", "lr_schedule"), "lr_final_fraction": ("train", "lr_final_fraction"),
+    "warmup_steps": ("train", "warmup_steps"), "clip_norm": ("train", "clip_norm"),
+    "log_every": ("train", "log_every"),
     "strategy": ("train", "strategy"), "devices": ("train", "devices"),
     "mixed_precision": ("train", "mixed_precision"), "jit": ("train", "jit"),
 }
@@ -66,12 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the SavedModel export for TF Serving at the end (default: export to "
                    "saved_models/<run directory name>/<next version>)")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, help="epochs (default 15)")
+    g.add_argument("--epochs", type=int, help="epochs (default 25)")
     g.add_argument("--steps", type=int, help="stop after N training steps in total, counting those before a "
                    "resumption (0 = no limit; --epochs still bounds the run)")
     g.add_argument("--batch-size", type=int, help="batch size B (default 100)")
     g.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    g.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="cosine (default): warm-up, then "
+                   "cosine decay from --lr to --lr × --lr-final-fraction over the run; constant")
+    g.add_argument("--lr-final-fraction", type=float, help="final learning rate as a fraction of "
+                   "--lr (default 0.01)")
+    g.add_argument("--warmup-steps", type=int, help="linear learning-rate warm-up steps (default 100)")
+    g.add_argument("--reg-warmup-steps", type=int, help="ramp from the plain ELBO to the full "
+                   "regularized objective over N steps (default 0 = off)")
+    g.add_argument("--clip-norm", type=float, help="clip the VAE gradients' global norm (default 0 "
+                   "= off)")
     g.add_argument("--seed", type=int, help="seed for data, weights and sampling (default 0)")
+    g.add_argument("--log-every", type=int, help="TensorBoard training scalars every N steps "
+                   "(default 50)")
     g = p.add_argument_group("devices and speed (--batch-size is the global batch)")
     g.add_argument("--strategy", choices=STRATEGIES,
                    help="tf.distribute strategy: one device, mirrored over local GPUs (or --devices), "
@@ -188,7 +203,10 @@ def main(argv=None) -> int:
     print(f"\nrun directory:   {result.out_dir} (step {result.step}"
           f"{f', resumed from step {result.resumed_from}' if result.resumed_from else ''})")
     print(f"configuration:   {os.path.join(out, 'config.json')}")
-    print(f"checkpoint:      {result.checkpoint}")
+    print(f"checkpoint:      {result.checkpoint} (latest: training resumes here)")
+    if result.best_checkpoint:
+        print(f"best checkpoint: {result.best_checkpoint} (validation negative ELBO "
+              f"{result.best_value:.4g}; export and evaluate use it)")
     if result.figure:
         print(f"figure:          {result.figure}")
     if result.final_logs:

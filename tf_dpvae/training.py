@@ -4,11 +4,19 @@ Run directory:
     config.json          the resolved configuration (atomic write)
     checkpoints/         tf.train.CheckpointManager over ``model.make_checkpoint``: every model variable
                          by path (RNG state included), both optimizers (step, hence the β-B capacity
-                         schedule); a rerun resumes from here
-    logs/train, logs/validation   Keras TensorBoard scalars for every tracked term
-    logs/latents         histograms of z and z0 of a fixed validation batch; the figure as an image
+                         schedule and the learning-rate schedule); a rerun resumes from here
+    checkpoints/best/    the weights of the epoch with the lowest validation negative ELBO (R + KL),
+                         with that value; best.json says which step it is. Export and evaluation read
+                         it by default (``runs.checkpoint_path``)
+    logs/                HParams: the run's whole configuration, for TensorBoard's HParams dashboard
+    logs/train, logs/validation   Keras TensorBoard scalars for every tracked term, per epoch
+    logs/steps           training scalars every ``train.log_every`` steps (running means over the
+                         epoch so far) and the learning rate
+    logs/latents         histograms of z and z0 of a fixed validation batch; 2-D data: the figure,
+                         every epoch
     logs/images          image data: reconstructions and prior samples every epoch (ImageSummaries)
-    figure.png           2-D data: samples, q(z), and the generation space (paper Figs. 1 and 3)
+    figure.png           2-D data: samples, q(z), and the generation space (paper Figs. 1 and 3) of
+                         the best checkpoint
 """
 
 from __future__ import annotations
@@ -27,12 +35,15 @@ from tf_dpvae import data as data_lib
 from tf_dpvae import distribute, plots
 from tf_dpvae.config import ConfigError, RunConfig
 from tf_dpvae.files import write_atomic
-from tf_dpvae.model import DPVAE, build_model, make_checkpoint
+from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
 
 # Settings that may change between a run and its resumption (a longer run, a smoke test).
 # Where it runs may change too: a run started on one device can resume mirrored, and the reverse.
 RESUMABLE_CHANGES = {("train", "epochs"), ("train", "steps"), ("train", "strategy"),
-                     ("train", "devices"), ("train", "jit")}
+                     ("train", "devices"), ("train", "jit"), ("train", "log_every")}
+BEST_DIR = "best"            # under checkpoints/
+BEST_RECORD = "best.json"    # in checkpoints/best/
+SELECTION_METRIC = "val_nelbo"
 
 
 class TrainingDiverged(RuntimeError):
@@ -47,7 +58,35 @@ class RunResult:
     final_logs: dict
     figure: str | None
     checkpoint: str | None
-    model: DPVAE | None = None
+    model: DPVAE | None = None   # holding the best checkpoint's weights when there is one
+    best_checkpoint: str | None = None
+    best_value: float | None = None   # its validation negative ELBO
+
+
+def planned_steps(train, num_train: int) -> int:
+    """The run's planned length in optimizer steps, epochs × ⌊N / B⌋: the learning-rate schedule's
+    T. ``steps`` only says where to stop (a run stopped early and resumed later follows the same
+    trajectory as one that ran straight through), so it does not enter.
+
+    Raises ConfigError when the training set holds less than one batch (before anything is written).
+    """
+    if num_train < train.batch_size:
+        raise ConfigError(f"batch-size {train.batch_size} is larger than the training set "
+                          f"({num_train} examples); use a batch size of at most {num_train}")
+    return train.epochs * (num_train // train.batch_size)
+
+
+def weights_finite(model: DPVAE) -> bool:
+    """Whether every floating-point variable of the model and its optimizers is finite.
+
+    The loss of a step is computed before its update: a step whose loss is finite can still write
+    NaN into the weights, and at the end of an epoch nothing but this check would stop those weights
+    being saved."""
+    variables = list(model.variables) + list(model.optimizer.variables)
+    if model.discriminator_optimizer is not None:
+        variables += list(model.discriminator_optimizer.variables)
+    values = (np.asarray(keras.ops.convert_to_numpy(v)) for v in variables)
+    return all(np.isfinite(a).all() for a in values if a.dtype.kind == "f")
 
 
 def check_out_dir(out_dir: str, config: RunConfig) -> bool:
@@ -75,7 +114,8 @@ def check_out_dir(out_dir: str, config: RunConfig) -> bool:
 
 
 class CheckpointOnEpoch(keras.callbacks.Callback):
-    """Saves at the end of every epoch and of training, unless the loss has gone non-finite."""
+    """Saves at the end of every epoch and of training, unless the loss or the weights have gone
+    non-finite (``NaNGuard.healthy``)."""
 
     def __init__(self, manager: tf.train.CheckpointManager, guard: "NaNGuard"):
         super().__init__()
@@ -85,7 +125,7 @@ class CheckpointOnEpoch(keras.callbacks.Callback):
 
     def save(self):
         step = int(self.model.optimizer.iterations.numpy())
-        if self.guard.bad_step is None and step != self.last_saved_step:
+        if step != self.last_saved_step and self.guard.healthy():
             self.manager.save(checkpoint_number=step)
             self.last_saved_step = step
 
@@ -97,17 +137,136 @@ class CheckpointOnEpoch(keras.callbacks.Callback):
 
 
 class NaNGuard(keras.callbacks.Callback):
-    """Stops training at the first non-finite loss and remembers the step."""
+    """Stops training at the first non-finite loss and remembers the step; ``healthy()`` also
+    checks the weights (before anything is saved)."""
 
     def __init__(self):
         super().__init__()
         self.bad_step = None
 
+    def _stop(self):
+        self.bad_step = int(self.model.optimizer.iterations.numpy())
+        self.model.stop_training = True
+
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            self.bad_step = int(self.model.optimizer.iterations.numpy())
-            self.model.stop_training = True
+            self._stop()
+
+    def healthy(self) -> bool:
+        """No non-finite loss so far and every weight finite; otherwise stop training."""
+        if self.bad_step is None and not weights_finite(self.model):
+            self._stop()
+        return self.bad_step is None
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the lowest validation negative ELBO (``val_nelbo``).
+
+    The criterion is R + KL on the validation split, whatever the objective: the objective's own
+    loss contains its weights (β, γ, λ…) and would favour whatever they reward. The value is stored
+    inside the checkpoint (``selection``), so a resumed run compares against the best so far, and in
+    ``best.json`` for people. The latest checkpoint stays the one training resumes from.
+
+    Epochs that end before ``start_step`` are not candidates: while the regularizer is still being
+    ramped in (``reg_warmup_steps``) the model is closer to a plain VAE, whose negative ELBO is lower
+    than any regularized model's, and would otherwise win the comparison.
+    """
+
+    def __init__(self, directory: str, guard: NaNGuard, model: DPVAE, start_step: int = 0):
+        super().__init__()
+        self.directory = directory
+        self.guard = guard
+        self.start_step = start_step
+        self.value = tf.Variable(np.inf, dtype=tf.float64, trainable=False, name="selection")
+        checkpoint = make_checkpoint(model, with_optimizers=False)
+        checkpoint.selection = self.value
+        self.manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=1)
+        if self.manager.latest_checkpoint:
+            self.value.assign(tf.train.load_variable(self.manager.latest_checkpoint,
+                                                     "selection/.ATTRIBUTES/VARIABLE_VALUE"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(SELECTION_METRIC)
+        if value is None or not math.isfinite(float(value)) or float(value) >= float(self.value):
+            return
+        if not self.guard.healthy():
+            return
+        step = int(self.model.optimizer.iterations.numpy())
+        if step < self.start_step:
+            return
+        self.value.assign(float(value))
+        path = self.manager.save(checkpoint_number=step)
+        write_atomic(os.path.join(self.directory, BEST_RECORD), json.dumps(
+            {"step": step, "epoch": epoch + 1, SELECTION_METRIC: float(value),
+             "checkpoint": os.path.basename(path)}, indent=2))
+
+
+class StepScalars(keras.callbacks.Callback):
+    """Training scalars every ``every`` steps, at the optimizer's step (so a resumed run continues
+    the curves): Keras's running means over the epoch so far, and the learning rate."""
+
+    def __init__(self, log_dir: str, every: int):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(log_dir)
+        self.every = every
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        if step % self.every:
+            return
+        optimizer = self.model.optimizer
+        with self.writer.as_default(step=step):
+            for name, value in (logs or {}).items():
+                tf.summary.scalar(f"steps/{name}", float(value))
+            tf.summary.scalar("steps/learning_rate", float(keras.ops.convert_to_numpy(
+                optimizer.learning_rate)))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.writer.flush()
+
+
+class FigureSummaries(keras.callbacks.Callback):
+    """2-D data: the paper-style figure (``moons_figure_png``) in TensorBoard every epoch, so that
+    pockets can be watched forming and filling; fixed seeds, so epochs compare. A lighter figure than
+    the final ``figure.png`` (1,000 samples, q(z) of 1,000 encodings): it is drawn every epoch, inside
+    the default run's time budget."""
+
+    def __init__(self, log_dir: str, train: np.ndarray, seed: int, guard: NaNGuard):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(log_dir)
+        self.train = train
+        self.seed = seed
+        self.guard = guard
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.guard.bad_step is not None:  # non-finite weights: nothing to draw
+            return
+        png = moons_figure_png(self.model, self.train, self.seed, num_samples=1000,
+                               num_points=1000)
+        with self.writer.as_default(step=int(self.model.optimizer.iterations.numpy())):
+            tf.summary.image("figure", tf.image.decode_png(png, channels=4)[None])
+        self.writer.flush()
+
+
+def write_hparams(log_dir: str, config: RunConfig) -> None:
+    """The run's whole configuration (``section.field``) as TensorBoard HParams, so that runs under
+    one ``--logdir`` (a Table 1 reproduction, a sweep) compare in the HParams dashboard."""
+    from tensorboard.plugins.hparams import api as hparams_api
+
+    values = {f"{section}.{key}": value for section, fields in config.to_dict().items()
+              for key, value in fields.items()}
+    with tf.summary.create_file_writer(log_dir).as_default():
+        hparams_api.hparams(values, trial_id=os.path.basename(os.path.normpath(
+            os.path.dirname(os.path.abspath(log_dir)))))
+
+
+class CommonValidationNoise(keras.callbacks.Callback):
+    """Every validation pass draws the same reparameterization noise (``reset_evaluation_noise``):
+    the validation negative ELBO of two epochs then differs only through the weights."""
+
+    def on_test_begin(self, logs=None):
+        self.model.reset_evaluation_noise()
 
 
 class StopAtStep(keras.callbacks.Callback):
@@ -192,11 +351,13 @@ class ImageSummaries(keras.callbacks.Callback):
         self.writer.flush()
 
 
-def moons_figure_png(model: DPVAE, train: np.ndarray, seed: int, num_samples: int = 2000) -> bytes:
-    """The paper-style picture for 2-D data (see ``plots.moons_figure``)."""
+def moons_figure_png(model: DPVAE, train: np.ndarray, seed: int, num_samples: int = 2000,
+                     num_points: int = 3000) -> bytes:
+    """The paper-style picture for 2-D data (see ``plots.moons_figure``): ``num_samples`` samples over
+    the first ``num_points`` training points, whose encodings make the q(z) map."""
     drawn = model.sample(num_samples, tf.constant([seed, 1], tf.int32))
     log_prob = model.prior.log_prob(drawn["z"]).numpy()
-    subset = train[: min(len(train), 3000)]
+    subset = train[: min(len(train), num_points)]
     mean, log_var = (t.numpy() for t in model.encode(subset))
     z0 = None if model.prior.is_identity else model.prior.forward(mean)[0].numpy()
     fig = plots.moons_figure(subset, drawn["images"].numpy(), log_prob, mean, log_var, z0)
@@ -210,6 +371,8 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
         splits = data_lib.load(config.data, config.train.seed)
     if config.objective.reg == "tc" and config.objective.dataset_size == 0:
         config = config.replace(objective={"dataset_size": splits.num_train})
+    total_steps = planned_steps(config.train, splits.num_train)
+    last_step = min(total_steps, config.train.steps) if config.train.steps else total_steps
     resuming = check_out_dir(out_dir, config)
     strategy = distribute.make_strategy(config.train.strategy, config.train.devices)
     distribute.check_batch(config.train.batch_size, strategy)
@@ -217,7 +380,7 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
     # Everything that creates variables (model, optimizers' slots, the checkpoint's restore) runs in
     # the strategy's scope; for the default strategy (one device) the scope changes nothing.
     with strategy.scope():
-        model = build_model(config, (None,) + splits.example_shape)
+        model = build_model(config, (None,) + splits.example_shape, total_steps=total_steps)
         model.build_optimizers()
         # Only now is the configuration known to make a model: a bad one leaves nothing written.
         os.makedirs(out_dir, exist_ok=True)
@@ -235,9 +398,6 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
 
     steps_per_epoch = splits.num_train // config.train.batch_size
     initial_epoch = resumed_from // steps_per_epoch
-    last_step = config.train.epochs * steps_per_epoch
-    if config.train.steps:
-        last_step = min(last_step, config.train.steps)
     # The data stream resumes at the very batch where the run stopped; a run resumed mid-epoch keeps
     # its step count, so its later epochs end `resumed_from % steps_per_epoch` steps later than
     # they would have (StopAtStep ends the last one on time).
@@ -248,23 +408,33 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
     guard = NaNGuard()
     log_dir = os.path.join(out_dir, "logs")
     val_batch = splits.head("validation", 500)
+    best = BestCheckpoint(os.path.join(out_dir, "checkpoints", BEST_DIR), guard, model,
+                          start_step=config.objective.reg_warmup_steps)
     callbacks = [
         guard,
+        StopAtStep(last_step),
+        CommonValidationNoise(),
+        best,   # before the latest: a kill between the two saves at worst repeats an epoch
         CheckpointOnEpoch(manager, guard),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False),
+        StepScalars(os.path.join(log_dir, "steps"), config.train.log_every),
         LatentSummaries(os.path.join(log_dir, "latents"), val_batch),
     ]
     if len(splits.example_shape) == 3:
         callbacks.append(ImageSummaries(os.path.join(log_dir, "images"), val_batch[:32],
                                         config.train.seed))
-    callbacks.insert(1, StopAtStep(last_step))
+    if splits.example_shape == (2,):
+        callbacks.append(FigureSummaries(os.path.join(log_dir, "latents"), splits.train,
+                                         config.train.seed, guard))
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     done = resumed_from >= last_step
     final_logs = {}
     if not done:
+        write_hparams(log_dir, config)
         history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
-                            steps_per_epoch=steps_per_epoch, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
+                            steps_per_epoch=steps_per_epoch, initial_epoch=initial_epoch,
+                            callbacks=callbacks, verbose=verbose,
                             shuffle=False)  # tf.data shuffles, seeded
         final_logs = {k: float(v[-1]) for k, v in history.history.items() if v}
     else:
@@ -272,17 +442,19 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
     if guard.bad_step is not None:
         kept = manager.latest_checkpoint or "none (no epoch had finished)"
         raise TrainingDiverged(
-            f"the loss became non-finite at step {guard.bad_step}; training stopped. The last good "
-            f"checkpoint is kept: {kept}. Try a smaller --lr or smaller objective weights.")
+            f"the loss or the weights became non-finite at step {guard.bad_step}; training stopped. "
+            f"The last good checkpoint is kept: {kept}. Try a smaller --lr, --clip-norm or smaller "
+            f"objective weights.")
 
+    best_path = best.manager.latest_checkpoint
+    if best_path:  # what export and evaluation read by default; the figure shows the same model
+        restore_weights(model, best_path)
     figure_path = None
     if splits.example_shape == (2,):
         png = moons_figure_png(model, splits.train, config.train.seed)
         figure_path = os.path.join(out_dir, "figure.png")
         write_atomic(figure_path, png)
-        with tf.summary.create_file_writer(os.path.join(log_dir, "latents")).as_default(
-                step=int(model.optimizer.iterations.numpy())):
-            tf.summary.image("figure", tf.image.decode_png(png, channels=4)[None])
     return RunResult(out_dir=out_dir, step=int(model.optimizer.iterations.numpy()),
                      resumed_from=resumed_from, final_logs=final_logs, figure=figure_path,
-                     checkpoint=manager.latest_checkpoint, model=model)
+                     checkpoint=manager.latest_checkpoint, model=model, best_checkpoint=best_path,
+                     best_value=float(best.value.numpy()) if best_path else None)

@@ -480,7 +480,8 @@ class DPVAEHyperModel(kt.HyperModel):
         # reloading need, and compiles it with the trial's learning rate. The optimizers' slots are
         # created too, so that Hyperband's continuation of an earlier trial restores their state
         # (Adam moments, the step count behind betab's capacity schedule) along with the weights.
-        model = build_model(config, (None,) + self.splits.example_shape)
+        model = build_model(config, (None,) + self.splits.example_shape,
+                            total_steps=training.planned_steps(config.train, len(self.splits.train)))
         model.build_optimizers()
         return model
 

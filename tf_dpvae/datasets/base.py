@@ -35,6 +35,10 @@ class Splits:
     ``test`` is None when the source has no test split.
     *_labels: int64 class indices [N] aligned with the arrays, or None when unknown or streamed.
     class_names: the label names (index → name), or None.
+    *_factors: int64 ground-truth factor indices [N, K] aligned with the arrays, or None (data sets
+    without known factors); factor_names: their K names; factor_source: a ``datasets.factors``
+    FactorSource that samples and observes any factor combination (what the disentanglement metrics
+    need), or None.
     """
 
     train: Any
@@ -45,6 +49,12 @@ class Splits:
     validation_labels: np.ndarray | None = None
     test_labels: np.ndarray | None = None
     class_names: tuple[str, ...] | None = None
+    # Ground-truth factors (issue 13), only for data sets that have them.
+    train_factors: np.ndarray | None = None
+    validation_factors: np.ndarray | None = None
+    test_factors: np.ndarray | None = None
+    factor_names: tuple[str, ...] | None = None
+    factor_source: Any = None
 
     @property
     def streamed(self) -> bool:

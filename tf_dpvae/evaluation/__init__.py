@@ -6,6 +6,7 @@
     symmetric_kl         KL[p(z) ‖ q(z)] + KL[q(z) ‖ p(z)] by Monte Carlo with both exact densities
     importance_nll       −log p(x) by importance sampling with q(z|x) as proposal, and the −ELBO
     leakage              the leakage score LS(τ) of eq. (6)
+    disentanglement/     MIG, FactorVAE score, DCI, SAP on data with ground-truth factors (issue 13)
     run                  restore a run and compute everything (used by ``python -m tf_dpvae.evaluate``)
     objectives           Fréchet objectives of ``python -m tf_dpvae.tune`` (re-exported below)
 

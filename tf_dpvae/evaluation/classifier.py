@@ -145,6 +145,52 @@ def load_classifier(directory):
     return model, info
 
 
+def load_labelled(dataset, data_dir="", seed=0):
+    """(x_train, y_train, x_test, y_test, test split name) through ``tf_dpvae.data.load``: the same
+    images, scaling and splits that ``train`` and ``evaluate`` see.
+
+    Raises ClassifierError if the data set cannot be loaded, is not images, is streamed (too large to
+    hold in memory) or has no labels.
+    """
+    from tf_dpvae import data as data_lib
+    from tf_dpvae.config import ConfigError, DataConfig
+
+    try:
+        splits = data_lib.load(DataConfig(dataset=dataset, data_dir=data_dir or ""), seed)
+    except (data_lib.DataError, ConfigError) as err:
+        raise ClassifierError(str(err).splitlines()[0]) from None
+    if len(splits.example_shape) != 3:
+        raise ClassifierError(f"{dataset!r} is not an image data set (examples of shape "
+                              f"{splits.example_shape}); the feature classifier is for images")
+    if splits.streamed:
+        raise ClassifierError(f"{dataset!r} is streamed (too large for memory); the feature "
+                              "classifier needs in-memory splits")
+    if splits.test is not None and splits.test_labels is not None:
+        test, test_labels, test_name = splits.test, splits.test_labels, "test"
+    else:
+        test, test_labels, test_name = splits.validation, splits.validation_labels, "validation"
+    if splits.train_labels is None or test_labels is None:
+        raise ClassifierError(f"{dataset!r} has no class labels; the feature classifier trains on "
+                              "the data set's own labels")
+    return (np.asarray(splits.train), np.asarray(splits.train_labels, np.int64), np.asarray(test),
+            np.asarray(test_labels, np.int64), test_name)
+
+
+def train_dataset_classifier(dataset, directory, epochs=4, batch_size=128, seed=0, data_dir="",
+                             verbose=0):
+    """Train the feature classifier of a labelled image data set (``load_labelled``) and cache it in
+    ``directory``; returns its ``info`` (``save_classifier``). What ``python -m tf_dpvae.features
+    --dataset NAME`` runs; raises ClassifierError for data it cannot use."""
+    x, y, xt, yt, test_split = load_labelled(dataset, data_dir, seed)
+    check_labelled(x, y)
+    check_labelled(xt, yt)
+    model, accuracy = train_classifier(x, y, xt, yt, epochs=epochs, batch_size=batch_size, seed=seed,
+                                       verbose=verbose)
+    return save_classifier(model, directory, accuracy, extra={
+        "dataset": dataset, "epochs": epochs, "seed": seed, "train_examples": len(x),
+        "test_examples": len(xt), "accuracy_split": test_split})
+
+
 def feature_extractor(model):
     """images [n, H, W, C] → penultimate-layer features [n, 128] (NumPy, batched, inference mode)."""
     sub = keras.Model(model.inputs, model.get_layer(FEATURE_LAYER).output)

@@ -54,7 +54,8 @@ class EvalSettings:
     figure_samples: int = 64     # LP/HP samples shown in the figures
     marked: int = 25             # LP/HP samples marked on the q(z) map (paper Fig. 3b: five)
     classifier_dir: str | None = None  # image data: the cached feature classifier (features CLI)
-    inception_weights: str | None = None  # image data: Inception-v3 weights file → true FID
+    inception_weights: str | None = None  # image data: network file, see evaluation.inception
+    checkpoint: str = "best"     # best (lowest validation negative ELBO) or latest
 
     def __post_init__(self):
         for name in ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples",
@@ -68,6 +69,8 @@ class EvalSettings:
                                   "standard error need two points)")
         if not (isinstance(self.seed, int) and 0 <= self.seed < 2 ** 31):
             raise EvaluationError(f"seed must be an integer in [0, 2**31), got {self.seed!r}")
+        if self.checkpoint not in ("best", "latest"):
+            raise EvaluationError(f"checkpoint must be 'best' or 'latest', got {self.checkpoint!r}")
         if not self.taus or not all(math.isfinite(t) for t in self.taus):
             raise EvaluationError(f"taus must be finite numbers, got {self.taus!r}")
 
@@ -79,19 +82,22 @@ class Restored:
     checkpoint: str
     step: int
     splits: data_lib.Splits
+    checkpoint_kind: str = "latest"
 
 
-def restore_run(run_dir: str) -> Restored:
-    """Rebuild the model a run's ``config.json`` describes, load its latest checkpoint and its data.
+def restore_run(run_dir: str, checkpoint: str = "best") -> Restored:
+    """Rebuild the model a run's ``config.json`` describes, load its best (default) or latest
+    checkpoint and its data.
 
     Raises EvaluationError if ``run_dir`` is not a run, has no checkpoint, or the checkpoint does not
     fit the model (``runs.load_run``).
     """
     try:
-        run = runs.load_run(run_dir, with_data=True)
+        run = runs.load_run(run_dir, with_data=True, checkpoint=checkpoint)
     except runs.RunError as err:
         raise EvaluationError(str(err)) from None
-    return Restored(run.config, run.model, run.checkpoint, run.step, run.splits)
+    return Restored(run.config, run.model, run.checkpoint, run.step, run.splits,
+                    run.checkpoint_kind)
 
 
 def _batched(fn, array, batch=2048, desc=None):
@@ -168,10 +174,10 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     and ``figures`` (name → PNG bytes)."""
     timings = {}
     t0 = time.perf_counter()
-    restored = restore_run(run_dir)
+    restored = restore_run(run_dir, settings.checkpoint)
     model, splits, config = restored.model, restored.splits, restored.config
     timings["restore"] = time.perf_counter() - t0
-    log(f"restored {restored.checkpoint} (step {restored.step}); data {splits.name}: "
+    log(f"restored {restored.checkpoint} ({restored.checkpoint_kind}, step {restored.step}); data {splits.name}: "
         f"{len(splits.train)} training, {len(splits.validation)} held-out examples")
     s = settings
     seeds = {"prior_samples": [s.seed, 1], "lp_pool": [s.seed, 2], "skl_prior": [s.seed, 3],
@@ -192,10 +198,12 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         from tf_dpvae.evaluation import inception
 
         try:
-            inception_features = inception.feature_extractor(
-                inception.load_inception(s.inception_weights))
+            network = inception.load_inception(s.inception_weights)
         except inception.InceptionError as err:
             raise EvaluationError(str(err)) from None
+        inception_features = inception.feature_extractor(network)
+        # "fid" only for TF-FID's Inception graph; Keras's InceptionV3 weights get their own key
+        inception_key, inception_network = inception.metric_name(network), inception.describe(network)
 
     # ---- encodings of the training set: q(z) = (1/N) Σ_n N(z; μ_n, σ_n²)
     t = time.perf_counter()
@@ -242,16 +250,17 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         fd_floor = frechet.frechet_distance_of_samples(features(train[:s.num_samples]), real_features)
         metrics[fd_name] = {**fd_info, "random": fd_random, "low_posterior": fd_lp,
                             "train_vs_held_out": fd_floor, **selection}
-    if inception_features is not None:  # true FID: the same samples on Inception-v3 pool features
+    if inception_features is not None:  # the same samples on Inception-v3 pool features
         real_inception = inception_features(held_out)
-        metrics["fid"] = {
+        metrics[inception_key] = {
             "random": frechet.frechet_distance_of_samples(inception_features(generated),
                                                           real_inception),
             "low_posterior": frechet.frechet_distance_of_samples(inception_features(lp_decoded),
                                                                  real_inception),
             "train_vs_held_out": frechet.frechet_distance_of_samples(
                 inception_features(train[:s.num_samples]), real_inception),
-            "inception_weights": os.path.abspath(s.inception_weights), **selection}
+            "inception_weights": os.path.abspath(s.inception_weights),
+            "inception_network": inception_network, **selection}
     timings["frechet"] = time.perf_counter() - t
 
     # ---- symmetric KL and leakage, in the representation space
@@ -269,16 +278,13 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     timings["symmetric_kl"] = time.perf_counter() - t
     t = time.perf_counter()
     log_ph_at_q = log_prior_h(skl_q_z)
-    leak = {"eq6": leakage.leakage_scores(log_q_at_q, log_ph_at_q, s.taus)}
-    if not model.prior.is_identity:
-        leak["full_prior"] = leakage.leakage_scores(log_q_at_q, log_p_at_q, s.taus)
+    # eq. (6) thresholds on log p(z) and divides by N(h(z); 0, I): see evaluation/leakage.py
+    leak = leakage.leakage_variants(log_q_at_q, log_p_at_q, log_ph_at_q, s.taus)
     metrics["leakage"] = {
         "q_samples": s.skl_samples,
-        "variants": {
-            "eq6": "S = log q(z) − log N(h(z); 0, I) where log N(h(z); 0, I) < τ; h = g for dp",
-            **({"full_prior": "S = log q(z) − log p(z) where log p(z) < τ, p(z) with the flow's "
-                              "log-determinant (representation-space density)"}
-               if "full_prior" in leak else {})},
+        "headline": leakage.HEADLINE_VARIANT,
+        "variants": dict(leakage.VARIANTS),
+        "variants_coincide": bool(model.prior.is_identity),  # normal prior: h = id, log|det| = 0
         **{variant: {key: [None if math.isnan(v) else float(v) for v in values]
                      for key, values in table.items()} for variant, table in leak.items()}}
     timings["leakage"] = time.perf_counter() - t
@@ -319,11 +325,12 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
              ("low-posterior samples", lp_decoded[:shown]),
              ("high-posterior samples", decode(hp_z))], data=held_out if vector_2d else None,
             title=tag))
-    curves = {f"eq. 6 ({'h = g' if not model.prior.is_identity else 'h = id'})":
-              (leak["eq6"]["tau"], leak["eq6"]["leakage_score"], leak["eq6"]["fraction_below"])}
-    if "full_prior" in leak:
-        curves["full log p(z)"] = (leak["full_prior"]["tau"], leak["full_prior"]["leakage_score"],
-                                   leak["full_prior"]["fraction_below"])
+    curve_labels = ({"eq6_literal": "eq. 6 (h = id; all variants coincide)"} if model.prior.is_identity
+                    else {"eq6_literal": "eq. 6 literal: τ on log p(z), ratio to N(g(z))",
+                          "base_density": "base density N(g(z)) for both (authors' code)",
+                          "full_density": "full density log p(z) for both"})
+    curves = {label: (leak[v]["tau"], leak[v]["leakage_score"], leak[v]["fraction_below"])
+              for v, label in curve_labels.items()}
     figures["leakage"] = plots.figure_to_png(plots.leakage_figure(curves, title=tag))
     if latent_dim == 2:
         marked = min(s.marked, shown)
@@ -359,13 +366,20 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     timings["total"] = time.perf_counter() - t0
 
     return {"metrics": {
-        "run_dir": os.path.abspath(run_dir), "checkpoint": restored.checkpoint, "step": restored.step,
+        "run_dir": os.path.abspath(run_dir), "checkpoint": restored.checkpoint,
+        "checkpoint_kind": restored.checkpoint_kind, "step": restored.step,
         "model": {"reg": config.objective.reg, "prior": config.prior.kind, "latent_dim": latent_dim,
                   "likelihood": config.model.likelihood, "dataset": splits.name},
         "settings": {**dataclasses.asdict(s), "taus": list(s.taus)}, "seeds": seeds,
         "data": {"train": len(train), "held_out": len(held_out)},
         "metrics": metrics, "timings_seconds": timings,
-        "figures": sorted(f"{k}.png" for k in figures)}, "figures": figures}
+        "figures": sorted(f"{k}.png" for k in figures)}, "figures": figures,
+        # "arrays": decoded samples (NumPy; low_posterior lowest q(z) first) for callers that draw their
+        # own figures (reproduce table1); not written by write_results. figure_samples of each for
+        # images, up to 2,000 for vector data (a scatter needs more)
+        "arrays": {"random": generated[:shown if held_out.ndim == 4 else min(2000, s.num_samples)],
+                   "low_posterior": lp_decoded[:shown if held_out.ndim == 4
+                                               else min(2000, s.num_samples)]}}
 
 
 def write_results(run_dir: str, results: dict) -> str:
@@ -384,7 +398,7 @@ def write_results(run_dir: str, results: dict) -> str:
                         "generated", "real_held_out", "lp_kept", "lp_pool", "samples_per_side",
                         "examples", "is_samples", "q_samples"):
                     tf.summary.scalar(f"{group}/{key}", value)
-        for variant in ("eq6", "full_prior"):
+        for variant in leakage.VARIANTS:  # all three for every prior: one tag across runs
             table = m["metrics"]["leakage"].get(variant)
             if table:
                 for tau, value in zip(table["tau"], table["leakage_score"]):

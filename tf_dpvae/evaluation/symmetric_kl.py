@@ -46,4 +46,25 @@ def symmetric_kl(log_p_at_p, log_q_at_p, log_p_at_q, log_q_at_q):
     kl_pq, kl_pq_se = _mean_and_se(arrays[0] - arrays[1])
     kl_qp, kl_qp_se = _mean_and_se(arrays[3] - arrays[2])
     return {"kl_pq": kl_pq, "kl_pq_se": kl_pq_se, "kl_qp": kl_qp, "kl_qp_se": kl_qp_se,
-            "skl": kl_pq + kl_qp, "skl_se": math.hypot(kl_pq_se, kl_qp_se)}
+            "skl": kl_pq + kl_qp, "skl_se": math.hypot(kl_pq_se, kl_qp_se),
+            **{f"kl_pq_{k}": v for k, v in tail_summary(arrays[0] - arrays[1]).items()}}
+
+
+def tail_summary(log_ratios, top_fraction=0.01):
+    """How much of a Monte Carlo KL the largest terms carry. log_ratios [S] (log p − log q at z ~ p).
+
+    Returns ``median`` (of the log-ratios), ``top_share`` (the largest ⌈top_fraction·S⌉ terms' sum as
+    a share of the total, when the total is positive) and ``trimmed`` (the mean without those terms).
+    A KL whose top 1 % carries most of it is decided by a few samples in the far tail, where the
+    estimate's standard error is itself unreliable: compare the median and the trimmed mean too.
+    """
+    values = np.sort(np.asarray(log_ratios, np.float64))
+    if len(values) == 0 or not 0.0 < top_fraction < 1.0:
+        raise ValueError(f"need samples and 0 < top_fraction < 1; got {len(values)} samples, "
+                         f"top_fraction {top_fraction}")
+    top = max(1, math.ceil(top_fraction * len(values)))
+    total = float(values.sum())
+    rest = values[:-top]
+    return {"median": float(np.median(values)),
+            "top_share": float(values[-top:].sum() / total) if total > 0 else float("nan"),
+            "trimmed": float(rest.mean()) if len(rest) else float("nan")}

@@ -19,13 +19,16 @@ from tf_dpvae.quiet import import_tensorflow_quietly
 
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m tf_dpvae.export",
-                      description="Export a trained run's latest checkpoint as a versioned SavedModel "
-                                  "for TF Serving: OUT/<next version>/.")
+                      description="Export a trained run's best (or latest) checkpoint as a versioned "
+                                  "SavedModel for TF Serving: OUT/<next version>/.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by tf_dpvae.train")
     p.add_argument("--out", default=None, help="model base directory that holds the versions "
                    "(default: saved_models/<RUN_DIR's name>)")
     p.add_argument("--max-samples", type=int, default=DEFAULT_MAX_SAMPLES,
                    help=f"largest num_samples one request may ask for (default {DEFAULT_MAX_SAMPLES})")
+    p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
+                   help="best (default): the epoch with the lowest validation negative ELBO; "
+                        "latest: the last one saved (where training resumes)")
     return p
 
 
@@ -49,12 +52,14 @@ def main(argv=None) -> int:
     from tf_dpvae.export import savedmodel
 
     try:
-        result = savedmodel.export_run(args.run_dir, args.out, max_samples=args.max_samples)
+        result = savedmodel.export_run(args.run_dir, args.out, max_samples=args.max_samples,
+                                       checkpoint=args.checkpoint)
     except (savedmodel.ExportError, ConfigError, DataError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
     base = os.path.dirname(os.path.abspath(result.path))
-    print(f"exported:   {result.path} (version {result.version}, training step {result.step})")
+    print(f"exported:   {result.path} (version {result.version}, {args.checkpoint} checkpoint, "
+          f"training step {result.step})")
     print(f"signatures: {', '.join(savedmodel.SIGNATURE_NAMES)}")
     print(f"serve with: docker run --rm -p 8501:8501 -v {base}:/models/dpvae -e MODEL_NAME=dpvae "
           f"tensorflow/serving:2.20.0")

@@ -64,8 +64,9 @@ def read_metadata(version_dir: str) -> dict | None:
         return json.load(f)
 
 
-def restore(run_dir: str, input_shape=None) -> runs.LoadedRun:
-    """The model of ``run_dir`` at its latest checkpoint, with its configuration and step.
+def restore(run_dir: str, input_shape=None, checkpoint: str = "best") -> runs.LoadedRun:
+    """The model of ``run_dir`` at its ``best`` (default) or ``latest`` checkpoint, with its
+    configuration and step.
 
     Loaded through ``runs.load_run``: every model variable must be in the checkpoint, so one from
     another architecture fails loudly instead of exporting freshly initialized weights.
@@ -81,7 +82,7 @@ def restore(run_dir: str, input_shape=None) -> runs.LoadedRun:
     if problem:
         raise ExportError(problem)
     try:
-        return runs.load_run(run_dir, input_shape)
+        return runs.load_run(run_dir, input_shape, checkpoint=checkpoint)
     except runs.RunError as err:
         raise ExportError(str(err)) from None
 
@@ -162,18 +163,19 @@ def export_model(model: DPVAE, out: str, max_samples: int = DEFAULT_MAX_SAMPLES,
 
 
 def export_run(run_dir: str, out: str | None = None, max_samples: int = DEFAULT_MAX_SAMPLES,
-               input_shape=None, skip_if_exported: bool = False) -> ExportResult:
-    """Export the latest checkpoint of ``run_dir`` to ``out`` (default ``default_out(run_dir)``).
+               input_shape=None, skip_if_exported: bool = False,
+               checkpoint: str = "best") -> ExportResult:
+    """Export the best (default) or latest ``checkpoint`` of ``run_dir`` to ``out`` (default ``default_out(run_dir)``).
 
     skip_if_exported: if the newest version in ``out`` was exported from this very checkpoint with the
     same ``max_samples``, return it (``reused=True``) instead of writing an identical new version (used
     after training, where a rerun of a finished run would otherwise add a copy each time).
     """
     out = out or default_out(run_dir)
-    run = restore(run_dir, input_shape)
+    run = restore(run_dir, input_shape, checkpoint)
     step = run.step
     source = {"run_dir": os.path.abspath(run_dir), "checkpoint": os.path.abspath(run.checkpoint),
-              "step": step}
+              "checkpoint_kind": run.checkpoint_kind, "step": step}
     if skip_if_exported and existing_versions(out):
         latest = max(existing_versions(out))
         previous = read_metadata(os.path.join(out, str(latest))) or {}

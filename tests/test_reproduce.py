@@ -1,0 +1,140 @@
+"""python -m tf_dpvae.reproduce table1 end to end on two moons (tiny): files, resumption after an
+interruption (finished models are neither retrained nor re-evaluated), and bad input."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tf_dpvae import reproduce, table1
+
+TINY = ["--dataset", "moons", "--regs", "none", "beta", "--seeds", "0", "--steps", "4",
+        "--num-samples", "40", "--lp-pool", "2", "--skl-samples", "60", "--is-samples", "8",
+        "--nll-examples", "8", "--no-progress"]
+NAMES = ["none-normal-seed0", "none-dp-seed0", "beta-normal-seed0", "beta-dp-seed0"]
+
+
+def stamp(path):
+    st = os.stat(path)
+    return st.st_ino, st.st_mtime_ns
+
+
+def test_table1_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
+    """Two interruptions: a model trained 2 of its 4 steps before the command ran (it resumes), and
+    Ctrl-C while the last model is being evaluated (the rerun evaluates it without retraining it and
+    skips the three finished models)."""
+    from tf_dpvae import training
+    from tf_dpvae.evaluation import run as eval_run
+
+    out = tmp_path / "out"
+    runs = out / "runs"
+    request = reproduce.request_from_args(reproduce.build_parser().parse_args(
+        ["table1", *TINY, "--out", str(out)]))
+    halfway = table1.pair_configs(request.protocol, "none", 0)["dp"].replace(train={"steps": 2})
+    training.fit(halfway, str(runs / "none-dp-seed0"), verbose=0, log=lambda *_: None)
+    assert table1.checkpoint_step(str(runs / "none-dp-seed0")) == 2
+
+    evaluate_run = eval_run.evaluate_run
+
+    def interrupted(run_dir, settings, log=print):
+        if run_dir.endswith("beta-dp-seed0"):
+            raise KeyboardInterrupt
+        return evaluate_run(run_dir, settings, log=log)
+
+    monkeypatch.setattr(eval_run, "evaluate_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.main(["table1", *TINY, "--out", str(out)])
+    monkeypatch.undo()
+    printed = capsys.readouterr().out
+    assert "none-dp-seed0: resuming from" in printed and "(step 2)" in printed
+    assert [r["seeds"] for r in csv.DictReader((out / "table1.csv").open())] == ["1", "1", "1", "0"]
+    assert table1.checkpoint_step(str(runs / "beta-dp-seed0")) == 4
+    assert not (runs / "beta-dp-seed0" / "eval" / "metrics.json").exists()
+    finished = {n: stamp(runs / n / "eval" / "metrics.json") for n in NAMES[:3]}
+    checkpoints = {n: stamp(runs / n / "checkpoints" / "checkpoint") for n in NAMES}
+
+    assert reproduce.main(["table1", *TINY, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for name, before in finished.items():
+        assert f"{name}: skipped" in printed
+        assert stamp(runs / name / "eval" / "metrics.json") == before
+    assert "beta-dp-seed0: trained to step 4 already" in printed
+    assert {n: stamp(runs / n / "checkpoints" / "checkpoint") for n in NAMES} == checkpoints
+    assert "skipped" in (out / "reproduce.log").read_text()
+
+    for name in NAMES:
+        run = runs / name
+        assert table1.checkpoint_step(str(run)) == 4
+        metrics = json.loads((run / "eval" / "metrics.json").read_text())
+        assert metrics["step"] == 4 and metrics["settings"]["is_samples"] == 8
+        assert (run / "eval" / "samples.npz").is_file() and (run / "table1_timing.json").is_file()
+        assert os.listdir(run / "logs" / "hparams")
+    # the pair differs in the prior only
+    configs = [json.loads((runs / n / "config.json").read_text()) for n in NAMES[:2]]
+    assert configs[0]["prior"].pop("kind") == "normal" and configs[1]["prior"].pop("kind") == "dp"
+    assert configs[0] == configs[1]
+    assert any(f.endswith(table1.HPARAMS_CONFIG_SUFFIX) for f in os.listdir(runs))
+
+    rows = list(csv.DictReader((out / "table1.csv").open()))
+    assert [(r["regularizer"], r["prior"], r["seeds"]) for r in rows] == [
+        ("none", "normal", "1"), ("none", "dp", "1"), ("beta", "normal", "1"), ("beta", "dp", "1")]
+    assert all(r["fd_mean"] and r["skl_mean"] and r["nll_mean"] and r["fd_se"] == "" for r in rows)
+    md = (out / "table1.md").read_text()
+    assert "| β-dpVAE-H | 1 |" in md and "LS(τ=-4)" in md and "137.4" in md and "Commit `" in md
+    data = json.loads((out / "table1.json").read_text())
+    assert data["protocol"]["name"] == "reduced" and data["overrides"]["steps"] == 4
+    assert data["models"]["beta-dp-seed0"]["curve"]["tau"][7] == -4.0
+    assert data["wall_seconds"]["train_total_seconds"] > 0
+    for png in ("leakage.png", "samples_none.png", "samples_beta.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def one_line_error(argv, capsys):
+    """(exit status, stderr lines) of main(argv), whether argparse exits or main returns."""
+    try:
+        code = reproduce.main(argv)
+    except SystemExit as exit_info:
+        code = exit_info.code
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.parametrize("bad", [
+    ["--regs", "none", "unknown"], ["--seeds", "-1"], ["--steps", "0"], ["--steps", "-3"],
+    ["--protocol", "huge"], ["--seeds", "2", "2"], ["--inception-weights", "/no/such/file"],
+])
+def test_bad_input_is_one_line_and_writes_nothing(bad, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, err = one_line_error(["table1", *bad, "--out", str(out)], capsys)
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("python -m tf_dpvae.reproduce table1: error:")
+    assert not out.exists()
+
+
+def test_bad_input_after_loading_tensorflow_writes_nothing(tmp_path, capsys):
+    """Checks that need the data or an existing run: still exit 2, one line, nothing written."""
+    out = tmp_path / "out"
+    code, err = one_line_error(["table1", *TINY, "--dataset", "no such set!", "--out", str(out)],
+                               capsys)
+    assert code == 2 and len(err) == 1 and "unknown dataset" in err[0] and not out.exists()
+    run = out / "runs" / "none-normal-seed0"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"train": {"lr": 0.5}}))
+    code, err = one_line_error(["table1", *TINY, "--out", str(out)], capsys)
+    assert code == 2 and len(err) == 1 and "different settings (train.lr)" in err[0]
+    assert sorted(os.listdir(out)) == ["runs"] and sorted(os.listdir(out / "runs")) == [run.name]
+
+
+def test_bad_input_exits_before_tensorflow_loads(tmp_path):
+    code = ("import sys\nfrom tf_dpvae import reproduce\n"
+            "try:\n"
+            f"    reproduce.main(['table1', '--regs', 'bogus', '--out', {str(tmp_path / 'o')!r}])\n"
+            "except SystemExit as e:\n"
+            "    assert 'tensorflow' not in sys.modules\n"
+            "    sys.exit(e.code)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "invalid choice" in done.stderr
+    assert not (tmp_path / "o").exists()
