@@ -30,6 +30,38 @@ The process uses TensorFlow's BFC allocator for CPU memory (``TF_CPU_ALLOCATOR_U
 the default allocator (the baseline command line gets the environment the benchmark started with).
 CPU seconds do not grow when other processes take the cores: on a shared machine they tell a slow
 stage from a busy machine (2 cores give at most 2 CPU s per s).
+
+Measured 2026-11-25 11:10-11:35 UTC, commit 7762a43, 2 shared AMD EPYC cores, load average 12.3 at
+the start and 4.9 at the end (other jobs held the cores: walls are inflated and noisy; compare CPU
+seconds and columns of this run), with
+
+    nice -n 15 .venv/bin/python benchmarks/evaluation_speed.py --repeats 2 --tiny-run
+
+which printed (baseline da33d37 = main before the speed-ups were merged; sizes: num_samples 5000,
+lp_pool 5, skl_samples 5000, nll_examples 500, is_samples 100; TF_CPU_ALLOCATOR_USE_BFC=true in the
+process, the baseline command line without it):
+
+    | stage | before: wall s (CPU s) | after: wall s (CPU s) | before/after (wall) | share (after, wall) |
+    |---|---|---|---|---|
+    | encode training set (54,000) (unchanged code: one timing for both) | 23.33 (6.5) | 23.33 (6.5) | 1.0× | 31% |
+    | log q(z) of LP pool (25,000 points) | 19.38 (12.0) | 10.39 (5.2) | 1.9× | 14% |
+    | sKL/leakage densities (2 × 5,000) | 7.96 (7.1) | 7.60 (4.8) | 1.0× | 10% |
+    | decoding (10,000) (unchanged code: one timing for both) | 1.60 (1.6) | 1.60 (1.6) | 1.0× | 2% |
+    | Fréchet features (21,000 images) (unchanged code: one timing for both) | 22.55 (14.0) | 22.55 (14.0) | 1.0× | 30% |
+    | IS-NLL (500 examples, K = 100) | 6.95 (6.9) | 6.82 (6.8) | 1.0× | 9% |
+    | figures: q(z) map (150 × 150 points) | 9.57 (9.6) | 4.11 (4.1) | 2.3× | 5% |
+    | **total** | **91.3** (58) | **76.4** (43) | 1.2× | 100% |
+
+    full evaluate_run on /tmp/evaluation_speed_yak4euk4/run (median of 1):
+      before: 71.5 s wall, 63.4 CPU s (last run's stages: restore 1.2, encode 6.6, frechet 36.1, symmetric_kl 6.4, leakage 0.7, nll 7.5, figures 12.9)
+      after: 52.6 s wall, 48.5 CPU s (last run's stages: restore 1.1, encode 6.5, frechet 26.0, symmetric_kl 3.6, leakage 0.7, nll 8.0, figures 6.5)
+      after, real-image features cached: 42.9 s wall, 40.4 CPU s (last run's stages: restore 1.2, encode 6.3, frechet 17.1, symmetric_kl 3.5, leakage 0.7, nll 6.8, figures 7.1)
+      metrics: 179 numbers, keys equal: True; largest relative difference 5.50e-14 (symmetric_kl.kl_pq_trimmed)
+      metrics, features cached vs computed: 179 numbers, keys equal: True; largest relative difference 0.00e+00 (symmetric_kl.skl_se)
+    python -m tf_dpvae.evaluate, fresh processes (median of 1):
+      before: 130.8 s wall, 78.4 s user + 49.9 s system CPU
+      after: 67.6 s wall, 59.5 s user + 3.7 s system CPU
+      metrics.json: 179 numbers, keys equal: True; largest relative difference 5.50e-14 (symmetric_kl.kl_pq_trimmed)
 """
 
 from __future__ import annotations

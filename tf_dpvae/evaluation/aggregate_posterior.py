@@ -2,10 +2,10 @@
 
 Float64, in log space: a point far from every posterior has log q(z) of, say, −10⁴, which exp() would
 turn into 0. ``aggregate_posterior_log_density`` runs in XLA-compiled TensorFlow functions that fuse
-each block's densities with their sum (about 5× the earlier matrix-product-and-logsumexp version and
-20× NumPy per (point, encoding) pair on 2 cores, which matters at evaluation sizes: 25,000-60,000
-points × 54,000 encodings); ``aggregate_posterior_log_density_numpy`` is the same formula in NumPy,
-kept as the reference the tests compare against.
+each block's densities with their sum (about 2× fewer CPU seconds than the earlier
+matrix-product-and-logsumexp version at evaluation sizes, 25,000 points × 54,000 encodings, measured
+on a loaded 2-core machine: benchmarks/evaluation_speed.py); ``aggregate_posterior_log_density_numpy``
+is the same formula in NumPy, kept as the reference the tests compare against.
 """
 
 from __future__ import annotations
