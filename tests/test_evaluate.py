@@ -161,3 +161,31 @@ def test_summary_reports_the_inception_distance_under_its_own_name():
                                   "timings_seconds": {"total": 1.0}}).splitlines()
         assert lines[0].startswith("frechet_distance_classifier: random 1,")
         assert lines[1] == f"{key}: random 30, low-posterior 2 (train vs held-out 0.5)"
+
+
+def test_reference_features_are_computed_once_per_network_and_images(monkeypatch):
+    """The real images' features (held-out set, training head) do not depend on the model: computed
+    once per (network, image bytes) in a process, read-only; other images, another network or no key
+    compute again."""
+    monkeypatch.setattr(run, "_REFERENCE_FEATURES", {})
+    calls = []
+
+    def features(x):
+        calls.append(len(x))
+        return np.asarray(x, np.float64).reshape(len(x), -1) * 2
+
+    images = np.random.default_rng(0).random((5, 4, 4, 1)).astype(np.float32)
+    first = run._reference_features(features, "sha-a", images)
+    again = run._reference_features(features, "sha-a", images.copy())
+    np.testing.assert_array_equal(first, features(images))
+    assert again is first and not first.flags.writeable and len(calls) == 2
+    changed = images.copy()
+    changed[0, 0, 0, 0] += 1e-3
+    run._reference_features(features, "sha-a", changed)
+    run._reference_features(features, "sha-b", images)
+    run._reference_features(features, None, images)
+    run._reference_features(features, None, images)
+    assert len(calls) == 6
+    for i in range(2 * run._REFERENCE_CACHE_SIZE):
+        run._reference_features(features, f"sha-{i}", images[:1])
+    assert len(run._REFERENCE_FEATURES) == run._REFERENCE_CACHE_SIZE

@@ -50,6 +50,39 @@ def test_tensorflow_log_q_matches_the_numpy_reference():
     assert ap.aggregate_posterior_log_density(points[:0], means, log_vars).shape == (0,)
 
 
+def test_one_pass_blocks_fall_back_to_two_passes_exactly_where_needed():
+    """Default (power-of-two, padded) blocks on a point count that is not a multiple of them, with
+    points near the encodings (one pass, shared shift) and far from all of them (log q ≈ −10³ to −10⁶,
+    recomputed with their own maximum), against the NumPy reference; and d > 8, where the quadratic
+    form is a matrix product inside the compiled function, with near and far points too."""
+    rng = np.random.default_rng(5)
+    means = rng.normal(size=(2000, 2))
+    log_vars = rng.normal(size=(2000, 2)) * 0.5 - 4           # narrow: q is tiny between encodings
+    far = np.array([[30.0, 0.0], [0.0, -300.0], [1e3, 1e3], [4.0, 4.0]])
+    points = np.concatenate([rng.normal(size=(700, 2)), far, rng.normal(size=(300, 2)) * 3])
+    reference = ap.aggregate_posterior_log_density_numpy(points, means, log_vars)
+    assert reference.max() > -10 and reference.min() < -1e6   # both kinds of points are there
+    assert np.sum(reference - (-0.5 * (2 * np.log(2 * np.pi) + log_vars.sum(1))).max()
+                  < ap._ONE_PASS_MIN_LOG_SUM) >= 3
+    for chunk in (None, 1, 64, 5000):
+        np.testing.assert_allclose(ap.aggregate_posterior_log_density(points, means, log_vars, chunk),
+                                   reference, rtol=1e-12, atol=1e-9, err_msg=str(chunk))
+    means, log_vars = rng.normal(size=(500, 12)), rng.normal(size=(500, 12)) * 0.3 - 2
+    directions = rng.normal(size=(8, 12))
+    far = (directions / np.linalg.norm(directions, axis=1, keepdims=True)
+           * np.geomspace(10, 300, 8)[:, None])                   # log q down to about −2·10⁵
+    points = np.concatenate([rng.normal(size=(37, 12)) * 2, far])
+    reference = ap.aggregate_posterior_log_density_numpy(points, means, log_vars)
+    assert reference.min() < -1e4 and reference.max() > -100   # matrix-product path, both passes
+    assert np.sum(reference - (-0.5 * (12 * np.log(2 * np.pi) + log_vars.sum(1))).max()
+                  + np.log(len(means)) < ap._ONE_PASS_MIN_LOG_SUM) >= 3
+    np.testing.assert_allclose(ap.aggregate_posterior_log_density(points, means, log_vars),
+                               reference, rtol=1e-12, atol=1e-9)
+    with pytest.raises(ValueError, match="chunk"):
+        ap.aggregate_posterior_log_density(points, means, log_vars, chunk=0)
+    assert ap._block_size(25_000, 54_000) == 64 and ap._block_size(3, 54_000) == 4
+
+
 def test_sampling_q_gives_its_moments():
     rng = np.random.default_rng(1)
     means = np.array([[-2.0, 0.0], [2.0, 1.0]])
