@@ -22,7 +22,7 @@ import tempfile
 
 import tensorflow as tf
 
-from tf_dpvae import runs
+from tf_dpvae import locks, runs
 from tf_dpvae.errors import UserError
 from tf_dpvae.export import DEFAULT_MAX_SAMPLES, out_problem, run_dir_problem
 from tf_dpvae.export.signatures import SIGNATURE_NAMES, build_archive
@@ -173,6 +173,16 @@ def export_run(run_dir: str, out: str | None = None, max_samples: int = DEFAULT_
     same ``max_samples``, return it (``reused=True``) instead of writing an identical new version (used
     after training, where a rerun of a finished run would otherwise add a copy each time).
     """
+    problem = run_dir_problem(run_dir)
+    if problem:
+        raise ExportError(problem)
+    # The run directory is locked for the export (locks.hold): training cannot rotate the checkpoint
+    # away while it is read, and a second export or evaluation waits its turn (RunLocked, exit 2).
+    with locks.hold(run_dir, "export"):
+        return _export_run(run_dir, out, max_samples, input_shape, skip_if_exported, checkpoint)
+
+
+def _export_run(run_dir, out, max_samples, input_shape, skip_if_exported, checkpoint):
     out = out or default_out(run_dir)
     run = restore(run_dir, input_shape, checkpoint)
     step = run.step
