@@ -323,6 +323,23 @@ def test_cli_bad_input_is_one_line_exit_2(run, tmp_path, capsys, make_argv, frag
     assert (tmp_path / "file").read_text() == "keep me"
 
 
+@pytest.mark.parametrize("value", [2 ** 31, 1099511627776])
+def test_cli_max_samples_beyond_int32_is_refused_and_nothing_published(run, tmp_path, capsys, value):
+    code = export_main([run[0], "--out", str(tmp_path / "models"), "--max-samples", str(value)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "at most 2,147,483,647" in err[0] and f"{value:,}" in err[0]
+    assert not (tmp_path / "models").exists()
+
+
+def test_max_samples_limit_is_the_int32_maximum():
+    from tf_dpvae.export import MAX_MAX_SAMPLES, max_samples_problem
+
+    assert MAX_MAX_SAMPLES == np.iinfo(np.int32).max
+    assert max_samples_problem(MAX_MAX_SAMPLES) is None
+    assert max_samples_problem(MAX_MAX_SAMPLES + 1) is not None
+
+
 def test_cli_run_without_checkpoint_is_exit_2(tmp_path, capsys):
     (tmp_path / "config.json").write_text(tiny_config().to_json())
     assert export_main([str(tmp_path), "--out", str(tmp_path / "models")]) == 2

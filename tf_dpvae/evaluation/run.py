@@ -41,6 +41,46 @@ class EvaluationError(UserError):
     """The run directory or a setting cannot be evaluated; the message says why."""
 
 
+# Upper bounds on the evaluation's sizes (issue 14), beside the memory estimate of
+# ``check_memory``: far above the paper's (10,000 samples, K = 1,000), far below an int32 overflow.
+EVAL_LIMITS = {"num_samples": 10_000_000, "lp_pool": 1_000, "skl_samples": 10_000_000,
+               "is_samples": 1_000_000, "nll_examples": 10_000_000, "figure_samples": 10_000,
+               "marked": 10_000}
+MEMORY_FRACTION = 0.8   # of the machine's physical memory that one evaluation may plan to use
+
+
+def memory_estimate(settings: "EvalSettings", example_shape, latent_dim: int) -> int:
+    """Bytes the largest arrays of ``evaluate_run`` hold at once, roughly: the random and the LP
+    samples decoded (float32), the LP pool in z and its log q (float64), the sKL samples."""
+    s = settings
+    pixels = int(np.prod(example_shape))
+    pool = s.lp_pool * s.num_samples
+    return (2 * s.num_samples * pixels * 4 + pool * (2 * latent_dim + 2) * 8
+            + 4 * s.skl_samples * latent_dim * 8)
+
+
+def physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(settings: "EvalSettings", example_shape, latent_dim: int,
+                 available: int | None = None) -> None:
+    """Raise EvaluationError, before any computation, when ``memory_estimate`` exceeds
+    ``MEMORY_FRACTION`` of the machine's memory (``available``, default: physical memory)."""
+    available = physical_memory() if available is None else available
+    need = memory_estimate(settings, example_shape, latent_dim)
+    if available and need > MEMORY_FRACTION * available:
+        raise EvaluationError(
+            f"num-samples {settings.num_samples:,} with lp-pool {settings.lp_pool} and skl-samples "
+            f"{settings.skl_samples:,} need about {need / 2**30:.1f} GiB for examples of shape "
+            f"{tuple(example_shape)} (latent-dim {latent_dim}); this machine has "
+            f"{available / 2**30:.1f} GiB, of which {MEMORY_FRACTION:.0%} is accepted: lower "
+            f"--num-samples or --lp-pool")
+
+
 @dataclasses.dataclass(frozen=True)
 class EvalSettings:
     num_samples: int = 10_000    # generated samples for the Fréchet distance (and LP samples kept)
@@ -63,6 +103,11 @@ class EvalSettings:
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise EvaluationError(f"{name.replace('_', '-')} must be a positive integer, "
                                       f"got {value!r}")
+        for name, high in EVAL_LIMITS.items():
+            value = getattr(self, name)
+            if value > high:
+                raise EvaluationError(f"{name.replace('_', '-')} must be at most {high:,}, got "
+                                      f"{value:,}")
         if self.num_samples < 2 or self.skl_samples < 2:
             raise EvaluationError("num-samples and skl-samples must be at least 2 (a covariance and a "
                                   "standard error need two points)")
@@ -175,6 +220,7 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     t0 = time.perf_counter()
     restored = restore_run(run_dir, settings.checkpoint)
     model, splits, config = restored.model, restored.splits, restored.config
+    check_memory(settings, splits.example_shape, config.model.latent_dim)
     timings["restore"] = time.perf_counter() - t0
     log(f"restored {restored.checkpoint} ({restored.checkpoint_kind}, step {restored.step}); data {splits.name}: "
         f"{len(splits.train)} training, {len(splits.validation)} held-out examples")
