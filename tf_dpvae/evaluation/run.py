@@ -27,12 +27,12 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tf_dpvae import data as data_lib
-from tf_dpvae import divergences, plots, runs
+from tf_dpvae import divergences, locks, plots, runs
 from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density, sample_aggregate_posterior
 from tf_dpvae.config import RunConfig
 from tf_dpvae.errors import UserError
 from tf_dpvae.evaluation import frechet, importance_nll, leakage, posterior_samples, symmetric_kl
-from tf_dpvae.files import write_atomic
+from tf_dpvae.files import publish_dir, write_atomic
 
 DEFAULT_TAUS = (-90.0, -70.0, -50.0, -30.0, -20.0, -10.0, -6.0, -4.0, -3.0, -2.0, -1.0)
 
@@ -427,31 +427,42 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
                                                else min(2000, s.num_samples)]}}
 
 
-def write_results(run_dir: str, results: dict) -> str:
-    """Write ``eval/metrics.json`` (atomically, last), the PNGs, and TensorBoard summaries."""
-    out = os.path.join(run_dir, "eval")
-    os.makedirs(out, exist_ok=True)
-    for name, png in results["figures"].items():
-        write_atomic(os.path.join(out, f"{name}.png"), png)
+def write_results(run_dir: str, results: dict, extra_files: dict | None = None) -> str:
+    """Write ``eval/`` as one set, then the TensorBoard summaries under ``logs/eval``.
+
+    ``eval/`` (``metrics.json``, the PNGs, and ``extra_files``: name → bytes, e.g. table1's
+    ``samples.npz``) is built aside and swapped in whole (``files.publish_dir``): a kill leaves the
+    old set or the new one, never new figures beside old metrics, and temporaries of a killed earlier
+    evaluation are removed. Files that an earlier evaluation left in ``eval/`` and this one does not
+    write are gone with the old set. Holds the run-directory lock (``locks.hold``) while it writes.
+    """
     m = results["metrics"]
-    step = max(m["step"], 0)
-    writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "eval"))
-    with writer.as_default(step=step):
-        for group, values in m["metrics"].items():
-            for key, value in values.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in (
-                        "generated", "real_held_out", "lp_kept", "lp_pool", "samples_per_side",
-                        "examples", "is_samples", "q_samples"):
-                    tf.summary.scalar(f"{group}/{key}", value)
-        for variant in leakage.VARIANTS:  # all three for every prior: one tag across runs
-            table = m["metrics"]["leakage"].get(variant)
-            if table:
-                for tau, value in zip(table["tau"], table["leakage_score"]):
-                    tf.summary.scalar(f"leakage_{variant}/tau_{tau:g}", value)
+
+    def fill(directory):
         for name, png in results["figures"].items():
-            tf.summary.image(name, tf.image.decode_png(png, channels=4)[None])
-    writer.flush()
-    writer.close()
-    path = os.path.join(out, "metrics.json")
-    write_atomic(path, json.dumps(m, indent=2, sort_keys=True))
-    return path
+            write_atomic(os.path.join(directory, f"{name}.png"), png)
+        for name, payload in (extra_files or {}).items():
+            write_atomic(os.path.join(directory, name), payload)
+        write_atomic(os.path.join(directory, "metrics.json"), json.dumps(m, indent=2, sort_keys=True))
+
+    with locks.hold(run_dir, "evaluate"):
+        out = publish_dir(os.path.join(run_dir, "eval"), fill)
+        step = max(m["step"], 0)
+        writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "eval"))
+        with writer.as_default(step=step):
+            for group, values in m["metrics"].items():
+                for key, value in values.items():
+                    if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in (
+                            "generated", "real_held_out", "lp_kept", "lp_pool", "samples_per_side",
+                            "examples", "is_samples", "q_samples"):
+                        tf.summary.scalar(f"{group}/{key}", value)
+            for variant in leakage.VARIANTS:  # all three for every prior: one tag across runs
+                table = m["metrics"]["leakage"].get(variant)
+                if table:
+                    for tau, value in zip(table["tau"], table["leakage_score"]):
+                        tf.summary.scalar(f"leakage_{variant}/tau_{tau:g}", value)
+            for name, png in results["figures"].items():
+                tf.summary.image(name, tf.image.decode_png(png, channels=4)[None])
+        writer.flush()
+        writer.close()
+    return os.path.join(out, "metrics.json")
