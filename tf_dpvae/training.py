@@ -402,7 +402,10 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
         model = build_model(config, (None,) + splits.example_shape, total_steps=total_steps)
         model.build_optimizers()
         # Only now is the configuration known to make a model: a bad one leaves nothing written.
-        os.makedirs(out_dir, exist_ok=True)
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"--out {out_dir!r} cannot be created: {err.strerror or err}") from None
         held.enter_context(locks.hold(out_dir, "train", log))
         # Again under the lock: another process may have started a run here since the first check.
         resuming = check_out_dir(out_dir, config)
