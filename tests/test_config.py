@@ -51,3 +51,31 @@ def test_tc_refuses_a_data_set_smaller_than_the_batch():
     RunConfig().replace(objective={"reg": "tc", "dataset_size": 100}, train={"batch_size": 100})
     # other objectives do not use N
     RunConfig().replace(objective={"reg": "beta", "dataset_size": 50}, train={"batch_size": 100})
+
+
+@pytest.mark.parametrize("section, values, fragment", [
+    ("model", {"latent_dim": 10000}, "latent-dim must be an integer in [1, 1,024], got 10000"),
+    ("model", {"hidden_units": 10 ** 6}, "hidden-units must be an integer in [1, 16,384]"),
+    ("model", {"conv_filters": 4096}, "conv-filters must be an integer in [1, 1,024]"),
+    ("prior", {"hidden_units": 10 ** 6}, "flow_units must be an integer in [1, 16,384]"),
+    ("prior", {"num_blocks": 1000}, "flow_blocks must be an integer in [1, 256]"),
+    ("data", {"num_examples": 1}, "num-examples must be an integer in [2, 10,000,000]"),
+    ("data", {"num_examples": 10 ** 9}, "got 1000000000"),
+])
+def test_sizes_have_upper_bounds_named_in_the_error(section, values, fragment):
+    with pytest.raises(ConfigError) as err:
+        RunConfig().replace(**{section: values})
+    assert fragment in str(err.value)
+
+
+def test_sizes_at_their_bounds_are_accepted():
+    RunConfig().replace(model={"latent_dim": 1024}, data={"num_examples": 2})
+
+
+def test_train_with_a_huge_latent_dim_exits_2_before_anything_is_written(tmp_path, capsys):
+    from tf_dpvae.cli import train
+
+    assert train.main(["--latent-dim", "10000", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "latent-dim" in err[0] and "10000" in err[0]
+    assert not (tmp_path / "run").exists()

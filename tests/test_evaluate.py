@@ -128,6 +128,64 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(trained_run, tmp_pat
     assert sorted(os.listdir(out / "eval")) == before
 
 
+@pytest.mark.parametrize("flag, value, fragment", [
+    ("--num-samples", "1000000000", "num-samples must be at most 10,000,000, got 1,000,000,000"),
+    ("--is-samples", "100000000", "is-samples must be at most 1,000,000"),
+    ("--lp-pool", "5000", "lp-pool must be at most 1,000"),
+])
+def test_evaluation_sizes_have_upper_bounds(trained_run, capsys, flag, value, fragment):
+    out, _ = trained_run
+    before = sorted(os.listdir(out))
+    code, err = exit_code_and_error([str(out), *SMALL, flag, value], capsys)
+    assert code == 2 and fragment in err
+    assert sorted(os.listdir(out)) == before
+
+
+def test_evaluation_larger_than_memory_is_refused_before_computing(trained_run, capsys, monkeypatch):
+    out, _ = trained_run
+    settings = run.EvalSettings(num_samples=10_000, lp_pool=5)
+    need = run.memory_estimate(settings, (28, 28, 1), 10)
+    run.check_memory(settings, (28, 28, 1), 10, available=2 * need)   # fits
+    with pytest.raises(run.EvaluationError, match="lower --num-samples or --lp-pool"):
+        run.check_memory(settings, (28, 28, 1), 10, available=need)
+    monkeypatch.setattr(run, "physical_memory", lambda: 1000)   # a 1 kB machine
+    before = sorted(os.listdir(out))
+    code, err = exit_code_and_error([str(out), *SMALL], capsys)
+    assert code == 2 and "GiB" in err and "--num-samples" in err
+    assert sorted(os.listdir(out)) == before
+
+
+def tiny_results(tag):
+    import tensorflow as tf
+
+    png = tf.image.encode_png(tf.zeros((2, 2, 4), tf.uint8)).numpy()
+    return {"metrics": {"step": 1, "tag": tag, "metrics": {"leakage": {}}}, "figures": {tag: png}}
+
+
+def test_eval_is_published_as_one_set(tmp_path, monkeypatch):
+    """A kill while eval/ is being written leaves the old set whole (no new figure beside old
+    metrics); the next evaluation removes the killed one's temporary and replaces the whole set."""
+    from tf_dpvae import files
+
+    run.write_results(str(tmp_path), tiny_results("first"), extra_files={"samples.npz": b"1"})
+    original = files.write_atomic
+
+    def killed_after_one_file(path, payload, **kwargs):
+        original(path, payload, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "write_atomic", killed_after_one_file)
+    with pytest.raises(KeyboardInterrupt):
+        run.write_results(str(tmp_path), tiny_results("second"))
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path / "eval")) == ["first.png", "metrics.json", "samples.npz"]
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["tag"] == "first"
+    (tmp_path / ".tmp-eval-killed").mkdir()   # a SIGKILL leaves its temporary behind
+    run.write_results(str(tmp_path), tiny_results("third"))
+    assert sorted(os.listdir(tmp_path / "eval")) == ["metrics.json", "third.png"]
+    assert not [n for n in os.listdir(tmp_path) if n.startswith((".tmp-", ".old-"))]
+
+
 def test_image_features_need_a_valid_classifier(tmp_path):
     with pytest.raises(run.EvaluationError, match="--classifier"):
         run._feature_function(3, None)

@@ -323,6 +323,53 @@ def test_cli_bad_input_is_one_line_exit_2(run, tmp_path, capsys, make_argv, frag
     assert (tmp_path / "file").read_text() == "keep me"
 
 
+@pytest.mark.parametrize("value", [2 ** 31, 1099511627776])
+def test_cli_max_samples_beyond_int32_is_refused_and_nothing_published(run, tmp_path, capsys, value):
+    code = export_main([run[0], "--out", str(tmp_path / "models"), "--max-samples", str(value)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "at most 2,147,483,647" in err[0] and f"{value:,}" in err[0]
+    assert not (tmp_path / "models").exists()
+
+
+def test_max_samples_limit_is_the_int32_maximum():
+    from tf_dpvae.export import MAX_MAX_SAMPLES, max_samples_problem
+
+    assert MAX_MAX_SAMPLES == np.iinfo(np.int32).max
+    assert max_samples_problem(MAX_MAX_SAMPLES) is None
+    assert max_samples_problem(MAX_MAX_SAMPLES + 1) is not None
+
+
+def test_stale_export_temporaries_are_cleaned_and_live_ones_kept(run, tmp_path):
+    import fcntl
+    import time
+
+    out = tmp_path / "models"
+    dead = out / ".tmp-export-dead"            # killed while writing: marker, nobody holds its flock
+    dead.mkdir(parents=True)
+    (dead / savedmodel.WRITING).write_text("")
+    (dead / "saved_model.pb").write_text("partial")
+    old = out / ".tmp-export-old"              # killed before the marker existed, long ago
+    old.mkdir()
+    os.utime(old, (time.time() - 2 * savedmodel.STALE_GRACE_SECONDS,) * 2)
+    young = out / ".tmp-export-young"          # no marker yet, just created: maybe alive
+    young.mkdir()
+    live = out / ".tmp-export-live"            # another export writing now
+    live.mkdir()
+    (live / savedmodel.WRITING).write_text("")
+    fd = os.open(live / savedmodel.WRITING, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        result = savedmodel.export_run(run[0], str(out), max_samples=5)
+        left = sorted(os.listdir(out))
+    finally:
+        os.close(fd)
+    assert left == [".tmp-export-live", ".tmp-export-young", str(result.version)]
+    assert savedmodel.WRITING not in os.listdir(result.path)   # the marker is not published
+    savedmodel.clean_stale_temporaries(str(out))   # the live one's writer has gone now
+    assert sorted(os.listdir(out)) == [".tmp-export-young", str(result.version)]
+
+
 def test_cli_run_without_checkpoint_is_exit_2(tmp_path, capsys):
     (tmp_path / "config.json").write_text(tiny_config().to_json())
     assert export_main([str(tmp_path), "--out", str(tmp_path / "models")]) == 2

@@ -54,6 +54,27 @@ def test_out_that_is_a_file(tmp_path, capsys):
     assert target.read_text() == "keep me"
 
 
+def test_empty_or_unwritable_out_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # the default --out would land here
+    (tmp_path / "file").write_text("keep me")
+    for out, fragment in (("", "--out must be a directory path, got ''"),
+                          (str(tmp_path / "file" / "run"), "is a file"),
+                          ("/proc/tf_dpvae_cannot/run", "--out '/proc/tf_dpvae_cannot/run'")):
+        assert main([*SMALL, "--out", out]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and fragment in err[0], err
+    assert os.listdir(tmp_path) == ["file"]
+
+
+def test_a_directory_that_cannot_be_created_is_one_line_from_fit(tmp_path, make_config):
+    from tf_dpvae import training
+    from tf_dpvae.config import ConfigError
+
+    (tmp_path / "file").write_text("keep me")
+    with pytest.raises(ConfigError, match="cannot be created"):
+        training.fit(make_config(), str(tmp_path / "file" / "run"), verbose=0, log=lambda *_: None)
+
+
 def exit_code(argv):
     """main()'s return value, or the status argparse exits with."""
     try:

@@ -308,3 +308,24 @@ def test_frechet_objectives_against_closed_forms(tmp_path, monkeypatch):
     images = Splits(np.zeros((4, 8, 8, 1), np.float32), np.zeros((4, 8, 8, 1), np.float32), "img")
     with pytest.raises(ConfigError, match="python -m tf_dpvae.features --dataset fashion_mnist"):
         objectives.check(images, tiny_config("beta", data={"dataset": "fashion_mnist"}))
+
+
+@pytest.mark.parametrize("max_trials", [2, 4])   # 4: past keras-tuner's limit of 3 failures in a row
+def test_search_whose_every_trial_failed_exits_1_and_ranks_no_failed_trial(
+        tmp_path, base_file, capsys, monkeypatch, max_trials):
+    import keras_tuner as kt
+
+    def fail(self, hp, model, *args, trial_id="", **kwargs):
+        raise kt.errors.FailedTrialError(f"trial {trial_id}: the loss became non-finite (step 1)")
+
+    monkeypatch.setattr(tuning.DPVAEHyperModel, "fit", fail)
+    out = tmp_path / "search"
+    argv = ["--config", base_file, "--reg", "beta", "--tuner", "random", "--max-trials",
+            str(max_trials), "--out", str(out), "--verbose", "0", *SPACE]
+    assert tune.main(argv) == 1
+    captured = capsys.readouterr()
+    # (keras-tuner itself prints each failed trial's traceback; the command's verdict is the last line)
+    assert "no trial completed" in captured.err.strip().splitlines()[-1]
+    assert not (out / "best_config.json").exists()
+    table = (out / "trials.md").read_text()
+    assert " * |" not in table and "failed" in table

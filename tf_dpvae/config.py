@@ -72,6 +72,23 @@ def _positive_int(name: str, value: Any) -> None:
              f"{name} must be a positive integer, got {value!r}")
 
 
+# Upper bounds on sizes (issue 14): far above any use in the paper, far below what exhausts memory or
+# overflows an int32 shape; a value outside is refused before anything is written.
+MAX_LATENT_DIM = 1024
+MAX_WIDTH = 16384          # hidden units, flow units, conv dense units
+MAX_LAYERS = 64            # hidden layers, flow layers
+MAX_FLOW_BLOCKS = 256
+MAX_CONV_FILTERS = 1024
+MAX_NUM_EXAMPLES = 10_000_000   # two moons: generated in memory (2 floats each, with a tenth more)
+
+
+def _int_in(name: str, value: Any, low: int, high: int, why: str = "") -> None:
+    if low == 1:
+        _positive_int(name, value)   # the long-standing message for 0 and negative values
+    _require(isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
+             f"{name} must be an integer in [{low}, {high:,}]{why}, got {value!r}")
+
+
 def _finite(name: str, value: Any, minimum: float | None = None, strict: bool = False) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if ok and minimum is not None:
@@ -106,13 +123,13 @@ class PriorConfig:
 
     def __post_init__(self) -> None:
         _choice("prior", self.kind, PRIORS)
-        _positive_int("flow_blocks", self.num_blocks)
+        _int_in("flow_blocks", self.num_blocks, 1, MAX_FLOW_BLOCKS)
         # One block conditions on half of z and leaves those coordinates untouched (the identity):
         # g would then only reshape the other half, which is not the decoupled prior of eq. (4).
         _require(self.num_blocks >= 2, f"flow_blocks must be at least 2 (one coupling block leaves "
                                        f"half of the coordinates untouched), got {self.num_blocks!r}")
-        _positive_int("flow_units", self.hidden_units)
-        _positive_int("flow_layers", self.hidden_layers)
+        _int_in("flow_units", self.hidden_units, 1, MAX_WIDTH)
+        _int_in("flow_layers", self.hidden_layers, 1, MAX_LAYERS)
         _finite("flow_scale_bound", self.scale_bound, 0.0, strict=True)
 
 
@@ -202,14 +219,14 @@ class ModelConfig:
     conv_units: int = flag(256, "dense width of the conv networks")
 
     def __post_init__(self) -> None:
-        _positive_int("latent-dim", self.latent_dim)
-        _positive_int("hidden-units", self.hidden_units)
-        _positive_int("hidden-layers", self.hidden_layers)
+        _int_in("latent-dim", self.latent_dim, 1, MAX_LATENT_DIM)
+        _int_in("hidden-units", self.hidden_units, 1, MAX_WIDTH)
+        _int_in("hidden-layers", self.hidden_layers, 1, MAX_LAYERS)
         _choice("likelihood", self.likelihood, LIKELIHOODS)
         _finite("obs-std", self.obs_std, 0.0, strict=True)
         _choice("arch", self.arch, ARCHS)
-        _positive_int("conv-filters", self.conv_filters)
-        _positive_int("conv-units", self.conv_units)
+        _int_in("conv-filters", self.conv_filters, 1, MAX_CONV_FILTERS)
+        _int_in("conv-units", self.conv_units, 1, MAX_WIDTH)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,7 +250,8 @@ class DataConfig:
     def __post_init__(self) -> None:
         _require(isinstance(self.dataset, str) and self.dataset != "",
                  f"dataset must be a non-empty name, got {self.dataset!r}")
-        _positive_int("num-examples", self.num_examples)
+        _int_in("num-examples", self.num_examples, 2, MAX_NUM_EXAMPLES,
+                " (two moons are standardized: one point has no spread)")
         _finite("noise", self.noise, 0.0)
         _require(isinstance(self.data_dir, str), f"data-dir must be a path, got {self.data_dir!r}")
         _require(isinstance(self.download, bool), f"download must be true or false, "

@@ -728,13 +728,20 @@ def write_figures(request: Request, records: dict) -> list[str]:
     return written
 
 
-def save_samples(run_dir: str, arrays: dict) -> str:
-    """``eval/samples.npz`` (random, low_posterior) from ``evaluate_run``'s ``arrays``, atomically."""
+def samples_payload(arrays: dict) -> bytes:
+    """``samples.npz`` (random, low_posterior) from ``evaluate_run``'s ``arrays``, as bytes."""
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    return buf.getvalue()
+
+
+def save_samples(run_dir: str, arrays: dict) -> str:
+    """``eval/samples.npz`` (random, low_posterior) from ``evaluate_run``'s ``arrays``, atomically.
+    (The reproduction passes the same bytes to ``write_results`` instead, so that they belong to
+    the ``eval/`` set they were drawn with.)"""
     path = os.path.join(run_dir, "eval", SAMPLES_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    write_atomic(path, buf.getvalue())
+    write_atomic(path, samples_payload(arrays))
     return path
 
 
@@ -949,8 +956,9 @@ def reproduce_table1(request: Request, log: Callable[[str], None] = print,
                 write_trial_hparams(run_dir, reg, prior, seed, p.dataset)
             t = time.perf_counter()
             results = eval_run.evaluate_run(run_dir, settings, log=lambda msg: say(f"{tag}: {msg}"))
-            save_samples(run_dir, results["arrays"])
-            eval_run.write_results(run_dir, results)  # eval/metrics.json last: the model is done
+            # eval/ as one set, samples.npz in it: the model is done when it appears
+            eval_run.write_results(run_dir, results,
+                                   extra_files={SAMPLES_FILE: samples_payload(results["arrays"])})
             timing["eval_seconds"] = time.perf_counter() - t
             write_timing(run_dir, timing)
             values = extract_values(results["metrics"], p.leakage_tau)["values"]

@@ -21,6 +21,7 @@ Run directory:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -32,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_dpvae import data as data_lib
-from tf_dpvae import distribute, plots
+from tf_dpvae import distribute, locks, plots
 from tf_dpvae.config import EXAMPLE_KEY, ConfigError, RunConfig
 from tf_dpvae.files import write_atomic
 from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
@@ -374,13 +375,23 @@ def moons_figure_png(model: DPVAE, train: np.ndarray, seed: int, num_samples: in
 
 def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
         verbose: int | None = None, log=print) -> RunResult:
-    """Train (or resume) the run ``config`` describes in ``out_dir``; see the module docstring."""
+    """Train (or resume) the run ``config`` describes in ``out_dir``; see the module docstring.
+
+    The run directory is locked (``locks.hold``) from the moment it is created until the run ends:
+    a second process training, evaluating or exporting in it gets ``locks.RunLocked`` (exit 2)."""
+    with contextlib.ExitStack() as held:
+        return _fit(config, out_dir, splits, verbose, log, held)
+
+
+def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbose: int | None,
+         log, held: contextlib.ExitStack) -> RunResult:
     if splits is None:
         splits = data_lib.load(config.data, config.train.seed)
     if config.objective.reg == "tc" and config.objective.dataset_size == 0:
         config = config.replace(objective={"dataset_size": splits.num_train})
     total_steps = planned_steps(config.train, splits.num_train)
     last_step = min(total_steps, config.train.steps) if config.train.steps else total_steps
+    locks.check_free(out_dir)   # a directory in use is reported as such, not as a mismatch
     resuming = check_out_dir(out_dir, config)
     strategy = distribute.make_strategy(config.train.strategy, config.train.devices)
     distribute.check_batch(config.train.batch_size, strategy)
@@ -391,7 +402,13 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
         model = build_model(config, (None,) + splits.example_shape, total_steps=total_steps)
         model.build_optimizers()
         # Only now is the configuration known to make a model: a bad one leaves nothing written.
-        os.makedirs(out_dir, exist_ok=True)
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"--out {out_dir!r} cannot be created: {err.strerror or err}") from None
+        held.enter_context(locks.hold(out_dir, "train", log))
+        # Again under the lock: another process may have started a run here since the first check.
+        resuming = check_out_dir(out_dir, config)
         checkpoint = make_checkpoint(model)
         manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, "checkpoints"),
                                              max_to_keep=3)

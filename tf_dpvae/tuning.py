@@ -651,6 +651,19 @@ def to_csv(rows: list[dict]) -> str:
 
 
 # ------------------------------------------------------------------------------------------ search
+def best_completed_trial(oracle):
+    """The completed trial with the best finite score, or None. keras-tuner's own
+    ``get_best_trials`` pads its answer with failed trials when too few completed, so a search in
+    which every trial failed would otherwise name a failed trial the best."""
+    completed = [t for t in oracle.trials.values()
+                 if str(t.status).split(".")[-1].upper() == "COMPLETED" and t.score is not None
+                 and math.isfinite(float(t.score))]
+    if not completed:
+        return None
+    pick = max if oracle.objective.direction == "max" else min
+    return pick(completed, key=lambda t: float(t.score))
+
+
 def run_search(settings: SearchSettings, out_dir: str, verbose: int = 0, log=print) -> SearchResult:
     """Run (or resume) the search in ``out_dir``; write the table and ``best_config.json``."""
     resuming = check_search_dir(out_dir, settings)
@@ -670,15 +683,22 @@ def run_search(settings: SearchSettings, out_dir: str, verbose: int = 0, log=pri
         log(f"resuming the search in {out_dir}: {before} trial(s) done, "
             f"{max(settings.max_trials - before, 0)} to go")
     started = time.monotonic()
-    tuner.search(verbose=verbose)
+    try:
+        tuner.search(verbose=verbose)
+    except RuntimeError as err:
+        # keras-tuner gives up after max_consecutive_failed_trials failures in a row; the table
+        # still says what happened to each trial, and no failed trial is ranked.
+        if "consecutive failures" not in str(err):
+            raise
+        log(f"the search stopped: {str(err).strip().splitlines()[0]}")
     seconds = time.monotonic() - started
     after = sum(t.status in ("COMPLETED", "FAILED", "INVALID") for t in tuner.oracle.trials.values())
 
-    best = tuner.oracle.get_best_trials(1)
-    best_trial = best[0].trial_id if best else None
+    best = best_completed_trial(tuner.oracle)
+    best_trial = best.trial_id if best else None
     best_config = best_path = None
     if best:
-        best_config = config_for(settings, best[0].hyperparameters.values)
+        best_config = config_for(settings, best.hyperparameters.values)
         best_path = os.path.join(out_dir, "best_config.json")
         write_atomic(best_path, best_config.to_json())
     rows = trial_rows(tuner, settings, out_dir)

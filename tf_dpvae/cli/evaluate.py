@@ -109,8 +109,11 @@ def evaluate(prog: str, args: argparse.Namespace) -> int:
         disentanglement_train=args.disentanglement_train,
         disentanglement_test=args.disentanglement_test,
         **({"taus": args.taus} if args.taus else {}))
-    results = run.evaluate_run(run_dir, settings, log=lambda msg: print(msg, file=sys.stderr))
-    path = run.write_results(run_dir, results)
+    from tf_dpvae import locks
+
+    with locks.hold(run_dir, "evaluate", log=lambda msg: print(msg, file=sys.stderr)):
+        results = run.evaluate_run(run_dir, settings, log=lambda msg: print(msg, file=sys.stderr))
+        path = run.write_results(run_dir, results)
     m = results["metrics"]
     print(summary(m))
     print(f"metrics:      {path}")

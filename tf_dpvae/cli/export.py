@@ -12,9 +12,9 @@ import argparse
 import os
 import sys
 
-from tf_dpvae.cli.parsing import OneLineParser, guarded
+from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem
 from tf_dpvae.config import CHECKPOINT_CHOICES, ConfigError
-from tf_dpvae.export import DEFAULT_MAX_SAMPLES, max_samples_problem, out_problem, run_dir_problem
+from tf_dpvae.export import DEFAULT_MAX_SAMPLES, max_samples_problem, run_dir_problem
 from tf_dpvae.quiet import import_tensorflow_quietly
 
 PROG = "python -m tf_dpvae.export"
@@ -38,7 +38,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 def validate(args) -> str | None:
     """The first problem with the arguments, as one line, or None (the library's own checks)."""
     return (max_samples_problem(args.max_samples) or run_dir_problem(args.run_dir)
-            or (out_problem(args.out) if args.out is not None else None))
+            or out_dir_problem(args.out))
 
 
 def main(argv=None, prog: str = PROG) -> int:

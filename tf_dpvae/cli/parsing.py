@@ -4,6 +4,7 @@ the mapping of ``UserError`` to one line and exit status 2, and the run-director
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from typing import Callable
@@ -62,3 +63,26 @@ def seed_int(text: str) -> int:
     if not 0 <= value < 2 ** 31:
         raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {value}")
     return value
+
+
+def out_dir_problem(out: str | None, flag: str = "--out") -> str | None:
+    """Why ``out`` (a directory to create or reuse) cannot be written, as one line, or None. None
+    for ``out=None`` (the command's default). Checked before TensorFlow loads: an empty path, a
+    file, a path under a file, or a nearest existing directory that this user cannot write."""
+    if out is None:
+        return None
+    if not out.strip():
+        return f"{flag} must be a directory path, got {out!r} (leave it out for the default)"
+    if os.path.exists(out):
+        if not os.path.isdir(out):
+            return f"{flag} {out!r} is a file; give a directory"
+        existing = out
+    else:
+        existing = os.path.dirname(os.path.abspath(out))
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            return f"{flag} {out!r} cannot be created: {existing!r} is a file"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{flag} {out!r} is not writable: no write permission on {existing!r}"
+    return None

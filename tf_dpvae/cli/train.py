@@ -12,7 +12,7 @@ import os
 import sys
 
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import OneLineParser, guarded, path_tag, report
+from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem, path_tag
 from tf_dpvae.config import ConfigError, RunConfig
 from tf_dpvae.quiet import import_tensorflow_quietly
 
@@ -52,10 +52,14 @@ def train(prog: str, args: argparse.Namespace) -> int:
     if config.train.strategy == "multiworker":
         from tf_dpvae.distribute import parse_tf_config  # no TensorFlow import
         parse_tf_config(os.environ.get("TF_CONFIG"))
+    problem = out_dir_problem(args.out)
+    if problem:
+        raise ConfigError(problem)
     out = args.out or os.path.join(
         "runs", f"{config.objective.reg}-{config.prior.kind}-{path_tag(config.data.dataset)}")
-    if os.path.exists(out) and not os.path.isdir(out):
-        return report(prog, ConfigError(f"--out {out!r} is a file; give a directory"))
+    problem = out_dir_problem(out)
+    if problem:
+        raise ConfigError(problem)
 
     import_tensorflow_quietly()
     from tf_dpvae import training  # TensorFlow loads only once the arguments are known to be good

@@ -13,7 +13,7 @@ import os
 import sys
 
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import OneLineParser, guarded, path_tag
+from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem, path_tag
 from tf_dpvae.config import ConfigError, RunConfig, read_config_file
 from tf_dpvae.quiet import import_tensorflow_quietly
 
@@ -95,6 +95,9 @@ def main(argv=None, prog: str = PROG) -> int:
 
 
 def tune(prog: str, args: argparse.Namespace) -> int:
+    problem = out_dir_problem(args.out)
+    if problem:
+        raise ConfigError(problem)
     settings = settings_from_args(args)
     b = settings.base
     out = args.out or os.path.join(

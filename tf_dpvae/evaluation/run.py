@@ -28,18 +28,58 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tf_dpvae import data as data_lib
-from tf_dpvae import divergences, plots, runs
+from tf_dpvae import divergences, locks, plots, runs
 from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density, sample_aggregate_posterior
 from tf_dpvae.config import RunConfig
 from tf_dpvae.errors import UserError
 from tf_dpvae.evaluation import frechet, importance_nll, leakage, posterior_samples, symmetric_kl
-from tf_dpvae.files import write_atomic
+from tf_dpvae.files import publish_dir, write_atomic
 
 DEFAULT_TAUS = (-90.0, -70.0, -50.0, -30.0, -20.0, -10.0, -6.0, -4.0, -3.0, -2.0, -1.0)
 
 
 class EvaluationError(UserError):
     """The run directory or a setting cannot be evaluated; the message says why."""
+
+
+# Upper bounds on the evaluation's sizes (issue 14), beside the memory estimate of
+# ``check_memory``: far above the paper's (10,000 samples, K = 1,000), far below an int32 overflow.
+EVAL_LIMITS = {"num_samples": 10_000_000, "lp_pool": 1_000, "skl_samples": 10_000_000,
+               "is_samples": 1_000_000, "nll_examples": 10_000_000, "figure_samples": 10_000,
+               "marked": 10_000}
+MEMORY_FRACTION = 0.8   # of the machine's physical memory that one evaluation may plan to use
+
+
+def memory_estimate(settings: "EvalSettings", example_shape, latent_dim: int) -> int:
+    """Bytes the largest arrays of ``evaluate_run`` hold at once, roughly: the random and the LP
+    samples decoded (float32), the LP pool in z and its log q (float64), the sKL samples."""
+    s = settings
+    pixels = int(np.prod(example_shape))
+    pool = s.lp_pool * s.num_samples
+    return (2 * s.num_samples * pixels * 4 + pool * (2 * latent_dim + 2) * 8
+            + 4 * s.skl_samples * latent_dim * 8)
+
+
+def physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(settings: "EvalSettings", example_shape, latent_dim: int,
+                 available: int | None = None) -> None:
+    """Raise EvaluationError, before any computation, when ``memory_estimate`` exceeds
+    ``MEMORY_FRACTION`` of the machine's memory (``available``, default: physical memory)."""
+    available = physical_memory() if available is None else available
+    need = memory_estimate(settings, example_shape, latent_dim)
+    if available and need > MEMORY_FRACTION * available:
+        raise EvaluationError(
+            f"num-samples {settings.num_samples:,} with lp-pool {settings.lp_pool} and skl-samples "
+            f"{settings.skl_samples:,} need about {need / 2**30:.1f} GiB for examples of shape "
+            f"{tuple(example_shape)} (latent-dim {latent_dim}); this machine has "
+            f"{available / 2**30:.1f} GiB, of which {MEMORY_FRACTION:.0%} is accepted: lower "
+            f"--num-samples or --lp-pool")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +109,11 @@ class EvalSettings:
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise EvaluationError(f"{name.replace('_', '-')} must be a positive integer, "
                                       f"got {value!r}")
+        for name, high in EVAL_LIMITS.items():
+            value = getattr(self, name)
+            if value > high:
+                raise EvaluationError(f"{name.replace('_', '-')} must be at most {high:,}, got "
+                                      f"{value:,}")
         if self.num_samples < 2 or self.skl_samples < 2:
             raise EvaluationError("num-samples and skl-samples must be at least 2 (a covariance and a "
                                   "standard error need two points)")
@@ -224,6 +269,7 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     t0 = time.perf_counter()
     restored = restore_run(run_dir, settings.checkpoint)
     model, splits, config = restored.model, restored.splits, restored.config
+    check_memory(settings, splits.example_shape, config.model.latent_dim)
     timings["restore"] = time.perf_counter() - t0
     log(f"restored {restored.checkpoint} ({restored.checkpoint_kind}, step {restored.step}); data {splits.name}: "
         f"{len(splits.train)} training, {len(splits.validation)} held-out examples")
@@ -450,31 +496,42 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
                                                else min(2000, s.num_samples)]}}
 
 
-def write_results(run_dir: str, results: dict) -> str:
-    """Write ``eval/metrics.json`` (atomically, last), the PNGs, and TensorBoard summaries."""
-    out = os.path.join(run_dir, "eval")
-    os.makedirs(out, exist_ok=True)
-    for name, png in results["figures"].items():
-        write_atomic(os.path.join(out, f"{name}.png"), png)
+def write_results(run_dir: str, results: dict, extra_files: dict | None = None) -> str:
+    """Write ``eval/`` as one set, then the TensorBoard summaries under ``logs/eval``.
+
+    ``eval/`` (``metrics.json``, the PNGs, and ``extra_files``: name → bytes, e.g. table1's
+    ``samples.npz``) is built aside and swapped in whole (``files.publish_dir``): a kill leaves the
+    old set or the new one, never new figures beside old metrics, and temporaries of a killed earlier
+    evaluation are removed. Files that an earlier evaluation left in ``eval/`` and this one does not
+    write are gone with the old set. Holds the run-directory lock (``locks.hold``) while it writes.
+    """
     m = results["metrics"]
-    step = max(m["step"], 0)
-    writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "eval"))
-    with writer.as_default(step=step):
-        for group, values in m["metrics"].items():
-            for key, value in values.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in (
-                        "generated", "real_held_out", "lp_kept", "lp_pool", "samples_per_side",
-                        "examples", "is_samples", "q_samples"):
-                    tf.summary.scalar(f"{group}/{key}", value)
-        for variant in leakage.VARIANTS:  # all three for every prior: one tag across runs
-            table = m["metrics"]["leakage"].get(variant)
-            if table:
-                for tau, value in zip(table["tau"], table["leakage_score"]):
-                    tf.summary.scalar(f"leakage_{variant}/tau_{tau:g}", value)
+
+    def fill(directory):
         for name, png in results["figures"].items():
-            tf.summary.image(name, tf.image.decode_png(png, channels=4)[None])
-    writer.flush()
-    writer.close()
-    path = os.path.join(out, "metrics.json")
-    write_atomic(path, json.dumps(m, indent=2, sort_keys=True))
-    return path
+            write_atomic(os.path.join(directory, f"{name}.png"), png)
+        for name, payload in (extra_files or {}).items():
+            write_atomic(os.path.join(directory, name), payload)
+        write_atomic(os.path.join(directory, "metrics.json"), json.dumps(m, indent=2, sort_keys=True))
+
+    with locks.hold(run_dir, "evaluate"):
+        out = publish_dir(os.path.join(run_dir, "eval"), fill)
+        step = max(m["step"], 0)
+        writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "eval"))
+        with writer.as_default(step=step):
+            for group, values in m["metrics"].items():
+                for key, value in values.items():
+                    if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in (
+                            "generated", "real_held_out", "lp_kept", "lp_pool", "samples_per_side",
+                            "examples", "is_samples", "q_samples"):
+                        tf.summary.scalar(f"{group}/{key}", value)
+            for variant in leakage.VARIANTS:  # all three for every prior: one tag across runs
+                table = m["metrics"]["leakage"].get(variant)
+                if table:
+                    for tau, value in zip(table["tau"], table["leakage_score"]):
+                        tf.summary.scalar(f"leakage_{variant}/tau_{tau:g}", value)
+            for name, png in results["figures"].items():
+                tf.summary.image(name, tf.image.decode_png(png, channels=4)[None])
+        writer.flush()
+        writer.close()
+    return os.path.join(out, "metrics.json")

@@ -34,7 +34,15 @@ def out_problem(out: str) -> str | None:
     return None
 
 
+# The serving graph takes num_samples as an int32 tensor: a larger limit could never be reached and
+# would make the in-graph check compare against an overflowed constant.
+MAX_MAX_SAMPLES = 2 ** 31 - 1
+
+
 def max_samples_problem(max_samples) -> str | None:
     if not isinstance(max_samples, int) or isinstance(max_samples, bool) or max_samples < 1:
         return f"max-samples must be a positive integer, got {max_samples!r}"
+    if max_samples > MAX_MAX_SAMPLES:
+        return (f"max-samples must be at most {MAX_MAX_SAMPLES:,} (2**31 - 1: num_samples is an int32 "
+                f"in the serving signatures), got {max_samples:,}")
     return None

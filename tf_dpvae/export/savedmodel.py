@@ -8,21 +8,25 @@
 Versions are positive integers; an export takes the next one (1 for an empty OUT) and never touches an
 existing version. The version is written into a temporary directory inside OUT whose name TF Serving
 ignores (``.tmp-export-*``, not an integer), flushed to disk, and renamed into place only when complete:
-a crash or an exception never leaves a half-written version where a server would load it.
+a crash or an exception never leaves a half-written version where a server would load it. While it
+writes, the export holds a flock on ``.tmp-export-*/.writing``; the next export into OUT removes every
+temporary whose flock nobody holds (its writer was killed), so temporaries never pile up.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import errno
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+import time
 
 import tensorflow as tf
 
-from tf_dpvae import runs
+from tf_dpvae import locks, runs
 from tf_dpvae.errors import UserError
 from tf_dpvae.export import DEFAULT_MAX_SAMPLES, out_problem, run_dir_problem
 from tf_dpvae.export.signatures import SIGNATURE_NAMES, build_archive
@@ -30,6 +34,8 @@ from tf_dpvae.model import DPVAE
 
 METADATA = os.path.join("assets.extra", "tf_dpvae_export.json")
 TMP_PREFIX = ".tmp-export-"
+WRITING = ".writing"          # in a temporary: flock-held by the export writing it
+STALE_GRACE_SECONDS = 600     # a temporary without a marker older than this is a killed export's
 
 
 class ExportError(UserError):
@@ -117,10 +123,14 @@ def write_version(write, out: str) -> tuple[str, int]:
     if problem:
         raise ExportError(problem)
     os.makedirs(out, exist_ok=True)
+    clean_stale_temporaries(out)
     tmp = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=out)
+    marker = None
     try:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a server running as another user must read it
+        marker = _claim(tmp)
         write(tmp)
+        os.unlink(os.path.join(tmp, WRITING))   # still held through the open descriptor
         _fsync_tree(tmp)
         while True:
             version = max(existing_versions(out), default=0) + 1
@@ -137,6 +147,50 @@ def write_version(write, out: str) -> tuple[str, int]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if marker is not None:
+            os.close(marker)
+
+
+def _claim(tmp: str) -> int:
+    """Create ``tmp/.writing`` and hold an exclusive flock on it while the export writes: a later
+    export sees the temporary as alive for as long as this process lives."""
+    fd = os.open(os.path.join(tmp, WRITING), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def clean_stale_temporaries(out: str, grace_seconds: float = STALE_GRACE_SECONDS) -> list[str]:
+    """Remove the ``.tmp-export-*`` directories in ``out`` left by exports that were killed: those
+    whose ``.writing`` flock nobody holds, or (killed before the marker existed, or after it was
+    removed) older than ``grace_seconds`` with no marker. Another export's live temporary is kept.
+    Returns the paths removed."""
+    removed = []
+    if not os.path.isdir(out):
+        return removed
+    for name in os.listdir(out):
+        path = os.path.join(out, name)
+        if not name.startswith(TMP_PREFIX) or not os.path.isdir(path):
+            continue
+        try:
+            fd = os.open(os.path.join(path, WRITING), os.O_RDONLY)
+        except FileNotFoundError:
+            try:
+                stale = time.time() - os.path.getmtime(path) > grace_seconds
+            except OSError:
+                continue
+        else:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                stale = True
+            except BlockingIOError:
+                stale = False
+            finally:
+                os.close(fd)
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def export_model(model: DPVAE, out: str, max_samples: int = DEFAULT_MAX_SAMPLES,
@@ -173,6 +227,16 @@ def export_run(run_dir: str, out: str | None = None, max_samples: int = DEFAULT_
     same ``max_samples``, return it (``reused=True``) instead of writing an identical new version (used
     after training, where a rerun of a finished run would otherwise add a copy each time).
     """
+    problem = run_dir_problem(run_dir)
+    if problem:
+        raise ExportError(problem)
+    # The run directory is locked for the export (locks.hold): training cannot rotate the checkpoint
+    # away while it is read, and a second export or evaluation waits its turn (RunLocked, exit 2).
+    with locks.hold(run_dir, "export"):
+        return _export_run(run_dir, out, max_samples, input_shape, skip_if_exported, checkpoint)
+
+
+def _export_run(run_dir, out, max_samples, input_shape, skip_if_exported, checkpoint):
     out = out or default_out(run_dir)
     run = restore(run_dir, input_shape, checkpoint)
     step = run.step
