@@ -48,8 +48,11 @@ def imports_of(path: pathlib.Path, modules: set[str]) -> set[str]:
             parts = target.split(".")
             for i in range(1, len(parts) + 1):
                 candidate = ".".join(parts[:i])
-                # the root __init__ is empty (test below): an edge to it says nothing
-                if candidate in modules and candidate not in (name, "tf_dpvae"):
+                # the root __init__ is empty (test below): an edge to it says nothing. Nor does an
+                # edge to one's own ancestor package: Python has run (or is running) a package's
+                # __init__ before any of its submodules, so a.b.c naming a.b.d adds no order.
+                ancestor = name.startswith(candidate + ".")
+                if candidate in modules and candidate not in (name, "tf_dpvae") and not ancestor:
                     found.add(candidate)
     return found
 
