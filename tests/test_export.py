@@ -227,7 +227,7 @@ def test_interrupted_export_leaves_no_version_behind(run, live, tmp_path, monkey
         written.append(sorted(os.listdir(directory)))  # the SavedModel is complete by now
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(savedmodel, "_fsync_tree", fail_after_writing)
+    monkeypatch.setattr(savedmodel.files, "fsync_tree", fail_after_writing)
     with pytest.raises(KeyboardInterrupt):
         savedmodel.export_model(live, str(out))
     assert "saved_model.pb" in written[0]

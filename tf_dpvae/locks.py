@@ -72,6 +72,15 @@ def _record(purpose: str) -> dict:
             "command": " ".join(sys.argv)}
 
 
+def _lock_or_raise(fd: int, run_dir: str) -> None:
+    """Take the exclusive flock on ``fd`` without waiting, or raise RunLocked naming the holder."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RunLocked(f"{run_dir!r} is in use by {describe(read_record(run_dir))}; wait for it "
+                        f"to finish or choose another directory") from None
+
+
 def check_free(run_dir: str) -> None:
     """Raise RunLocked if another process holds ``run_dir`` now; write nothing (a probe before
     validating a directory's contents, so that a busy directory is reported as busy)."""
@@ -82,11 +91,7 @@ def check_free(run_dir: str) -> None:
     except OSError:
         return   # no lock file (or no directory): nobody holds it
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunLocked(f"{run_dir!r} is in use by {describe(read_record(run_dir))}; wait for it "
-                            f"to finish or choose another directory") from None
+        _lock_or_raise(fd, run_dir)
     finally:
         os.close(fd)
 
@@ -119,11 +124,7 @@ def hold(run_dir: str, purpose: str, log=None):
         raise RunLocked(f"cannot create the lock file {lock_path(run_dir)!r}: "
                         f"{err.strerror or err}") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunLocked(f"{run_dir!r} is in use by {describe(read_record(run_dir))}; wait for it "
-                            f"to finish or choose another directory") from None
+        _lock_or_raise(fd, run_dir)
         stale = read_record(run_dir)
         if stale and log is not None:
             log(f"taking over the lock of {run_dir} left by {describe(stale)}, which is no longer "

@@ -58,20 +58,7 @@ def load_tfds_factors(name: str, config: DataConfig, seed: int, accepted: str) -
     tfds = tfds_source._import_tfds()
     label_features, factor_names, pixel_scale = FACTOR_DATASETS[name]
     builder = tfds_source._builder(tfds, name, config.data_dir or None, accepted)
-    with tfds_source._quiet_absl():
-        prepared = builder.is_prepared()
-    if not prepared:
-        if not config.download:
-            raise DataError(f"TFDS dataset {name!r} is not prepared in "
-                            f"{builder.data_dir_root} and downloading is off: on a machine with "
-                            f"internet run `tfds build {name} --data_dir DIR` (or rerun with "
-                            f"--download), then pass --data-dir DIR; {OFFLINE_HINT}")
-        try:
-            builder.download_and_prepare()
-        except Exception as err:  # noqa: BLE001 - any download failure is the user's data problem
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise DataError(f"downloading TFDS dataset {name!r} failed ({first}); "
-                            f"{OFFLINE_HINT}") from None
+    tfds_source.ensure_prepared(builder, name, config.download, OFFLINE_HINT)
     features = builder.info.features
     sizes = [features[f].num_classes for f in label_features]
     images, labels = [], []

@@ -80,6 +80,27 @@ def _split_plan(builder) -> dict[str, str | None]:
     return {"train": train, "validation": validation, "test": test}
 
 
+def ensure_prepared(builder, name: str, download: bool, offline_hint: str) -> None:
+    """Prepare ``builder``'s files if they are missing and ``download`` allows it; otherwise, or if
+    the download fails, a DataError that says how to prepare them and ends with ``offline_hint``."""
+    with _quiet_absl():
+        prepared = builder.is_prepared()
+    if prepared:
+        return
+    if not download:
+        where = os.fspath(builder.data_dir_root)
+        raise DataError(
+            f"TFDS dataset {name!r} is not prepared in {where} and downloading is off: on a "
+            f"machine with internet run `tfds build {name} --data_dir DIR` (or rerun with "
+            f"--download), then pass --data-dir DIR; {offline_hint}")
+    try:
+        builder.download_and_prepare()
+    except Exception as err:  # noqa: BLE001 - any download failure is the user's data problem
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"downloading TFDS dataset {name!r} failed ({first}); "
+                        f"{offline_hint}") from None
+
+
 def load_tfds(name: str, config: DataConfig, seed: int, accepted: str) -> Splits:
     """The TFDS image data set ``name`` as ``Splits`` (see the module docstring)."""
     tfds = _import_tfds()
@@ -87,21 +108,7 @@ def load_tfds(name: str, config: DataConfig, seed: int, accepted: str) -> Splits
     if data_dir and not os.path.isdir(data_dir):
         raise DataError(f"--data-dir {data_dir!r} is not a directory")
     builder = _builder(tfds, name, data_dir, accepted)
-    with _quiet_absl():
-        prepared = builder.is_prepared()
-    if not prepared:
-        if not config.download:
-            where = os.fspath(builder.data_dir_root)
-            raise DataError(
-                f"TFDS dataset {name!r} is not prepared in {where} and downloading is off: on a "
-                f"machine with internet run `tfds build {name} --data_dir DIR` (or rerun with "
-                f"--download), then pass --data-dir DIR; {OFFLINE_HINT}")
-        try:
-            builder.download_and_prepare()
-        except Exception as err:  # noqa: BLE001 - any download failure is the user's data problem
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise DataError(f"downloading TFDS dataset {name!r} failed ({first}); "
-                            f"{OFFLINE_HINT}") from None
+    ensure_prepared(builder, name, config.download, OFFLINE_HINT)
 
     features = builder.info.features
     if "image" not in features:

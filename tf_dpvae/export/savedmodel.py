@@ -26,7 +26,7 @@ import time
 
 import tensorflow as tf
 
-from tf_dpvae import locks, runs
+from tf_dpvae import files, locks, runs
 from tf_dpvae.errors import UserError
 from tf_dpvae.export import DEFAULT_MAX_SAMPLES, out_problem, run_dir_problem
 from tf_dpvae.export.signatures import SIGNATURE_NAMES, build_archive
@@ -95,26 +95,6 @@ def restore(run_dir: str, input_shape=None, checkpoint: str = "best") -> runs.Lo
         raise ExportError(str(err)) from None
 
 
-def _fsync_tree(root: str) -> None:
-    """Flush every file and directory under ``root`` to disk (TensorFlow's writers do not)."""
-    for directory, _, files in os.walk(root):
-        for name in files:
-            fd = os.open(os.path.join(directory, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(directory)
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_version(write, out: str) -> tuple[str, int]:
     """Run ``write(tmp_dir)`` to fill a fresh temporary directory inside ``out``, then rename it to
     ``out/<next version>``. Returns (path, version). On any exception (or interrupt) the temporary
@@ -131,7 +111,7 @@ def write_version(write, out: str) -> tuple[str, int]:
         marker = _claim(tmp)
         write(tmp)
         os.unlink(os.path.join(tmp, WRITING))   # still held through the open descriptor
-        _fsync_tree(tmp)
+        files.fsync_tree(tmp)
         while True:
             version = max(existing_versions(out), default=0) + 1
             target = os.path.join(out, str(version))
@@ -142,7 +122,7 @@ def write_version(write, out: str) -> tuple[str, int]:
             except OSError as err:
                 if err.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not os.path.isdir(target):
                     raise
-        _fsync_dir(out)
+        files.fsync_dir(out)
         return target, version
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
