@@ -43,13 +43,14 @@ def main(argv=None):
         for seed in args.seeds:
             config = RunConfig().replace(objective={"reg": args.reg}, prior={"kind": args.prior},
                                          train={"seed": seed})
-            config = config.replace(**{k: v for k, v in sections.items()})
+            config = config.replace(**sections)
             start = time.perf_counter()
             result = training.fit(config, os.path.join(args.out, f"{name}-seed{seed}"), verbose=0,
                                   log=lambda *_: None)
             stats = moons.measure(result.model, data_lib.load(config.data, seed).train, seed)
-            best = json.load(open(os.path.join(args.out, f"{name}-seed{seed}", "checkpoints",
-                                               "best", "best.json")))
+            with open(os.path.join(args.out, f"{name}-seed{seed}", "checkpoints", "best",
+                                   training.BEST_RECORD), encoding="utf-8") as f:
+                best = json.load(f)
             rows.append((name, seed, stats, best, time.perf_counter() - start))
             print(f"  {name} seed {seed}: off-manifold {100 * stats['off']:.1f} %", file=sys.stderr)
     print(f"\n{provenance.stamp()} (at the end).\n")
