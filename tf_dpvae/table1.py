@@ -112,11 +112,15 @@ class Protocol:
     leakage_tau: float = -4.0    # the table's leakage cell is LS(τ) at this τ
     classifier_epochs: int = 4   # image data: the feature classifier (as python -m tf_dpvae.features)
     reg_warmup_steps: int = 0    # the paper's protocol ramps nothing in (the β-B capacity aside)
+    # FactorVAE's discriminator: the authors' 5 hidden layers of 1,000 (reference-code.md §2c), pinned
+    # here because the command-line default is a smaller one sized for the 2-D moons codes
+    disc_units: int = 1000
+    disc_layers: int = 5
     description: str = ""
 
     def __post_init__(self) -> None:
         for name in ("latent_dim", "batch_size", "steps", "num_samples", "lp_pool", "skl_samples",
-                     "is_samples", "nll_examples", "classifier_epochs"):
+                     "is_samples", "nll_examples", "classifier_epochs", "disc_units", "disc_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise Table1Error(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
@@ -168,7 +172,8 @@ def pair_configs(protocol: Protocol, reg: str, seed: int,
         epochs = max(1, math.ceil(protocol.steps / max(1, num_train // protocol.batch_size)))
     normal = RunConfig().replace(
         prior={"kind": "normal"},
-        objective={"reg": reg, "reg_warmup_steps": protocol.reg_warmup_steps},
+        objective={"reg": reg, "reg_warmup_steps": protocol.reg_warmup_steps,
+                   "disc_units": protocol.disc_units, "disc_layers": protocol.disc_layers},
         model={"latent_dim": protocol.latent_dim, "arch": protocol.arch},
         data={"dataset": protocol.dataset},
         train={"batch_size": protocol.batch_size, "lr": protocol.lr, "steps": protocol.steps,
