@@ -24,7 +24,7 @@ from tf_dpvae.model import build_model
 cfg = RunConfig().replace(
     model={"arch": "factor_mnist", "latent_dim": 2},
     prior={"kind": "normal"},
-    objective={"reg": "factor"},
+    objective={"reg": "factor", "disc_units": 1000, "disc_layers": 5},  # the authors' discriminator
     train={"batch_size": 24},
 )
 m = build_model(cfg, (None, 28, 28, 1))

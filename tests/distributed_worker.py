@@ -23,6 +23,9 @@ QUIET = {"verbose": 0, "log": lambda *_: None}
 # every objective whose mirrored run must match one device: the per-example ones (none), the
 # all-gathered permutation (factor) and the all-gathered batch statistics (tc, info)
 OBJECTIVES = ("none", "factor", "tc", "info")
+# and gradient clipping, which must bound the global gradient, not each replica's share: at a bound
+# this small every step is clipped
+CLIPPED = {"none-clipped": ("none", {"clip_norm": 0.05})}
 
 
 def epoch_losses(log_dir):
@@ -46,16 +49,17 @@ def main():
     if mode == "mirrored":
         distribute.split_cpu(2)
         result = {}
-        for reg in OBJECTIVES:
+        cases = {reg: (reg, {}) for reg in OBJECTIVES} | CLIPPED
+        for case, (reg, extra) in cases.items():
             # 80 examples, global batch 20: 4 steps per epoch, two epochs
             config = tiny_config(reg, "dp", data={"num_examples": 80},
-                                 train={"steps": 0, "epochs": 2})
+                                 train={"steps": 0, "epochs": 2, **extra})
             for name, train in (("one", {"strategy": "one"}),
                                 ("mirrored", {"strategy": "mirrored", "devices": "/cpu:0,/cpu:1"})):
-                run = training.fit(config.replace(train=train), os.path.join(out, reg, name), **QUIET)
-                result[f"{reg}/{name}"] = {
+                run = training.fit(config.replace(train=train), os.path.join(out, case, name), **QUIET)
+                result[f"{case}/{name}"] = {
                     "step": run.step, "logs": run.final_logs,
-                    "epoch_loss": epoch_losses(os.path.join(out, reg, name, "logs", "train")),
+                    "epoch_loss": epoch_losses(os.path.join(out, case, name, "logs", "train")),
                     "replicas": run.model.distribute_strategy.num_replicas_in_sync,
                     "weights": weights(run.checkpoint)}
         # resume across strategies: the first 4 steps mirrored, the last 4 on one device

@@ -113,9 +113,11 @@ def test_given_flags_override_the_config_file_and_defaults_do_not(tmp_path):
     path = tmp_path / "base.json"
     path.write_text(RunConfig().replace(objective={"beta": 2.0}, train={"epochs": 3}).to_json())
     parser = build_parser()
-    # --epochs given with the dataclass default (25) still overrides the file's 3
-    config = config_from_args(parser.parse_args(["--config", str(path), "--epochs", "25"]))
-    assert (config.objective.beta, config.train.epochs) == (2.0, 25)
+    # --epochs given with the dataclass default still overrides the file's 3
+    default = RunConfig().train.epochs
+    assert default != 3
+    config = config_from_args(parser.parse_args(["--config", str(path), "--epochs", str(default)]))
+    assert (config.objective.beta, config.train.epochs) == (2.0, default)
     config = config_from_args(parser.parse_args(["--config", str(path)]))
     assert (config.objective.beta, config.train.epochs) == (2.0, 3)
 

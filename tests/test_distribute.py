@@ -67,7 +67,7 @@ def two_workers(tmp_path_factory):
 def test_mirrored_on_two_cpus_follows_the_single_device_run(tmp_path, two_workers):
     # 8 fits and a resume in one process, beside the two multi-worker processes on 2 shared cores
     result = result_of(run_worker("mirrored", str(tmp_path)), timeout=540)
-    for reg in ("none", "factor", "tc", "info"):
+    for reg in ("none", "factor", "tc", "info", "none-clipped"):
         one, mirrored = result[f"{reg}/one"], result[f"{reg}/mirrored"]
         assert (one["replicas"], mirrored["replicas"]) == (1, 2)
         assert one["step"] == mirrored["step"] == 8
@@ -79,6 +79,10 @@ def test_mirrored_on_two_cpus_follows_the_single_device_run(tmp_path, two_worker
                                        err_msg=f"{reg}: {name}")
         # after 8 steps every weight agrees to float rounding (and they did move: see the loss)
         assert max_relative_difference(one["weights"], mirrored["weights"]) < 1e-4, reg
+    # --clip-norm bounds the global gradient (the same update as on one device, above), and at
+    # 0.05 it was active: the clipped run's weights are not the unclipped run's
+    assert max_relative_difference(result["none/one"]["weights"],
+                                   result["none-clipped/one"]["weights"]) > 1e-3
     # 4 steps mirrored, then resumed on one device for 4 more: the same as 8 steps on one device
     resumed = result["none/resumed"]
     assert (resumed["step"], resumed["resumed_from"]) == (8, 4)

@@ -84,6 +84,31 @@ def test_factor_step_trains_both_networks_with_their_own_optimizers(make_config)
                for b, v in zip(disc_before, model.discriminator.trainable_variables))
 
 
+def test_clip_norm_steps_equal_keras_global_clipnorm_on_one_device(make_config):
+    """On one device the model's own clipping (built to stay right under R replicas, where Keras
+    clips before the all-reduce) must take the steps Keras's ``global_clipnorm`` takes."""
+    import keras
+
+    constant = {"lr_schedule": "constant", "lr": 1e-2}
+    config = make_config("none", "dp", train={"clip_norm": 0.05, **constant})
+    x = tf.random.stateless_normal([20, 2], seed=[3, 3])
+    ours = build_model(config, (None, 2))
+    keras_clipped = build_model(config, (None, 2))
+    keras_clipped.clip_norm = 0.0  # the model does not clip; its optimizer does
+    keras_clipped.compile(optimizer=keras.optimizers.Adam(1e-2, global_clipnorm=0.05))
+    keras_clipped.set_weights(ours.get_weights())
+    unclipped = build_model(make_config("none", "dp", train=constant), (None, 2))
+    unclipped.set_weights(ours.get_weights())
+    for _ in range(3):
+        for model in (ours, keras_clipped, unclipped):
+            model.train_step(x)
+    for a, b in zip(ours.vae_variables, keras_clipped.vae_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7, err_msg=a.path)
+    # and the bound was active: without it the weights moved elsewhere
+    assert max(float(np.max(np.abs(a.numpy() - b.numpy())))
+               for a, b in zip(ours.vae_variables, unclipped.vae_variables)) > 1e-4
+
+
 def test_sampling_is_seeded_and_goes_through_the_inverse_flow(make_config):
     model = build_model(make_config("none", "dp"), (None, 2))
     for coupling in model.prior.couplings:  # make g non-trivial

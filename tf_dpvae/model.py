@@ -44,7 +44,8 @@ class DPVAE(keras.Model):
     """
 
     def __init__(self, encoder, decoder, prior, objective, discriminator=None,
-                 likelihood: str = "gaussian", obs_std: float = 0.1, seed: int = 0, **kwargs):
+                 likelihood: str = "gaussian", obs_std: float = 0.1, seed: int = 0,
+                 clip_norm: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if objective.needs_discriminator and discriminator is None:
             raise ValueError("the factor objective needs a discriminator network")
@@ -56,6 +57,7 @@ class DPVAE(keras.Model):
         self.likelihood = likelihood
         self.obs_std = obs_std
         self.seed = seed
+        self.clip_norm = clip_norm  # the VAE gradient's global norm bound (0 = none): see _clipped
         self.seed_generator = keras.random.SeedGenerator(seed, name="reparameterization_seed")
         # Evaluation draws its noise from a stream of its own: validating (or not) never changes
         # the noise the training steps see, so a resumed run repeats an uninterrupted one exactly.
@@ -262,7 +264,8 @@ class DPVAE(keras.Model):
             loss, terms, z = self.compute_terms(x)
             scaled = _scaled(loss, replicas, self.optimizer)
         variables = self.vae_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        gradients = self._clipped(tape.gradient(scaled, variables), replicas)
+        self.optimizer.apply_gradients(zip(gradients, variables))
         if self.discriminator is not None:
             disc_vars = self.discriminator.trainable_variables
             with tf.GradientTape() as tape:
@@ -273,6 +276,29 @@ class DPVAE(keras.Model):
                 zip(tape.gradient(scaled, disc_vars), disc_vars))
             terms.update(disc_loss=disc_loss, disc_accuracy=disc_accuracy)
         return self._update(terms)
+
+    def _clipped(self, gradients, replicas):
+        """The VAE gradients with the global norm of the *global* gradient clipped to ``clip_norm``:
+        g ← g · min(1, c / ‖g‖₂), ‖g‖₂ over every variable, as ``tf.clip_by_global_norm``.
+
+        Not the optimizer's ``global_clipnorm``: Keras 3 clips in ``apply`` before the TensorFlow
+        backend all-reduces the replicas' gradients (``base_optimizer._backend_apply_gradients`` then
+        ``_all_reduce_sum_gradients``), so under R replicas each replica's share would be clipped on
+        its own and the update would differ from the single-device one. Here the replicas' gradients
+        are summed first (an all-reduce), clipped, and each replica passes 1/R of the result, which the
+        optimizer's own sum turns back into the clipped global gradient. Under float16 the gradients
+        carry the loss scale S: clipping at S·c is clipping the unscaled gradient at c (a non-finite
+        gradient stays non-finite, and ``LossScaleOptimizer`` skips that step)."""
+        if not self.clip_norm:
+            return gradients
+        bound = self.clip_norm
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            bound = bound * tf.cast(self.optimizer.dynamic_scale, tf.float32)
+        if replicas > 1:
+            gradients = tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, gradients)
+        clipped, _ = tf.clip_by_global_norm(gradients, bound)
+        return [g / replicas for g in clipped] if replicas > 1 else clipped
 
     def test_step(self, data):
         x, x_other = self._split(data)
@@ -393,13 +419,13 @@ def build_model(config: RunConfig, input_shape, total_steps: int | None = None) 
                            hidden_units=p.hidden_units, hidden_layers=p.hidden_layers,
                            scale_bound=p.scale_bound)
         model = DPVAE(encoder, decoder, prior, objective, discriminator, likelihood=m.likelihood,
-                      obs_std=m.obs_std, seed=config.train.seed, name="dpvae")
+                      obs_std=m.obs_std, seed=config.train.seed, clip_norm=config.train.clip_norm,
+                      name="dpvae")
         model.build(tuple(input_shape))
     finally:
         keras.config.set_dtype_policy(previous_policy)
     t = config.train
-    optimizer = keras.optimizers.Adam(learning_rate_schedule(t, total_steps),
-                                      global_clipnorm=t.clip_norm or None)
+    optimizer = keras.optimizers.Adam(learning_rate_schedule(t, total_steps))  # clipping: _clipped
     disc_optimizer = keras.optimizers.Adam(o.disc_lr, beta_1=o.disc_beta_1, beta_2=o.disc_beta_2)
     if mixed == "float16":  # float16 gradients underflow without loss scaling; bfloat16's do not
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
