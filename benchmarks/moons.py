@@ -11,7 +11,12 @@ standardized data space:
 For scale: the moons' own noise (σ = 0.05 before standardization) puts a fresh data point at a median
 nearest-training-point distance printed in the table's last row.
 
-    .venv/bin/python benchmarks/moons.py [--seeds 0 1 2 3 4] [--epochs 25] [--out /tmp/moons-bench]
+    .venv/bin/python benchmarks/moons.py [--seeds 0 1 2 3 4] [--epochs 40] [--out /tmp/moons-bench]
+
+Models already trained in ``--out`` are only measured (training resumes and finds nothing to do), and a
+model that another invocation is training there (its run directory is locked) is waited for: several
+invocations over the same ``--out``, with their seeds in different orders, share the training, and any
+one of them prints the whole table.
 
 Each model is the one ``train`` exports: the checkpoint with the lowest validation negative ELBO.
 Prints one row per model and seed, then mean ± sd over seeds, with the date, commit and load.
@@ -32,6 +37,7 @@ import tensorflow as tf  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
 from tf_dpvae import data as data_lib  # noqa: E402
+from tf_dpvae import locks  # noqa: E402
 from tf_dpvae import training  # noqa: E402
 from tf_dpvae.config import RunConfig  # noqa: E402
 from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density  # noqa: E402
@@ -55,6 +61,15 @@ def measure(model, train, seed):
             "off": np.mean(distances > THRESHOLD), "low_q_mean": distances[low].mean()}
 
 
+def fit_when_free(config, out, poll_seconds=10.0):
+    """``training.fit``, waiting while another process holds the run directory's lock."""
+    while True:
+        try:
+            return training.fit(config, out, verbose=0, log=lambda *_: None)
+        except locks.RunLocked:
+            time.sleep(poll_seconds)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -68,7 +83,7 @@ def main(argv=None):
                                          train={"seed": seed, "epochs": args.epochs})
             out = os.path.join(args.out, f"{reg}-{prior}-seed{seed}")
             start = time.perf_counter()
-            result = training.fit(config, out, verbose=0, log=lambda *_: None)
+            result = fit_when_free(config, out)
             splits = data_lib.load(config.data, seed)
             stats = measure(result.model, splits.train, seed)
             stats["seconds"] = time.perf_counter() - start
