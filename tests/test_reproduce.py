@@ -11,7 +11,7 @@ import pytest
 
 from tf_dpvae import reproduce, table1
 
-TINY = ["--dataset", "moons", "--regs", "none", "beta", "--seeds", "0", "--steps", "4",
+TINY = ["--dataset", "moons", "--regs", "none", "beta", "--seeds", "0", "--steps", "4", "--no-post-hoc",
         "--num-samples", "40", "--lp-pool", "2", "--skl-samples", "60", "--is-samples", "8",
         "--nll-examples", "8", "--no-progress"]
 NAMES = ["none-normal-seed0", "none-dp-seed0", "beta-normal-seed0", "beta-dp-seed0"]
