@@ -127,6 +127,14 @@ def test_bad_input_after_loading_tensorflow_writes_nothing(tmp_path, capsys):
     assert sorted(os.listdir(out)) == ["runs"] and sorted(os.listdir(out / "runs")) == [run.name]
 
 
+def test_post_hoc_rows_are_on_unless_left_out(tmp_path):
+    parse = reproduce.build_parser().parse_args
+    base = ["table1", "--out", str(tmp_path / "o")]
+    assert reproduce.request_from_args(parse(base)).post_hoc
+    assert not reproduce.request_from_args(parse([*base, "--no-post-hoc"])).post_hoc
+    assert reproduce.request_from_args(parse([*base, "--post-hoc-steps", "7"])).protocol.post_hoc_steps == 7
+
+
 def test_bad_input_exits_before_tensorflow_loads(tmp_path):
     code = ("import sys\nfrom tf_dpvae import reproduce\n"
             "try:\n"
