@@ -15,7 +15,7 @@ from scipy.stats import multivariate_normal
 
 from tf_dpvae import data as data_lib
 from tf_dpvae import retrofit, runs, training
-from tf_dpvae.config import PostHocConfig
+from tf_dpvae.config import ConfigError, PostHocConfig
 from tf_dpvae.export import savedmodel
 from tf_dpvae.export.session import ServingSession, op_types
 
@@ -78,6 +78,8 @@ def test_the_run_records_the_source_and_the_fitted_prior(source, gmm_run):
     original = runs.load_run(source[0]).model
     x = source[1][:16]
     np.testing.assert_array_equal(loaded.model(x), original(x))
+    with pytest.raises(ConfigError, match="holds a retrofit"):   # train --out RUN2 cannot resume it
+        training.check_out_dir(gmm_run, loaded.config)
 
 
 def test_exported_gmm_sampler_follows_the_fitted_mixture(gmm_run, tmp_path):

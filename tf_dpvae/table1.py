@@ -748,7 +748,8 @@ def write_tables(request: Request, records: dict, commit: str, invocation_second
 
 
 def write_figures(request: Request, records: dict) -> list[str]:
-    """leakage.png (every model's mean LS(τ)) and samples_<reg>.png per pair with samples."""
+    """leakage.png (every pair's mean LS(τ)) and samples_<reg>.png per pair with samples (and the
+    post-hoc rows' samples under them when the request has them)."""
     from tf_dpvae import plots
 
     written = []
@@ -772,13 +773,14 @@ def write_figures(request: Request, records: dict) -> list[str]:
     for reg in request.regs:
         for seed in request.seeds:
             arrays = {}
-            for prior in PAIR:
+            for prior in request.priors:
                 record = records[run_name(reg, prior, seed)]
                 if record["evaluated"]:
                     with np.load(os.path.join(record["run_dir"], "eval", SAMPLES_FILE)) as f:
                         arrays[prior] = (f["random"], f["low_posterior"])
-            if len(arrays) == 2:
-                rows = [(model_name(reg, prior), *arrays[prior]) for prior in PAIR]
+            if all(prior in arrays for prior in PAIR):   # the pair, and the post-hoc rows evaluated
+                rows = [(model_name(reg, prior), *arrays[prior]) for prior in request.priors
+                        if prior in arrays]
                 path = os.path.join(request.out, f"samples_{reg}.png")
                 fig = plots.paired_samples_figure(
                     rows, title=f"{model_name(reg, 'normal')} vs {model_name(reg, 'dp')}, seed {seed}, "
