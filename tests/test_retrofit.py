@@ -118,7 +118,9 @@ def test_exported_gmm_sampler_follows_the_fitted_mixture(gmm_run, tmp_path):
     np.testing.assert_allclose(log_prob, expected, rtol=1e-4)
     # k by stateless_categorical, ε by stateless_normal, the seed split by a stateless draw: all core
     assert {"StatelessMultinomial", "StatelessRandomNormalV2", "StatelessRandomUniformFullIntV2"} <= ops
-    assert not any("Stateful" in op or op.startswith(("RandomStandardNormal", "Multinomial")) for op in ops)
+    stateful_rng = ("RandomStandardNormal", "RandomUniform", "Multinomial", "StatefulStandardNormal",
+                    "StatefulUniform", "RngReadAndSkip", "RngSkip")
+    assert not any(op.startswith(stateful_rng) for op in ops)
 
 
 def one_line(argv, capsys):
