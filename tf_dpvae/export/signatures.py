@@ -11,7 +11,8 @@ Signatures (input → output keys; d = latent size, S = the model's example shap
     encode                    images [B, *S] → mean [B, d], log_var [B, d], and z0 = g(mean) for dp
     decode                    z [B, d] → images [B, *S] = E[x | z]
     reconstruct               images [B, *S] → images = E[x | z = μ(x)]
-    log_prob                  z [B, d] → log_prob [B] = log N(g(z); 0, I) + log|det ∂g/∂z|  (eq. 2)
+    log_prob                  z [B, d] → log_prob [B] = log N(g(z); 0, I) + log|det ∂g/∂z|  (eq. 2);
+                              a post-hoc gmm's mixture density
 
 Every input is checked *inside the graph* before it is used, and a bad one fails the request with
 InvalidArgument and a message that names the input and the bad value. The input specs in the
