@@ -106,7 +106,8 @@ def test_command_choices_equal_their_registries():
     table = reproduce.build_parser()._subparsers._group_actions[0].choices["table1"]
     protocol = {a.dest: a for a in table._actions}["protocol"]
     assert tuple(protocol.choices) == tuple(sorted(table1.PROTOCOLS))
-    assert set(main.COMMANDS) == {"train", "evaluate", "export", "tune", "features", "reproduce"}
+    assert set(main.COMMANDS) == {"train", "evaluate", "export", "tune", "features", "reproduce",
+                                  "retrofit"}
 
 
 def test_given_flags_override_the_config_file_and_defaults_do_not(tmp_path):

@@ -79,3 +79,18 @@ def test_train_with_a_huge_latent_dim_exits_2_before_anything_is_written(tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "latent-dim" in err[0] and "10000" in err[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_post_hoc_record_is_skipped_by_run_config_and_validated_on_its_own():
+    """config.json of a retrofit holds the source's sections plus a post_hoc record: RunConfig reads
+    the sections (the model's architecture), PostHocConfig the record's settings."""
+    from tf_dpvae.config import POST_HOC_KEY, PostHocConfig
+
+    values = {**RunConfig().to_dict(), POST_HOC_KEY: {"settings": PostHocConfig(sampler="gmm").to_dict()}}
+    assert RunConfig.from_dict(values) == RunConfig()
+    with pytest.raises(ConfigError, match="sampler must be one of flow, gmm; got 'maf'"):
+        PostHocConfig(sampler="maf")
+    with pytest.raises(ConfigError, match="codes must be one of samples, means; got 'modes'"):
+        PostHocConfig(codes="modes")
+    with pytest.raises(ConfigError, match="steps must be a positive integer, got 0"):
+        PostHocConfig(steps=0)

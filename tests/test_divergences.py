@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.special
 import scipy.stats
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -140,3 +141,26 @@ def test_permute_dims_shuffles_each_column_independently_and_reproducibly():
         assert sorted(p[:, k]) == sorted(z.numpy()[:, k])
     assert not np.array_equal(p[:, 0] + 1, p[:, 1])  # rows were broken apart
     np.testing.assert_array_equal(p, dv.permute_dims(z, seed).numpy())
+
+
+def test_gaussian_mixture_log_density_matches_scipy_and_tfp():
+    """Full covariances L Lᵀ, unnormalized logits; a far point checks the logsumexp's stability."""
+    rng = np.random.default_rng(3)
+    k, d = 3, 3
+    logits = rng.normal(size=k)
+    means = rng.normal(size=(k, d)) * 2
+    a = rng.normal(size=(k, d, d))
+    covariances = a @ a.transpose(0, 2, 1) + 0.2 * np.eye(d)
+    tril = np.linalg.cholesky(covariances)
+    z = np.concatenate([rng.normal(size=(5, d)) * 2, [[40.0, -40.0, 40.0]]])
+    weights = np.exp(logits) / np.exp(logits).sum()
+    expected = scipy.special.logsumexp(np.stack([
+        np.log(w) + scipy.stats.multivariate_normal(m, c).logpdf(z)
+        for w, m, c in zip(weights, means, covariances)]), axis=0)
+    got = dv.gaussian_mixture_log_density(tf.constant(z), tf.constant(logits), tf.constant(means),
+                                          tf.constant(tril))
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+    mixture = tfp.distributions.MixtureSameFamily(
+        tfp.distributions.Categorical(logits=logits),
+        tfp.distributions.MultivariateNormalTriL(loc=means, scale_tril=tril))
+    np.testing.assert_allclose(got, mixture.log_prob(z), rtol=1e-9)

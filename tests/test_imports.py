@@ -16,7 +16,7 @@ import tf_dpvae
 ROOT = pathlib.Path(tf_dpvae.__file__).parent
 # the python -m shims over tf_dpvae.cli: command modules too
 SHIMS = {"tf_dpvae.train", "tf_dpvae.tune", "tf_dpvae.evaluate", "tf_dpvae.features",
-         "tf_dpvae.reproduce", "tf_dpvae.export.__main__"}
+         "tf_dpvae.reproduce", "tf_dpvae.retrofit", "tf_dpvae.export.__main__"}
 
 
 def module_name(path: pathlib.Path) -> str:

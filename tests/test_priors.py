@@ -127,3 +127,48 @@ def test_config_round_trip():
     prior = DecoupledPrior(3, num_blocks=2, hidden_units=8, scale_bound=0.7)
     clone = DecoupledPrior.from_config(prior.get_config())
     assert (clone.latent_dim, clone.num_blocks, clone.hidden_units, clone.scale_bound) == (3, 2, 8, 0.7)
+
+
+def fitted_mixture():
+    """A 3-component 2-D GaussianMixturePrior with known weights, means and full covariances."""
+    weights = np.array([0.2, 0.3, 0.5])
+    means = np.array([[0.0, 0.0], [3.0, 1.0], [-2.0, 2.0]])
+    covariances = np.array([[[1.0, 0.3], [0.3, 0.5]], [[0.4, -0.1], [-0.1, 0.3]],
+                            [[0.2, 0.0], [0.0, 0.9]]])
+    prior = make_prior("gmm", 2, num_components=3)
+    prior.assign(weights, means, covariances)
+    return prior, weights, means, covariances
+
+
+def test_mixture_prior_samples_are_seeded_and_follow_the_mixture():
+    prior, weights, means, covariances = fitted_mixture()
+    z, z0 = prior.sample(40_000, tf.constant([3, 4]))
+    again, _ = prior.sample(40_000, tf.constant([3, 4]))
+    other, _ = prior.sample(40_000, tf.constant([3, 5]))
+    np.testing.assert_array_equal(z, again)
+    np.testing.assert_array_equal(z0, z)                  # no separate generation space
+    assert not np.allclose(z, other)
+    mean = weights @ means                                 # E[z] = Σ π_k μ_k
+    second = sum(w * (c + np.outer(m, m)) for w, m, c in zip(weights, means, covariances))
+    np.testing.assert_allclose(z.numpy().mean(0), mean, atol=0.04)
+    np.testing.assert_allclose(np.cov(z.numpy().T), second - np.outer(mean, mean), atol=0.08)
+    at_zero, _ = prior.sample(7, tf.constant([3, 4]), temperature=0.0)   # T = 0: component means
+    assert all(any(np.allclose(row, m) for m in means) for row in at_zero.numpy())
+
+
+def test_mixture_prior_interface_and_weights():
+    """forward's second output is the log-density ratio to N(0, I), so log N(z0) + it = log p(z)
+    (the model's KL is right with this prior); base_log_prob is log p(z) itself; the parameters are
+    non-trainable variables (the VAE's optimizer never touches them) under the prior's name."""
+    prior, *_ = fitted_mixture()
+    z = tf.constant(np.random.default_rng(0).normal(size=(6, 2)), tf.float32)
+    z0, ratio = prior.forward(z)
+    np.testing.assert_allclose(dv.standard_normal_log_density(z0) + ratio, prior.log_prob(z), rtol=1e-5)
+    np.testing.assert_allclose(prior.base_log_prob(z), prior.log_prob(z))
+    np.testing.assert_array_equal(prior.inverse(z), z)
+    assert (prior.kind, prior.base_is_full_density, prior.is_identity) == ("gmm", True, False)
+    assert sorted(v.path for v in prior.non_trainable_variables) == [
+        "prior/logits", "prior/means", "prior/scale_tril"] and not prior.trainable_variables
+    assert (StandardNormalPrior(2).kind, DecoupledPrior(2).kind) == ("normal", "dp")
+    with pytest.raises(ValueError, match="num_components must be a positive integer, got 0"):
+        make_prior("gmm", 2, num_components=0)

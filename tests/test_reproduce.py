@@ -11,7 +11,7 @@ import pytest
 
 from tf_dpvae import reproduce, table1
 
-TINY = ["--dataset", "moons", "--regs", "none", "beta", "--seeds", "0", "--steps", "4",
+TINY = ["--dataset", "moons", "--regs", "none", "beta", "--seeds", "0", "--steps", "4", "--no-post-hoc",
         "--num-samples", "40", "--lp-pool", "2", "--skl-samples", "60", "--is-samples", "8",
         "--nll-examples", "8", "--no-progress"]
 NAMES = ["none-normal-seed0", "none-dp-seed0", "beta-normal-seed0", "beta-dp-seed0"]
@@ -125,6 +125,14 @@ def test_bad_input_after_loading_tensorflow_writes_nothing(tmp_path, capsys):
     code, err = one_line_error(["table1", *TINY, "--out", str(out)], capsys)
     assert code == 2 and len(err) == 1 and "different settings (train.lr)" in err[0]
     assert sorted(os.listdir(out)) == ["runs"] and sorted(os.listdir(out / "runs")) == [run.name]
+
+
+def test_post_hoc_rows_are_on_unless_left_out(tmp_path):
+    parse = reproduce.build_parser().parse_args
+    base = ["table1", "--out", str(tmp_path / "o")]
+    assert reproduce.request_from_args(parse(base)).post_hoc
+    assert not reproduce.request_from_args(parse([*base, "--no-post-hoc"])).post_hoc
+    assert reproduce.request_from_args(parse([*base, "--post-hoc-steps", "7"])).protocol.post_hoc_steps == 7
 
 
 def test_bad_input_exits_before_tensorflow_loads(tmp_path):

@@ -257,3 +257,32 @@ def test_ensure_classifier_trains_once_into_out_features(tmp_path):
     table1.ensure_classifier(dataset, str(tmp_path / "out"), 1, messages.append)
     assert "cached" in messages[-1]
     assert os.stat(os.path.join(directory, "info.json")).st_mtime_ns == mtime
+
+
+def test_post_hoc_rows_beside_each_pair(tmp_path):
+    """With post_hoc the rows are normal, dp, + retrofit flow, + ex-post GMM per regularizer; a
+    retrofit counts as trained at its source's step; the comparison names the best learned prior.
+    Without it (the library's default, the command's --no-post-hoc) the table is the pairs alone."""
+    request = dataclasses.replace(small_request(tmp_path, regs=("none",), seeds=(0,)), post_hoc=True)
+    assert request.specs() == [("none", p, 0) for p in ("normal", "dp", "flow", "gmm")]
+    sizes = request.protocol.eval_sizes()
+    for prior, fd in (("normal", 10.0), ("dp", 9.0), ("flow", 8.0), ("gmm", 8.5)):
+        fabricate(request, f"none-{prior}-seed0", fake_metrics(4, sizes, fd, fd + 1, fd / 10, 90.0, [0, 1, 2]))
+    flow_dir = request.run_dir("none", "flow", 0)
+    with open(os.path.join(flow_dir, "checkpoints", "checkpoint"), "w") as f:
+        f.write('model_checkpoint_path: "ckpt-3"\n')   # numbered by the source's best step
+    with open(os.path.join(flow_dir, "config.json"), "w") as f:
+        json.dump({"post_hoc": {"source": {"latest_step": 4}}}, f)
+    assert table1.trained_step(flow_dir) == 4 and table1.checkpoint_step(flow_dir) == 3
+    records = table1.collect(request)
+    assert all(r["evaluated"] for r in records.values())
+    paths = table1.write_tables(request, records, "abc", 1.0)
+    rows = list(csv.DictReader(io.StringIO(open(paths["csv"]).read())))
+    assert [(r["prior"], r["fd_mean"]) for r in rows] == [("normal", "10"), ("dp", "9"), ("flow", "8"),
+                                                           ("gmm", "8.5")]
+    md = open(paths["md"]).read()
+    assert "| VAE + retrofit flow | 1 | 8 |" in md and "| VAE + ex-post GMM | 1 | 8.5 |" in md
+    assert "## Joint training or post-hoc fitting?" in md and "| VAE | flow | flow | flow | dp | dp |" in md
+    assert "× 4 priors ×" in md
+    pairs_only = small_request(tmp_path / "b", regs=("none",), seeds=(0,))
+    assert not pairs_only.post_hoc and [p for _, p, _ in pairs_only.specs()] == ["normal", "dp"]

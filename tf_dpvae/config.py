@@ -32,6 +32,14 @@ MIXED_PRECISION = ("off", "bfloat16", "float16")
 LR_SCHEDULES = ("cosine", "constant")
 # Which of a run's checkpoints export and evaluation read (runs.checkpoint_path).
 CHECKPOINT_CHOICES = ("best", "latest")
+# Priors fitted after training to a normal-prior run's codes (retrofit command, post_hoc.py):
+# flow = the decoupled prior's RealNVP chain by maximum likelihood, gmm = a Gaussian mixture.
+POST_HOC_SAMPLERS = ("flow", "gmm")
+# What the post-hoc prior is fitted to: samples z ~ q(z|x) (the aggregate posterior q(z)) or the
+# posterior means μ(x) (narrower than q(z) by the posterior spread).
+POST_HOC_CODES = ("samples", "means")
+# Mixture sizes K whose BIC is compared when --components is not given.
+BIC_GRID = (1, 2, 4, 8, 10, 16)
 
 
 # Group of the execution flags (TrainConfig): they may change between a run and its resumption.
@@ -51,6 +59,12 @@ def flag(default: Any, help: str, *, name: str | None = None, choices: tuple[str
     return dataclasses.field(default=default, metadata={
         "flag": name, "help": help, "choices": choices, "group": group})
 
+
+# config.json's record of a post-hoc prior (retrofit command): {"settings": PostHocConfig fields,
+# "source": the run and checkpoint it was fitted to, "fit": what the fit measured}. Written by
+# post_hoc.retrofit_run, read by runs.read_post_hoc (load_run builds the fitted prior from it); not
+# a setting of training, so from_dict skips it.
+POST_HOC_KEY = "post_hoc"
 
 # config.json's record of the data the run was trained on, beside the sections: {"shape": [28, 28, 1],
 # "dtype": "float32"} of one example. Written by training, read by runs.load_run (export and a
@@ -368,7 +382,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "RunConfig":
         sections = {f.name: f.type for f in dataclasses.fields(cls)}
-        unknown = set(values) - set(sections) - {EXAMPLE_KEY}
+        unknown = set(values) - set(sections) - {EXAMPLE_KEY, POST_HOC_KEY}
         _require(not unknown, f"unknown configuration sections {sorted(unknown)}; "
                               f"accepted: {sorted(sections)}")
         parts = {}
@@ -388,6 +402,60 @@ class RunConfig:
         for name, changes in sections.items():
             values[name] = {**values[name], **changes}
         return RunConfig.from_dict(values)
+
+
+@dataclasses.dataclass(frozen=True)
+class PostHocConfig:
+    """A prior fitted after training to the codes of a frozen normal-prior run (issue 12).
+
+    ``flow`` fits the decoupled prior (the RealNVP chain of eqs. 3-4, sized by the run's own
+    ``--flow-*`` settings, i.e. its dp twin's) alone by maximum likelihood; ``gmm`` fits a
+    full-covariance Gaussian mixture with scikit-learn (ex-post density estimation, Ghosh et al.
+    2020), K = ``components``, or the BIC's choice among ``BIC_GRID`` when it is 0.
+    Not a ``RunConfig`` section: it is recorded under ``POST_HOC_KEY`` in the new run's config.json,
+    and only the retrofit command has flags for it.
+    """
+
+    GROUP: ClassVar[str] = "post-hoc prior"
+
+    sampler: str = flag("flow", "flow = the decoupled prior's RealNVP chain fitted by maximum "
+                        "likelihood; gmm = a full-covariance Gaussian mixture (scikit-learn)",
+                        choices=POST_HOC_SAMPLERS, group="run")
+    components: int = flag(0, "gmm: number of mixture components K (0 = chosen by BIC over "
+                           f"{', '.join(map(str, BIC_GRID))})", group="gmm")
+    steps: int = flag(2000, "flow: Adam steps of the maximum-likelihood fit", group="flow")
+    batch_size: int = flag(512, "flow: codes per step", group="flow")
+    lr: float = flag(3e-3, "flow: Adam learning rate (cosine decay to 1% over --steps)", group="flow")
+    codes: str = flag("samples", "fit to samples z ~ q(z|x) of every training example (the aggregate "
+                      "posterior q(z), what sampling must match; the flow draws fresh ones each step) "
+                      "or to the posterior means μ(x)", choices=POST_HOC_CODES)
+    checkpoint: str = flag("best", "the source run's checkpoint whose encoder gives the codes",
+                           choices=CHECKPOINT_CHOICES)
+    seed: int = flag(0, "seed of the code samples, the flow's initialization and the mixture's EM")
+
+    def __post_init__(self) -> None:
+        _choice("sampler", self.sampler, POST_HOC_SAMPLERS)
+        _require(isinstance(self.components, int) and not isinstance(self.components, bool)
+                 and 0 <= self.components <= 1000,
+                 f"components must be an integer in [1, 1000] (or 0 = chosen by BIC), "
+                 f"got {self.components!r}")
+        _int_in("steps", self.steps, 1, 10_000_000)
+        _int_in("batch-size", self.batch_size, 1, 1_000_000)
+        _finite("lr", self.lr, 0.0, strict=True)
+        _choice("codes", self.codes, POST_HOC_CODES)
+        _choice("checkpoint", self.checkpoint, CHECKPOINT_CHOICES)
+        _require(isinstance(self.seed, int) and not isinstance(self.seed, bool)
+                 and 0 <= self.seed < 2**31, f"seed must be an integer in [0, 2**31), got {self.seed!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class RetrofitFlags:
+    """The retrofit command's configuration: one section, whose fields ``cli.flags`` turns into flags."""
+
+    post_hoc: PostHocConfig = dataclasses.field(default_factory=PostHocConfig)
 
 
 def read_json_file(path: str, flag: str) -> Any:

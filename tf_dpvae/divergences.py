@@ -185,3 +185,27 @@ def permute_dims(z, seed):
         keys = tf.random.stateless_uniform([batch], seed=seed + tf.constant([0, 1], seed.dtype) * k)
         columns.append(tf.gather(z[:, k], tf.argsort(keys)))
     return tf.stack(columns, axis=1)
+
+
+def gaussian_mixture_log_density(z, logits, means, scale_tril):
+    """log p(z) of a Gaussian mixture with full covariances Σ_k = L_k L_kᵀ:
+
+        log p(z) = logsumexp_k [log π_k + log N(z; μ_k, Σ_k)],   π = softmax(logits),
+        log N(z; μ_k, Σ_k) = −½‖L_k⁻¹(z − μ_k)‖² − Σ_i log (L_k)_ii − (d/2) log 2π.
+
+    Args:
+      z: [B, d] points.
+      logits: [K] unnormalized log mixture weights.
+      means: [K, d] component means μ_k.
+      scale_tril: [K, d, d] lower-triangular Cholesky factors L_k with a positive diagonal.
+    Returns: [B] log densities.
+    """
+    d = tf.cast(tf.shape(z)[-1], z.dtype)
+    diff = z[None, :, :] - means[:, None, :]                                 # [K, B, d]
+    # L_k⁻¹(z − μ_k) for every component at once: solve L_k y = (z − μ_k)ᵀ
+    white = tf.linalg.triangular_solve(scale_tril, tf.transpose(diff, [0, 2, 1]), lower=True)  # [K, d, B]
+    mahalanobis = tf.reduce_sum(tf.square(white), axis=1)                     # [K, B]
+    log_det = tf.reduce_sum(tf.math.log(tf.linalg.diag_part(scale_tril)), axis=-1)  # [K]
+    component = -0.5 * mahalanobis - log_det[:, None] - 0.5 * d * LOG_2PI     # [K, B]
+    log_weights = tf.nn.log_softmax(logits)                                   # [K]
+    return tf.reduce_logsumexp(log_weights[:, None] + component, axis=0)      # [B]

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 
 from tf_dpvae import divergences
-from tf_dpvae.config import ConfigError, RunConfig
+from tf_dpvae.config import ConfigError, PostHocConfig, RunConfig
 from tf_dpvae.networks import ArchitectureError, Discriminator, make_encoder_decoder
 from tf_dpvae.priors import make_prior
 from tf_dpvae.regularizers import FactorVAE, make_objective
@@ -386,11 +386,16 @@ def learning_rate_schedule(train, total_steps: int | None):
         warmup_target=train.lr, warmup_steps=warmup)
 
 
-def build_model(config: RunConfig, input_shape, total_steps: int | None = None) -> DPVAE:
+def build_model(config: RunConfig, input_shape, total_steps: int | None = None,
+                post_hoc: PostHocConfig | None = None) -> DPVAE:
     """The model a configuration describes, built for data of ``input_shape`` ([None, D] vectors or
     [None, H, W, C] images; ``config.model.arch`` chooses the networks, see
     ``networks.choose_arch``). A shape no network fits raises ``ConfigError``. ``total_steps`` (the
-    run's planned length) sets the learning-rate schedule (``learning_rate_schedule``)."""
+    run's planned length) sets the learning-rate schedule (``learning_rate_schedule``).
+
+    ``post_hoc`` (a retrofitted run's record, ``runs.read_post_hoc``) replaces the prior the run was
+    trained with by the one fitted after training: the decoupled prior with ``config.prior``'s flow
+    settings (sampler flow) or a Gaussian mixture of ``post_hoc.components`` components (gmm)."""
     m = config.model
     previous_policy = keras.config.dtype_policy()
     mixed = config.train.mixed_precision
@@ -415,9 +420,11 @@ def build_model(config: RunConfig, input_shape, total_steps: int | None = None) 
             raise ValueError(f"objective {o.reg!r}: discriminator expected "
                              f"{objective.needs_discriminator}")
         p = config.prior
-        prior = make_prior(p.kind, m.latent_dim, num_blocks=p.num_blocks,
+        kind = p.kind if post_hoc is None else {"flow": "dp", "gmm": "gmm"}[post_hoc.sampler]
+        prior = make_prior(kind, m.latent_dim, num_blocks=p.num_blocks,
                            hidden_units=p.hidden_units, hidden_layers=p.hidden_layers,
-                           scale_bound=p.scale_bound)
+                           scale_bound=p.scale_bound,
+                           num_components=post_hoc.components if post_hoc else 1)
         model = DPVAE(encoder, decoder, prior, objective, discriminator, likelihood=m.likelihood,
                       obs_std=m.obs_std, seed=config.train.seed, clip_norm=config.train.clip_norm,
                       name="dpvae")

@@ -1,11 +1,18 @@
-"""Priors on the representation space z: the standard normal and the decoupled prior (paper §3).
+"""Priors on the representation space z: the standard normal, the decoupled prior (paper §3), and the
+Gaussian mixture fitted after training (``post_hoc``, issue 12).
 
-Both expose one interface, so the model and the objectives never ask which one they hold:
+All expose one interface, so the model and the objectives never ask which one they hold:
 
     forward(z)  -> (z0, log|det ∂z0/∂z|)     z: [B, d] → ([B, d], [B])   (z0 = g(z), density direction)
     inverse(z0) -> z                          [B, d] → [B, d]             (z = g⁻¹(z0), generation)
     log_prob(z) -> log p(z) = log N(g(z); 0, I) + log|det ∂g/∂z|    (eq. 2)   [B, d] → [B]
+    base_log_prob(z) -> log N(h(z); 0, I), the density in the generation space that eq. (6)'s ratio
+                        and the high-posterior ranking use (h = g; for a prior without a separate
+                        generation space, its own log p(z))                  [B, d] → [B]
     sample(n, seed, temperature) -> (z, z0)   stateless: the same seed gives the same draw anywhere.
+
+``kind`` names the prior ("normal", "dp", "gmm"); ``base_is_full_density`` says whether
+``base_log_prob`` is ``log_prob`` itself (then the three leakage variants coincide).
 
 The decoupled prior's bijection is a ``tfp.bijectors.Chain`` of ``RealNVP`` blocks, built on demand as a
 stateless view over coupling networks that are Keras 3 layers owned by this layer (TFP's own
@@ -18,7 +25,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_dpvae.divergences import standard_normal_log_density
+from tf_dpvae.divergences import gaussian_mixture_log_density, standard_normal_log_density
 from tf_dpvae.networks import CouplingNetwork
 
 tfb = tfp.bijectors
@@ -35,6 +42,8 @@ class Prior(keras.layers.Layer):
     """The shared interface; subclasses implement ``forward``, ``inverse`` and ``log_prob``."""
 
     is_identity = False
+    kind = ""
+    base_is_full_density = False
 
     def __init__(self, latent_dim: int, **kwargs):
         super().__init__(**kwargs)
@@ -44,6 +53,10 @@ class Prior(keras.layers.Layer):
         """z0 = T·ε with ε ~ N(0, I) from a stateless draw, and z = g⁻¹(z0): ([n, d], [n, d])."""
         z0 = _standard_normal_draw(num_samples, self.latent_dim, seed, temperature)
         return self.inverse(z0), z0
+
+    def base_log_prob(self, z):
+        """log N(h(z); 0, I) with z0 = h(z) = ``forward(z)[0]``: [B, d] → [B]."""
+        return standard_normal_log_density(self.forward(z)[0])
 
     def call(self, z):
         return self.log_prob(z)
@@ -57,6 +70,8 @@ class StandardNormalPrior(Prior):
     """p(z) = N(0, I): g is the identity, so z0 = z and the log-determinant is 0."""
 
     is_identity = True
+    kind = "normal"
+    base_is_full_density = True
 
     def forward(self, z):
         return z, tf.zeros(tf.shape(z)[:-1], z.dtype)
@@ -78,6 +93,8 @@ class DecoupledPrior(Prior):
     ⌊d/2⌋ coordinates, odd blocks on the last ⌈d/2⌉, so every coordinate is transformed. The chain's
     log-determinant is Σ_k Σ_l (1 − b_k^l)·s_k^l, the term of eq. (5).
     """
+
+    kind = "dp"
 
     def __init__(self, latent_dim: int, num_blocks: int = 6, hidden_units: int = 64,
                  hidden_layers: int = 2, scale_bound: float = 1.0, **kwargs):
@@ -130,10 +147,100 @@ class DecoupledPrior(Prior):
                 "hidden_layers": self.hidden_layers, "scale_bound": self.scale_bound}
 
 
-def make_prior(kind: str, latent_dim: int, **flow_kwargs) -> keras.layers.Layer:
-    """The prior named by ``kind`` ('normal' or 'dp'); flow_kwargs go to ``DecoupledPrior``."""
+@keras.saving.register_keras_serializable(package="tf_dpvae")
+class GaussianMixturePrior(Prior):
+    """p(z) = Σ_k π_k N(z; μ_k, L_k L_kᵀ): a full-covariance Gaussian mixture fitted to a trained
+    model's codes after training (ex-post density estimation, Ghosh et al. 2020; ``post_hoc.fit_gmm``).
+
+    Its parameters are non-trainable variables (``logits`` [K], ``means`` [K, d], ``scale_tril``
+    [K, d, d]), so checkpoints hold them and an exported graph reads them; until ``assign`` they
+    describe K copies of N(0, I). Sampling is stateless and in-graph: the seed is split in two
+    (``tf.random.experimental.stateless_split``), k ~ Categorical(π) by ``stateless_categorical``
+    with the first, ε ~ N(0, I) by ``stateless_normal`` with the second, z = μ_k + T·L_k ε.
+
+    There is no separate generation space: h is the identity (z0 = z, ``inverse`` is the identity),
+    ``base_log_prob`` is log p(z) itself (so eq. 6's ratio is against the mixture, as for N(0, I)
+    with h = id), and ``forward``'s second output is the log-density ratio log p(z) − log N(z; 0, I),
+    which for a flow is exactly log|det ∂g/∂z| (eq. 2): log N(z0; 0, I) + that ratio = log p(z), so
+    the model's eq. (5) KL is right with this prior too.
+
+    Args:
+      latent_dim: Python ``int`` ≥ 1, d.
+      num_components: Python ``int`` ≥ 1, K.
+
+    Raises:
+      ValueError: ``num_components`` is not a positive integer.
+
+    #### References
+    Ghosh, Sajjadi, Vergari, Black, Schölkopf. From variational to deterministic autoencoders.
+    ICLR 2020. https://arxiv.org/abs/1903.12436
+    """
+
+    kind = "gmm"
+    base_is_full_density = True
+
+    def __init__(self, latent_dim: int, num_components: int = 1, **kwargs):
+        if not isinstance(num_components, int) or isinstance(num_components, bool) or num_components < 1:
+            raise ValueError(f"num_components must be a positive integer, got {num_components!r}")
+        super().__init__(latent_dim, **kwargs)
+        self.num_components = num_components
+
+    def build(self, input_shape=None):
+        k, d = self.num_components, self.latent_dim
+        self.logits = self.add_weight(name="logits", shape=(k,), initializer="zeros", trainable=False)
+        self.means = self.add_weight(name="means", shape=(k, d), initializer="zeros", trainable=False)
+        eye = tf.eye(d, batch_shape=[k])
+        self.scale_tril = self.add_weight(name="scale_tril", shape=(k, d, d),
+                                          initializer=lambda shape, dtype=None: tf.cast(eye, dtype),
+                                          trainable=False)
+        self.built = True
+
+    def assign(self, weights, means, covariances):
+        """Set the mixture: weights [K] (positive, summing to 1), means [K, d], covariances [K, d, d]
+        (symmetric positive definite; stored as their Cholesky factors)."""
+        if not self.built:
+            self.build()
+        self.logits.assign(tf.math.log(tf.constant(weights, tf.float32)))
+        self.means.assign(tf.constant(means, tf.float32))
+        self.scale_tril.assign(tf.linalg.cholesky(tf.constant(covariances, tf.float64))
+                               .numpy().astype("float32"))
+
+    def forward(self, z):
+        return z, self.log_prob(z) - standard_normal_log_density(z)
+
+    def inverse(self, z0):
+        return z0
+
+    def log_prob(self, z):
+        return gaussian_mixture_log_density(z, self.logits, self.means, self.scale_tril)
+
+    def base_log_prob(self, z):
+        return self.log_prob(z)
+
+    def sample(self, num_samples, seed, temperature=1.0):
+        """k ~ Categorical(π), ε ~ N(0, I), z = μ_k + T·L_k ε, both drawn statelessly from ``seed``
+        (int32 [2]) split in two: ([n, d], z0 = z [n, d])."""
+        seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)    # [2, 2]
+        k = tf.random.stateless_categorical(self.logits[None, :], num_samples, seed=seeds[0],
+                                            dtype=tf.int32)[0]                           # [n]
+        eps = tf.random.stateless_normal(tf.stack([num_samples, self.latent_dim]), seed=seeds[1])
+        spread = tf.linalg.matvec(tf.gather(self.scale_tril, k), eps)                   # [n, d]
+        z = tf.gather(self.means, k) + tf.cast(temperature, eps.dtype) * spread
+        return z, z
+
+    def get_config(self):
+        return {**super().get_config(), "num_components": self.num_components}
+
+
+def make_prior(kind: str, latent_dim: int, num_components: int = 1,
+               **flow_kwargs) -> keras.layers.Layer:
+    """The prior named by ``kind`` ('normal', 'dp' or 'gmm'); flow_kwargs go to ``DecoupledPrior``,
+    ``num_components`` to ``GaussianMixturePrior``."""
     if kind == "normal":
         return StandardNormalPrior(latent_dim, name="prior")
     if kind == "dp":
         return DecoupledPrior(latent_dim, name="prior", **flow_kwargs)
-    raise ValueError(f"prior must be 'dp' or 'normal', got {kind!r}")
+    if kind == "gmm":
+        return GaussianMixturePrior(latent_dim, num_components, name="prior")
+    raise ValueError(f"prior must be 'dp' or 'normal' (or 'gmm', fitted after training), "
+                     f"got {kind!r}")

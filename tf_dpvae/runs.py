@@ -13,7 +13,7 @@ import os
 import tensorflow as tf
 
 from tf_dpvae import data as data_lib
-from tf_dpvae.config import EXAMPLE_KEY, ConfigError, RunConfig
+from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, PostHocConfig, RunConfig
 from tf_dpvae.errors import UserError
 from tf_dpvae.model import DPVAE, build_model, restore_weights
 
@@ -34,6 +34,7 @@ class LoadedRun:
     step: int
     splits: data_lib.Splits | None
     checkpoint_kind: str = "latest"   # "best" or "latest": which one was read
+    post_hoc: dict | None = None      # a retrofitted run's record (read_post_hoc), else None
 
 
 def read_config(run_dir: str) -> RunConfig:
@@ -61,6 +62,23 @@ def read_example(run_dir: str) -> tuple[tuple[int, ...], str] | None:
     if not isinstance(example, dict) or not isinstance(example.get("shape"), list):
         return None
     return tuple(int(d) for d in example["shape"]), str(example.get("dtype", "float32"))
+
+
+def read_post_hoc(run_dir: str) -> dict | None:
+    """A retrofitted run's record under ``POST_HOC_KEY`` in ``config.json`` (``post_hoc.retrofit_run``):
+    {"settings": PostHocConfig, "source": {...}, "fit": {...}}, with ``settings`` validated; None for
+    a run trained as usual. Raises ``RunError`` for a record that does not parse."""
+    read_config(run_dir)   # a RunError for a directory that is not a run
+    with open(os.path.join(run_dir, CONFIG_FILE)) as f:
+        record = json.load(f).get(POST_HOC_KEY)
+    if record is None:
+        return None
+    try:
+        settings = PostHocConfig(**record["settings"])
+    except (KeyError, TypeError, ConfigError) as err:
+        raise RunError(f"{os.path.join(run_dir, CONFIG_FILE)} has a {POST_HOC_KEY!r} record that is "
+                       f"not valid: {err}") from None
+    return {**record, "settings": settings}
 
 
 def latest_checkpoint(run_dir: str) -> str:
@@ -91,10 +109,13 @@ def load_run(run_dir: str, input_shape=None, with_data: bool = False,
 
     ``input_shape`` (one example's shape) defaults to the one training recorded in ``config.json``
     (``read_example``), so the data set is loaded only for ``with_data`` (which returns it too) or
-    for a run written before the record existed. Raises ``RunError`` for a directory that is not a run,
-    has no checkpoint, whose data cannot be loaded, or whose checkpoint does not fit the model.
+    for a run written before the record existed. A retrofitted run (``read_post_hoc``) gets the prior
+    fitted after training in place of the one it was trained with. Raises ``RunError`` for a
+    directory that is not a run, has no checkpoint, whose data cannot be loaded, or whose checkpoint
+    does not fit the model.
     """
     config = read_config(run_dir)
+    post_hoc = read_post_hoc(run_dir)
     checkpoint, kind = checkpoint_path(run_dir, checkpoint)
     splits = None
     if input_shape is None and not with_data:
@@ -106,7 +127,8 @@ def load_run(run_dir: str, input_shape=None, with_data: bool = False,
         except data_lib.DataError as err:
             raise RunError(str(err)) from None
         input_shape = splits.example_shape
-    model = build_model(config, (None, *tuple(input_shape)))
+    model = build_model(config, (None, *tuple(input_shape)),
+                        post_hoc=post_hoc["settings"] if post_hoc else None)
     try:
         restore_weights(model, checkpoint)
     except (tf.errors.OpError, AssertionError, ValueError) as err:
@@ -115,4 +137,4 @@ def load_run(run_dir: str, input_shape=None, with_data: bool = False,
                        f"{first}") from None
     tail = checkpoint.rsplit("-", 1)[-1]
     return LoadedRun(config, model, checkpoint, int(tail) if tail.isdigit() else -1,
-                     splits if with_data else None, kind)
+                     splits if with_data else None, kind, post_hoc)

@@ -46,6 +46,10 @@ from tf_dpvae.errors import UserError
 from tf_dpvae.files import write_atomic
 
 PAIR = ("normal", "dp")  # row order inside a pair: the normal-prior model, then its dp twin
+# Priors fitted after training to the normal-prior model's codes (issue 12; ``retrofitting``): rows
+# beside each pair unless the request leaves them out. Their run is <reg>-<key>-seed<k>.
+POST_HOC = ("flow", "gmm")
+POST_HOC_NAMES = {"flow": "retrofit flow", "gmm": "ex-post GMM"}
 # The paper's names of the twelve models (Table 1's rows).
 MODEL_NAMES = {
     "none": ("VAE", "dpVAE"), "beta": ("β-VAE-H", "β-dpVAE-H"), "betab": ("β-VAE-B", "β-dpVAE-B"),
@@ -111,6 +115,7 @@ class Protocol:
     eval_seed: int = 0
     leakage_tau: float = -4.0    # the table's leakage cell is LS(τ) at this τ
     classifier_epochs: int = 4   # image data: the feature classifier (as python -m tf_dpvae.features)
+    post_hoc_steps: int = 2000   # post-hoc rows: Adam steps of the retrofit flow's fit
     reg_warmup_steps: int = 0    # the paper's protocol ramps nothing in (the β-B capacity aside)
     # FactorVAE's discriminator: the authors' 5 hidden layers of 1,000 (reference-code.md §2c), pinned
     # here because the command-line default is a smaller one sized for the 2-D moons codes
@@ -120,7 +125,8 @@ class Protocol:
 
     def __post_init__(self) -> None:
         for name in ("latent_dim", "batch_size", "steps", "num_samples", "lp_pool", "skl_samples",
-                     "is_samples", "nll_examples", "classifier_epochs", "disc_units", "disc_layers"):
+                     "is_samples", "nll_examples", "classifier_epochs", "disc_units", "disc_layers",
+                     "post_hoc_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise Table1Error(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
@@ -158,7 +164,17 @@ def run_name(reg: str, prior: str, seed: int) -> str:
 
 
 def model_name(reg: str, prior: str) -> str:
+    if prior in POST_HOC:
+        return f"{MODEL_NAMES[reg][0]} + {POST_HOC_NAMES[prior]}"
     return MODEL_NAMES[reg][PAIR.index(prior)]
+
+
+def post_hoc_settings(protocol: Protocol, prior: str, seed: int):
+    """The ``PostHocConfig`` of a post-hoc row: the retrofit command's defaults (codes sampled from
+    q(z|x), the source's best checkpoint, K by BIC), the protocol's flow steps, the model's seed."""
+    from tf_dpvae.config import PostHocConfig
+
+    return PostHocConfig(sampler=prior, steps=protocol.post_hoc_steps, seed=seed)
 
 
 def pair_configs(protocol: Protocol, reg: str, seed: int,
@@ -191,6 +207,7 @@ class Request:
     out: str
     inception_weights: str | None = None
     overrides: dict = dataclasses.field(default_factory=dict)  # recorded in table1.json
+    post_hoc: bool = False   # also the POST_HOC rows (the command's default; --no-post-hoc: not)
 
     def __post_init__(self) -> None:
         if not self.regs or len(set(self.regs)) != len(self.regs):
@@ -210,9 +227,15 @@ class Request:
     def runs_root(self) -> str:
         return os.path.join(self.out, "runs")
 
+    @property
+    def priors(self) -> tuple[str, ...]:
+        """The rows of each regularizer: the pair, then the post-hoc priors when asked for."""
+        return PAIR + (POST_HOC if self.post_hoc else ())
+
     def specs(self) -> list[tuple[str, str, int]]:
-        """(reg, prior, seed) of every model, seed-major: a first seed's table fills in first."""
-        return [(reg, prior, seed) for seed in self.seeds for reg in self.regs for prior in PAIR]
+        """(reg, prior, seed) of every model, seed-major: a first seed's table fills in first; a
+        post-hoc row after the normal-prior model it is fitted to."""
+        return [(reg, prior, seed) for seed in self.seeds for reg in self.regs for prior in self.priors]
 
     def run_dir(self, reg: str, prior: str, seed: int) -> str:
         return os.path.join(self.runs_root, run_name(reg, prior, seed))
@@ -298,7 +321,7 @@ def evaluation_state(run_dir: str, protocol: Protocol, with_fid: bool) -> tuple[
     metrics = read_json(os.path.join(run_dir, "eval", "metrics.json"))
     if metrics is None:
         return False, "not evaluated yet"
-    trained = checkpoint_step(run_dir)
+    trained = trained_step(run_dir)
     if trained != protocol.steps:
         return False, f"trained to step {trained}, the protocol trains {protocol.steps}"
     if metrics.get("checkpoint_kind", "latest") != "best" and os.path.isdir(
@@ -314,6 +337,19 @@ def evaluation_state(run_dir: str, protocol: Protocol, with_fid: bool) -> tuple[
         return False, f"eval/{SAMPLES_FILE} is missing"
     return True, (f"trained to step {protocol.steps}, evaluated at its best checkpoint (step "
                   f"{metrics.get('step')})")
+
+
+def trained_step(run_dir: str) -> int:
+    """The training step a model stands at: a retrofit's is its source's latest checkpoint step (the
+    retrofit's own checkpoints are numbered by the step they were fitted at), else
+    ``checkpoint_step``."""
+    from tf_dpvae.config import POST_HOC_KEY
+
+    record = (read_json(os.path.join(run_dir, "config.json")) or {}).get(POST_HOC_KEY)
+    if isinstance(record, dict):
+        step = record.get("source", {}).get("latest_step")
+        return int(step) if isinstance(step, int) else 0
+    return checkpoint_step(run_dir)
 
 
 def checkpoint_step(run_dir: str) -> int:
@@ -349,7 +385,7 @@ def collect(request: Request) -> dict[str, dict]:
         done, why = evaluation_state(run_dir, request.protocol, with_fid)
         record = {"reg": reg, "prior": prior, "seed": seed, "model": model_name(reg, prior),
                   "run_dir": run_dir, "evaluated": done, "state": why,
-                  "checkpoint_step": checkpoint_step(run_dir),
+                  "checkpoint_step": trained_step(run_dir),
                   "wall_seconds": read_timing(run_dir)}
         if done:
             metrics = read_json(os.path.join(run_dir, "eval", "metrics.json"))
@@ -391,7 +427,7 @@ def aggregate(request: Request, records: dict) -> dict[str, dict[str, dict]]:
     names = aggregated_names(records)
     out: dict[str, dict[str, dict]] = {}
     for reg in request.regs:
-        for prior in PAIR:
+        for prior in request.priors:
             done = [records[run_name(reg, prior, s)] for s in request.seeds
                     if records[run_name(reg, prior, s)]["evaluated"]]
             entry: dict[str, Any] = {"seeds": len(done), "seed_list": [r["seed"] for r in done]}
@@ -473,7 +509,7 @@ def render_csv(request: Request, records: dict, aggregates: dict) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(csv_columns(names, request.protocol.leakage_tau))
     for reg in request.regs:
-        for prior in PAIR:
+        for prior in request.priors:
             entry = aggregates[reg][prior]
             row = [reg, prior, entry["seeds"]]
             for name in names:
@@ -506,7 +542,7 @@ def render_markdown(request: Request, records: dict, aggregates: dict, pairs: di
     variant = next((r["curve"]["variant"] for r in records.values() if r.get("evaluated")), "eq6")
     lines = [f"# Table 1, reproduced: {p.dataset}, protocol `{p.name}`", "",
              f"Commit `{commit}`; written {_now()}; {evaluated} of {len(records)} models evaluated "
-             f"({len(request.regs)} regularizer{'s' if len(request.regs) > 1 else ''} × 2 priors × "
+             f"({len(request.regs)} regularizer{'s' if len(request.regs) > 1 else ''} × {len(request.priors)} priors × "
              f"{len(request.seeds)} seed{'s' if len(request.seeds) > 1 else ''} "
              f"{list(request.seeds)}).", "",
              f"Protocol `{p.name}`: {p.description}. Training: {p.dataset}, latent dim {p.latent_dim}, "
@@ -532,7 +568,7 @@ def render_markdown(request: Request, records: dict, aggregates: dict, pairs: di
         header += ["FID", "LP-FID"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for reg in request.regs:
-        for prior in PAIR:
+        for prior in request.priors:
             entry = aggregates[reg][prior]
             cells = [model_name(reg, prior), str(entry["seeds"])]
             cells += [_cell(entry[m]) for m in METRICS]
@@ -555,6 +591,8 @@ def render_markdown(request: Request, records: dict, aggregates: dict, pairs: di
         cells += [_yes(c["paper_mnist_dp_lp_within_5pct"])]
         lines.append("| " + " | ".join(cells) + " |")
     lines += where_dp_loses(request, aggregates, pairs)
+    if request.post_hoc:
+        lines += joint_or_post_hoc(request, aggregates)
     lines += ["", "## Ours beside the paper's MNIST numbers (Table 1 of the paper)", "",
               f"Different data ({p.dataset} here), features, training length and sample sizes: "
               "compare the direction of each effect within a pair, not the values. The paper's NLL "
@@ -627,6 +665,30 @@ def where_dp_loses(request: Request, aggregates: dict, pairs: dict) -> list[str]
     return lines
 
 
+def joint_or_post_hoc(request: Request, aggregates: dict) -> list[str]:
+    """Markdown lines: per regularizer and compared metric, the prior with the lowest mean among the
+    jointly trained decoupled prior and the two fitted after training to the normal-prior model."""
+    tau = _tau_tag(request.protocol.leakage_tau)
+    lines = ["", "## Joint training or post-hoc fitting?", "",
+             "Per regularizer, which of the three learned priors has the lowest mean (better): the "
+             "decoupled prior trained jointly with the model (dp), or a prior fitted after training to "
+             "the normal-prior model's codes z ~ q(z|x) with its encoder and decoder frozen (the "
+             "decoupled prior's RealNVP chain by maximum likelihood: flow; a full-covariance Gaussian "
+             "mixture with K by BIC: GMM). The normal-prior model itself is the baseline all three "
+             "improve on or not (its cells above). A post-hoc prior changes only p(z), so the IS-NLL "
+             "and −ELBO of its rows move only through p(z) in them.", "",
+             f"| Regularizer | FD | LP-FD | sKL | IS-NLL | LS(τ={tau}) |", "|---|---|---|---|---|---|"]
+    labels = {"dp": "dp", "flow": "flow", "gmm": "GMM"}
+    for reg in request.regs:
+        cells = [MODEL_NAMES[reg][0]]
+        for metric in COMPARED:
+            means = {prior: aggregates[reg][prior][metric]["mean"] for prior in ("dp",) + POST_HOC}
+            known = {k: v for k, v in means.items() if v is not None}
+            cells.append(labels[min(known, key=known.get)] if known else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -692,7 +754,8 @@ def write_tables(request: Request, records: dict, commit: str, invocation_second
 
 
 def write_figures(request: Request, records: dict) -> list[str]:
-    """leakage.png (every model's mean LS(τ)) and samples_<reg>.png per pair with samples."""
+    """leakage.png (every pair's mean LS(τ)) and samples_<reg>.png per pair with samples (and the
+    post-hoc rows' samples under them when the request has them)."""
     from tf_dpvae import plots
 
     written = []
@@ -716,13 +779,14 @@ def write_figures(request: Request, records: dict) -> list[str]:
     for reg in request.regs:
         for seed in request.seeds:
             arrays = {}
-            for prior in PAIR:
+            for prior in request.priors:
                 record = records[run_name(reg, prior, seed)]
                 if record["evaluated"]:
                     with np.load(os.path.join(record["run_dir"], "eval", SAMPLES_FILE)) as f:
                         arrays[prior] = (f["random"], f["low_posterior"])
-            if len(arrays) == 2:
-                rows = [(model_name(reg, prior), *arrays[prior]) for prior in PAIR]
+            if all(prior in arrays for prior in PAIR):   # the pair, and the post-hoc rows evaluated
+                rows = [(model_name(reg, prior), *arrays[prior]) for prior in request.priors
+                        if prior in arrays]
                 path = os.path.join(request.out, f"samples_{reg}.png")
                 fig = plots.paired_samples_figure(
                     rows, title=f"{model_name(reg, 'normal')} vs {model_name(reg, 'dp')}, seed {seed}, "
@@ -769,7 +833,7 @@ def write_hparams_config(runs_root: str, tau: float) -> None:
     with tf.summary.create_file_writer(runs_root, filename_suffix=HPARAMS_CONFIG_SUFFIX).as_default():
         hp.hparams_config(
             hparams=[hp.HParam("reg", hp.Discrete(list(REGULARIZERS))),
-                     hp.HParam("prior", hp.Discrete(list(PRIORS))),
+                     hp.HParam("prior", hp.Discrete(list(PRIORS) + list(POST_HOC))),
                      hp.HParam("seed", hp.IntInterval(0, 2 ** 31 - 1)), hp.HParam("dataset")],
             metrics=[hp.Metric(tag, display_name=tag.split("/", 1)[1])
                      for tag in table_scalar_tags(tau).values()])
@@ -864,6 +928,8 @@ def preflight(request: Request):
                           f"({splits.num_train} examples)")
     for reg, prior, seed in request.specs():
         run_dir = request.run_dir(reg, prior, seed)
+        if prior in POST_HOC:   # written by the retrofit as one set; an incomplete one is redone
+            continue
         config = pair_configs(p, reg, seed)[prior]
         saved = read_json(os.path.join(run_dir, "config.json"))
         if saved is not None and reg == "tc":  # fit fills in N; the check must compare like with like
@@ -892,7 +958,7 @@ def reproduce_table1(request: Request, log: Callable[[str], None] = print,
     from tqdm.auto import tqdm
 
     from tf_dpvae import data as data_lib
-    from tf_dpvae import training
+    from tf_dpvae import retrofitting, training
     from tf_dpvae.evaluation import run as eval_run
 
     started = time.perf_counter()
@@ -937,9 +1003,27 @@ def reproduce_table1(request: Request, log: Callable[[str], None] = print,
             say(f"{tag}: skipped ({why})")
             continue
         timing = read_timing(run_dir)
-        step = checkpoint_step(run_dir)
+        step = trained_step(run_dir)
+        fitted = False   # a post-hoc prior fitted in this invocation
         try:
-            if step < p.steps:
+            if prior in POST_HOC and step != p.steps:
+                source = request.run_dir(reg, "normal", seed)
+                if checkpoint_step(source) != p.steps:
+                    raise retrofitting.RetrofitError(
+                        f"its normal-prior model {source!r} is not trained to step {p.steps}")
+                say(f"{tag}: fitting the {POST_HOC_NAMES[prior]} to the codes of {source}")
+                t = time.perf_counter()
+                retrofitting.retrofit_run(source, post_hoc_settings(p, prior, seed), run_dir,
+                                          log=lambda msg: say(f"{tag}: {msg}"), progress=False,
+                                          overwrite=True)
+                timing["train_seconds"] = time.perf_counter() - t
+                write_timing(run_dir, timing)
+                write_trial_hparams(run_dir, reg, prior, seed, p.dataset)
+                step, fitted = p.steps, True
+            elif prior in POST_HOC:
+                say(f"{tag}: fitted already; evaluating")
+                write_trial_hparams(run_dir, reg, prior, seed, p.dataset)
+            elif step < p.steps:
                 splits = splits_for(seed)
                 config = pair_configs(p, reg, seed, splits.num_train)[prior]
                 say(f"{tag}: training {'from step ' + str(step) if step else 'from scratch'} to "
@@ -968,11 +1052,13 @@ def reproduce_table1(request: Request, log: Callable[[str], None] = print,
             write_timing(run_dir, timing)
             values = extract_values(results["metrics"], p.leakage_tau)["values"]
             write_trial_metrics(run_dir, values, results["metrics"]["step"], p.leakage_tau)
-            status[name] = "trained and evaluated" if step < p.steps else "evaluated"
+            status[name] = ("fitted and evaluated" if fitted else
+                            "trained and evaluated" if step < p.steps else "evaluated")
             say(f"{tag}: evaluated in {timing['eval_seconds']:.0f} s: " + ", ".join(
                 f"{k} {_fmt(values[k])}" for k in METRICS if values.get(k) is not None))
             del results
-        except (training.TrainingDiverged, eval_run.EvaluationError) as err:
+        except (training.TrainingDiverged, eval_run.EvaluationError, retrofitting.RetrofitError,
+                FloatingPointError) as err:
             status[name] = f"failed: {err}"
             say(f"{tag}: FAILED: {err}")
         finally:

@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from tf_dpvae import data as data_lib
 from tf_dpvae import distribute, locks, plots
-from tf_dpvae.config import EXAMPLE_KEY, ConfigError, RunConfig
+from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, RunConfig
 from tf_dpvae.files import write_atomic
 from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
 
@@ -111,6 +111,10 @@ def check_out_dir(out_dir: str, config: RunConfig) -> bool:
         return False
     with open(saved) as f:
         previous = json.load(f)
+    if POST_HOC_KEY in previous:
+        raise ConfigError(f"--out {out_dir!r} holds a retrofit (a prior fitted after training by "
+                          f"python -m tf_dpvae.retrofit), which training cannot resume; choose a new "
+                          f"--out to start another run")
     current = config.to_dict()
     differences = sorted(
         f"{section}.{key}" for section, values in current.items() for key, value in values.items()

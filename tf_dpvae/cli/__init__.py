@@ -7,6 +7,7 @@
     tune.py       hyperparameter search            (also ``python -m tf_dpvae.tune``)
     features.py   the Fréchet feature classifier   (also ``python -m tf_dpvae.features``)
     reproduce.py  the paper's Table 1              (also ``python -m tf_dpvae.reproduce``)
+    retrofit.py   a prior fitted after training     (also ``python -m tf_dpvae.retrofit``)
     flags.py      flags generated from the configuration dataclasses' field metadata
     parsing.py    the one-line-error parser, argument types, UserError → one line and exit 2
 

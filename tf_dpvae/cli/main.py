@@ -21,6 +21,7 @@ COMMANDS = {
     "tune": "hyperparameter search (keras-tuner)",
     "features": "train and cache the feature classifier of the offline Fréchet distance",
     "reproduce": "reproduce a table of the paper (table1)",
+    "retrofit": "fit a prior (flow or Gaussian mixture) after training to a normal-prior run's codes",
 }
 
 

@@ -28,7 +28,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tf_dpvae import data as data_lib
-from tf_dpvae import divergences, locks, plots, runs
+from tf_dpvae import locks, plots, runs
 from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density, sample_aggregate_posterior
 from tf_dpvae.config import RunConfig
 from tf_dpvae.errors import UserError
@@ -144,6 +144,7 @@ class Restored:
     step: int
     splits: data_lib.Splits
     checkpoint_kind: str = "latest"
+    post_hoc: dict | None = None     # a retrofitted run's record (runs.read_post_hoc)
 
 
 def restore_run(run_dir: str, checkpoint: str = "best") -> Restored:
@@ -158,7 +159,7 @@ def restore_run(run_dir: str, checkpoint: str = "best") -> Restored:
     except runs.RunError as err:
         raise EvaluationError(str(err)) from None
     return Restored(run.config, run.model, run.checkpoint, run.step, run.splits,
-                    run.checkpoint_kind)
+                    run.checkpoint_kind, run.post_hoc)
 
 
 def _batched(fn, array, batch=2048, desc=None):
@@ -319,9 +320,10 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     def log_prior(z):        # the prior's full density in z (flow: with the log-determinant)
         return _batched(lambda b: model.prior.log_prob(tf.constant(b, tf.float32)), z).astype(np.float64)
 
-    def log_prior_h(z):      # log N(h(z); 0, I): eq. 6 and HP ranking (h = g, or identity)
-        return _batched(lambda b: divergences.standard_normal_log_density(
-            model.prior.forward(tf.constant(b, tf.float32))[0]), z).astype(np.float64)
+    def log_prior_h(z):      # log N(h(z); 0, I): eq. 6 and HP ranking (h = g, or identity; a
+        # post-hoc mixture has no separate generation space and gives its own log p(z))
+        return _batched(lambda b: model.prior.base_log_prob(tf.constant(b, tf.float32)),
+                        z).astype(np.float64)
 
     def prior_draw(n, seed):
         z, z0 = model.prior.sample(n, tf.constant(seed, tf.int32))
@@ -386,7 +388,8 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         "q_samples": s.skl_samples,
         "headline": leakage.HEADLINE_VARIANT,
         "variants": dict(leakage.VARIANTS),
-        "variants_coincide": bool(model.prior.is_identity),  # normal prior: h = id, log|det| = 0
+        # normal prior: h = id, log|det| = 0; post-hoc mixture: its base density is log p(z) itself
+        "variants_coincide": bool(model.prior.base_is_full_density),
         **{variant: {key: [None if math.isnan(v) else float(v) for v in values]
                      for key, values in table.items()} for variant, table in leak.items()}}
     timings["leakage"] = time.perf_counter() - t
@@ -431,7 +434,9 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     hp_z = hp_pool_z[hp_index]
     lp_shown = lp_z[:shown]  # lp_index is sorted lowest log q first
     drawable = vector_2d or held_out.ndim == 4
-    tag = f"{config.objective.reg}-{config.prior.kind}, step {restored.step}"
+    post_hoc = restored.post_hoc["settings"].sampler if restored.post_hoc else None
+    tag = (f"{config.objective.reg}-{config.prior.kind}{f' + post-hoc {post_hoc}' if post_hoc else ''}, "
+           f"step {restored.step}")
     if drawable:
         scatter_n = shown if held_out.ndim == 4 else min(2000, s.num_samples)
         figures["samples"] = plots.figure_to_png(plots.sample_panels_figure(
@@ -439,7 +444,8 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
              ("low-posterior samples", lp_decoded[:shown]),
              ("high-posterior samples", decode(hp_z))], data=held_out if vector_2d else None,
             title=tag))
-    curve_labels = ({"eq6_literal": "eq. 6 (h = id; all variants coincide)"} if model.prior.is_identity
+    curve_labels = ({"eq6_literal": "eq. 6 (h = id; all variants coincide)"}
+                    if model.prior.base_is_full_density
                     else {"eq6_literal": "eq. 6 literal: τ on log p(z), ratio to N(g(z))",
                           "base_density": "base density N(g(z)) for both (authors' code)",
                           "full_density": "full density log p(z) for both"})
@@ -483,7 +489,9 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         "run_dir": os.path.abspath(run_dir), "checkpoint": restored.checkpoint,
         "checkpoint_kind": restored.checkpoint_kind, "step": restored.step,
         "model": {"reg": config.objective.reg, "prior": config.prior.kind, "latent_dim": latent_dim,
-                  "likelihood": config.model.likelihood, "dataset": splits.name},
+                  "likelihood": config.model.likelihood, "dataset": splits.name,
+                  # the prior sampled and scored: the trained one, or the one fitted after training
+                  "sampling_prior": model.prior.kind, "post_hoc": post_hoc},
         "settings": {**dataclasses.asdict(s), "taus": list(s.taus)}, "seeds": seeds,
         "data": {"train": len(train), "held_out": len(held_out)},
         "metrics": metrics, "timings_seconds": timings,

@@ -181,7 +181,7 @@ def export_model(model: DPVAE, out: str, max_samples: int = DEFAULT_MAX_SAMPLES,
         **(metadata or {}),
         "example_shape": list(model.get_build_config()["input_shape"][1:]),
         "latent_dim": int(model.prior.latent_dim),
-        "prior": "normal" if model.prior.is_identity else "dp",
+        "prior": model.prior.kind,   # normal, dp, or gmm (a retrofit's mixture)
         "likelihood": model.likelihood,
         "max_samples": max_samples,
         "signatures": list(SIGNATURE_NAMES),
@@ -227,5 +227,7 @@ def _export_run(run_dir, out, max_samples, input_shape, skip_if_exported, checkp
         previous = read_metadata(os.path.join(out, str(latest))) or {}
         if all(previous.get(k) == v for k, v in {**source, "max_samples": max_samples}.items()):
             return ExportResult(os.path.join(out, str(latest)), latest, step, reused=True)
+    post_hoc = ({"post_hoc": {**run.post_hoc, "settings": run.post_hoc["settings"].to_dict()}}
+                if run.post_hoc else {})
     return export_model(run.model, out, max_samples,
-                        metadata={**source, "config": run.config.to_dict()})
+                        metadata={**source, "config": run.config.to_dict(), **post_hoc})

@@ -5,11 +5,14 @@ Signatures (input → output keys; d = latent size, S = the model's example shap
     sample, serving_default   num_samples int32 [], seed int32 [2], temperature float32 []
                               → images [n, *S], z [n, d], and z0 [n, d] for the decoupled prior
                               z0 = T·ε, ε ~ N(0, I) drawn by stateless_normal(seed); z = g⁻¹(z0);
-                              images = E[x | z]
+                              images = E[x | z]. A post-hoc mixture (gmm): k ~ stateless_categorical
+                              and ε ~ stateless_normal from the seed split in two, z = μ_k + T·L_k ε,
+                              z0 = z (no separate generation space)
     encode                    images [B, *S] → mean [B, d], log_var [B, d], and z0 = g(mean) for dp
     decode                    z [B, d] → images [B, *S] = E[x | z]
     reconstruct               images [B, *S] → images = E[x | z = μ(x)]
-    log_prob                  z [B, d] → log_prob [B] = log N(g(z); 0, I) + log|det ∂g/∂z|  (eq. 2)
+    log_prob                  z [B, d] → log_prob [B] = log N(g(z); 0, I) + log|det ∂g/∂z|  (eq. 2);
+                              a post-hoc gmm's mixture density
 
 Every input is checked *inside the graph* before it is used, and a bad one fails the request with
 InvalidArgument and a message that names the input and the bad value. The input specs in the
