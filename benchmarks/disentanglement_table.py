@@ -207,6 +207,8 @@ def cell(values) -> str:
     if stats["mean"] is None:
         return "–"
     digits = 3 if abs(stats["mean"]) < 10 else 1
+    if all(float(v).is_integer() for v in values):  # counts (active dims): one decimal is enough
+        digits = 1
     text = f"{stats['mean']:.{digits}f}"
     if stats["se"] is not None:
         text += f" ± {stats['se']:.{digits}f}"
