@@ -289,7 +289,8 @@ def write_figure(out: str, reg: str, seed: int, p: Protocol, log) -> str | None:
         panels, OFFSETS,
         title=f"latent traversals sorted by KL (top: most informative), dsprites_procedural "
               f"{p.image_size}px, {p.steps:,} steps\nrow: z_k = μ_k(x) + c·s_k, columns c (s_k: "
-              "std of q(z_k)); centre column: the reconstruction of one held-out image")
+              "std of q(z_k)); centre column: the reconstruction of one held-out image; "
+              f"inactive: KL < {ACTIVE_KL:g} nats", inactive_below=ACTIVE_KL)
     path = os.path.join(out, f"traversals_{reg}.png")
     write_atomic(path, plots.figure_to_png(fig))
     log(f"wrote {path}")

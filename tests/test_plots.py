@@ -39,7 +39,7 @@ def test_kl_sorted_traversal_figure_puts_the_largest_kl_first():
         [("normal", decoded, kl), ("dp", decoded[::-1], kl[::-1])], np.linspace(-2, 2, steps))
     left, right = fig.axes
     labels = [t.get_text() for t in left.get_yticklabels()]
-    assert labels == ["z2  KL 2.50", "z4  KL 1.00", "z1  KL 0.30", "z3  KL 0.00  collapsed"]
+    assert labels == ["z2  KL 2.50", "z4  KL 1.00", "z1  KL 0.30", "z3  KL 0.00  inactive"]
     grid = left.get_images()[0].get_array()
     pitch = 6 + 2
     row_values = [float(grid[2 + pitch * r + 3, 5]) for r in range(d)]

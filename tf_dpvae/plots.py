@@ -213,13 +213,13 @@ def kl_order(kl):
     return np.argsort(-np.asarray(kl, np.float64), kind="stable")
 
 
-def kl_sorted_traversal_figure(panels, offsets, title=""):
+def kl_sorted_traversal_figure(panels, offsets, title="", inactive_below=0.01):
     """Latent traversals per dimension, sorted by KL (paper Fig. 6), one panel per model side by side.
 
     panels: a list of (label, decoded [d, T, H, W, C], kl [d]); row r of a panel shows dimension
     ``kl_order(kl)[r]``, labelled with its index and KL. offsets [T]: the traversal's steps, printed
-    under the columns (e.g. multiples of the marginal's standard deviation s_k). Rows below a KL of
-    0.01 nats are labelled "collapsed".
+    under the columns (e.g. multiples of the marginal's standard deviation s_k). Rows whose KL is
+    below ``inactive_below`` (nats) are labelled "inactive".
     """
     offsets = np.asarray(offsets, np.float64)
     d, t = panels[0][1].shape[:2]
@@ -236,7 +236,7 @@ def kl_sorted_traversal_figure(panels, offsets, title=""):
         _show_grid(ax, rows.reshape((-1,) + decoded.shape[2:]), columns=len(offsets))
         pitch = h + 2  # image_grid's pad
         ax.set_yticks([2 + pitch * r + (h - 1) / 2 for r in range(len(order))])
-        ax.set_yticklabels([f"z{k + 1}  KL {kl[k]:.2f}" + ("  collapsed" if kl[k] < 0.01 else "")
+        ax.set_yticklabels([f"z{k + 1}  KL {kl[k]:.2f}" + ("  inactive" if kl[k] < inactive_below else "")
                             for k in order], fontsize=8)
         ax.set_xticks([2 + pitch * c + (h - 1) / 2 for c in range(len(offsets))])
         ax.set_xticklabels([f"{o:+g}" for o in offsets], fontsize=8)
