@@ -56,3 +56,35 @@ def test_sizes_and_bad_inputs_are_clear_errors():
         dci.dci(np.zeros((10, 2)), np.zeros((10, 1), int), np.zeros((10, 3)), np.zeros((10, 1), int))
     with pytest.raises(ConfigError, match="factor 0 takes a single value"):
         dci.dci(np.zeros((10, 2)), np.zeros((10, 1), int), np.zeros((10, 2)), np.zeros((10, 1), int))
+
+
+def test_lasso_estimator_true_factors_near_one_rotation_lower_noise_near_zero():
+    source = ValueSource(sizes=(3, 4, 5))
+
+    def lasso(encoder):
+        return dci.dci(*sample(source, encoder, 400, 0), *sample(source, encoder, 200, 1),
+                       estimator="lasso")
+
+    true = lasso(identity)
+    assert true["estimator"] == "lasso" and true["alpha"] == pytest.approx(dci.LASSO_ALPHA)
+    assert true["disentanglement"] > 0.99 and true["completeness"] > 0.99
+    # the codes are the standardized factors: R² = 1 up to the lasso's shrinkage (α = 0.02)
+    assert true["informativeness_test"] > 0.95
+    rotated = lasso(rotation(random_rotation(3, seed=1)))
+    assert rotated["disentanglement"] < 0.7 and rotated["completeness"] < 0.7
+    assert rotated["informativeness_test"] > 0.95  # a rotation loses no linear information
+    random = lasso(noise(3))
+    assert random["informativeness_test"] < 0.05
+    # noise leaves every coefficient near zero (chance correlations, ~1/√400): under a tenth of the
+    # importance the true factors get (coefficients ≈ 1 on the diagonal)
+    assert np.asarray(random["importance"]).sum() < 0.1 * np.asarray(true["importance"]).sum()
+
+
+def test_lasso_and_estimator_bad_inputs_are_clear_errors():
+    codes, factors = np.random.default_rng(0).normal(size=(20, 2)), np.tile([[0], [1]], (10, 1))
+    with pytest.raises(ConfigError, match="estimator must be one of gbt, lasso, got 'svm'"):
+        dci.dci(codes, factors, codes, factors, estimator="svm")
+    with pytest.raises(ConfigError, match="lasso alpha must be a positive number, got 0"):
+        dci.dci(codes, factors, codes, factors, estimator="lasso", alpha=0)
+    with pytest.raises(ConfigError, match="factor 0 takes a single value"):
+        dci.dci(codes, np.zeros((20, 1), int), codes, factors, estimator="lasso")

@@ -165,3 +165,15 @@ def test_tail_summary_by_hand_and_in_the_skl_result():
     assert result["kl_pq_median"] == pytest.approx(1.0) and result["kl_pq_trimmed"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="top_fraction 1.5"):
         symmetric_kl.tail_summary(ratios, top_fraction=1.5)
+
+
+def test_dimension_kl_by_hand():
+    # dimension 0: μ = ±1, σ² = 1 → m = 0, s² = 1 + 1 = 2, KL = ½(log 2 + (1 + 1)/2 − 1) = ½ log 2
+    # dimension 1: collapsed (μ = 0, σ = 1 everywhere) → KL = 0
+    means = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    kl, m, s = ap.dimension_kl(means, np.zeros_like(means))
+    np.testing.assert_allclose(kl, [0.5 * np.log(2.0), 0.0], atol=1e-12)
+    np.testing.assert_allclose(m, [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(s, [np.sqrt(2.0), 1.0], atol=1e-12)
+    with pytest.raises(ValueError, match="equal shapes"):
+        ap.dimension_kl(means, np.zeros((2, 3)))

@@ -169,3 +169,31 @@ def sample_aggregate_posterior(means, log_vars, num_samples, rng):
     index = rng.integers(0, len(means), size=num_samples)
     eps = rng.standard_normal((num_samples, means.shape[1]))
     return means[index] + np.exp(0.5 * np.asarray(log_vars, np.float64)[index]) * eps, index
+
+
+def dimension_kl(means, log_vars):
+    """Per-dimension KL of the encoder against q(z)'s marginal, moment-matched by a Gaussian: how
+    much each code dimension carries (the order of the paper's Fig. 6 traversals), for any prior.
+
+        m_k  = E_x μ_k(x),   s_k² = Var_x μ_k(x) + E_x σ_k²(x)        (mean and variance of q(z_k))
+        KL_k = E_x KL[N(μ_k(x), σ_k²(x)) ‖ N(m_k, s_k²)]
+             = ½ E_x[ log(s_k² / σ_k²(x)) + (σ_k²(x) + (μ_k(x) − m_k)²) / s_k² − 1 ]
+
+    A collapsed dimension (μ_k constant, σ_k constant) has KL_k = 0. Against N(0, 1) instead, the
+    normal prior's usual order, a dp model would be penalized for where its flow puts q(z_k).
+
+    Args:
+      means, log_vars: [N, d] the posteriors' parameters on N examples (N ≥ 1).
+    Returns:
+      (kl [d], m [d], s [d]) as float64.
+    """
+    means, log_vars = np.asarray(means, np.float64), np.asarray(log_vars, np.float64)
+    if means.ndim != 2 or means.shape != log_vars.shape or len(means) < 1:
+        raise ValueError(f"means and log_vars must be [N, d] with N >= 1 and equal shapes, got "
+                         f"{means.shape} and {log_vars.shape}")
+    var = np.exp(log_vars)                                                   # [N, d]
+    m = means.mean(axis=0)                                                   # [d]
+    s2 = means.var(axis=0) + var.mean(axis=0)                                # [d]
+    kl = 0.5 * np.mean(np.log(s2)[None] - log_vars + (var + (means - m) ** 2) / s2[None] - 1.0,
+                       axis=0)                                               # [d]
+    return kl, m, np.sqrt(s2)

@@ -208,6 +208,48 @@ def traversal_figure(values, decoded, data=None, title=""):
     return fig
 
 
+def kl_order(kl):
+    """Dimensions by descending KL (ties keep the lower index first). kl [d] → int [d]."""
+    return np.argsort(-np.asarray(kl, np.float64), kind="stable")
+
+
+def kl_sorted_traversal_figure(panels, offsets, title="", inactive_below=0.01):
+    """Latent traversals per dimension, sorted by KL (paper Fig. 6), one panel per model side by side.
+
+    panels: a list of (label, decoded [d, T, H, W, C], kl [d]); row r of a panel shows dimension
+    ``kl_order(kl)[r]``, labelled with its index and KL. offsets [T]: the traversal's steps, printed
+    under the columns (e.g. multiples of the marginal's standard deviation s_k). Rows whose KL is
+    below ``inactive_below`` (nats) are labelled "inactive".
+    """
+    offsets = np.asarray(offsets, np.float64)
+    d, t = panels[0][1].shape[:2]
+    fig, axes = plt.subplots(1, len(panels), figsize=(0.75 * t * len(panels) + 1.4 * len(panels),
+                                                       0.75 * d + 1.2),
+                             constrained_layout=True, squeeze=False)
+    for ax, (label, decoded, kl) in zip(axes[0], panels):
+        if decoded.shape[:2] != (len(kl), len(offsets)):
+            raise ValueError(f"{label}: decoded is {decoded.shape[:2]}, expected ({len(kl)}, "
+                             f"{len(offsets)}) rows × steps")
+        order = kl_order(kl)
+        rows = decoded[order]                                                # [d, T, H, W, C]
+        h = decoded.shape[2]
+        _show_grid(ax, rows.reshape((-1,) + decoded.shape[2:]), columns=len(offsets))
+        pitch = h + 2  # image_grid's pad
+        ax.set_yticks([2 + pitch * r + (h - 1) / 2 for r in range(len(order))])
+        ax.set_yticklabels([f"z{k + 1}  KL {kl[k]:.2f}" + ("  inactive" if kl[k] < inactive_below else "")
+                            for k in order], fontsize=8)
+        ax.set_xticks([2 + pitch * c + (h - 1) / 2 for c in range(len(offsets))])
+        ax.set_xticklabels([f"{o:+g}" for o in offsets], fontsize=8)
+        ax.tick_params(length=0)
+        ax.axis("on")
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_title(label, fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def path_figure(z_of_z0_path, z_straight, decoded_z0_path, decoded_straight, means=None,
                 data=None, title=""):
     """A straight line in z0 mapped through g⁻¹ against the straight line in z between the same

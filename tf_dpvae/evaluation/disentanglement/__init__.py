@@ -53,14 +53,16 @@ def disentanglement_scores(represent, source, seed: int = 0, *, metrics=METRICS,
                            factor_vae_eval: int = factor_vae_lib.NUM_EVAL,
                            factor_vae_variance: int = factor_vae_lib.NUM_VARIANCE_ESTIMATE,
                            prune_threshold: float = factor_vae_lib.PRUNE_THRESHOLD,
-                           sap_continuous: bool = False, batch_size: int = 1024) -> dict:
+                           sap_continuous: bool = False, batch_size: int = 1024,
+                           dci_estimator: str = "gbt", dci_alpha: float = dci_lib.LASSO_ALPHA) -> dict:
     """The disentanglement metrics of ``represent`` (observations [n, ...] → codes [n, d]) on
     ``source`` (a ``datasets.factors.FactorSource``), all with disentanglement_lib's default sizes.
 
     One training sample (num_train factor vectors) and one test sample (num_test) are drawn from
     ``seed`` and shared by MIG (training sample), DCI and SAP (both); disentanglement_lib draws a
     fresh sample per metric, which differs only by sampling noise. The FactorVAE score draws its own
-    fixed-factor batches (from seed + 1).
+    fixed-factor batches (from seed + 1). ``dci_estimator`` ("gbt", the reference, or "lasso" with
+    ``dci_alpha``) chooses DCI's importance regressor (``dci``'s docstring).
 
     Returns {"mig": {...}, "factor_vae": {...}, "dci": {...}, "sap": {...}} for the metrics asked
     for (each the dict of its module), "scores" (the headline numbers, see ``headline``), "settings"
@@ -80,10 +82,15 @@ def disentanglement_scores(represent, source, seed: int = 0, *, metrics=METRICS,
                 "factor_vae_eval": check_count("factor_vae_eval", factor_vae_eval),
                 "factor_vae_variance": check_count("factor_vae_variance", factor_vae_variance),
                 "prune_threshold": prune_threshold, "sap_continuous": bool(sap_continuous),
+                "dci_estimator": dci_estimator,
+                **({"dci_alpha": float(dci_alpha)} if dci_estimator == "lasso" else {}),
                 "batch_size": check_count("batch_size", batch_size),
                 "source": getattr(source, "name", type(source).__name__),
                 "factor_names": list(getattr(source, "factor_names", ())),
                 "factor_sizes": [int(s) for s in source.factor_sizes]}
+    if dci_estimator not in dci_lib.ESTIMATORS:
+        raise DisentanglementError(f"dci_estimator must be one of {', '.join(dci_lib.ESTIMATORS)}, "
+                                   f"got {dci_estimator!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise DisentanglementError(f"seed must be a non-negative integer, got {seed!r}")
     out, seconds = {}, {}
@@ -99,7 +106,8 @@ def disentanglement_scores(represent, source, seed: int = 0, *, metrics=METRICS,
         if name == "mig":
             out["mig"] = mig_lib.mutual_information_gap(*train, num_bins=num_bins)
         elif name == "dci":
-            out["dci"] = dci_lib.dci(*train, *test, seed=seed)
+            out["dci"] = dci_lib.dci(*train, *test, seed=seed, estimator=dci_estimator,
+                                     alpha=dci_alpha)
         elif name == "sap":
             out["sap"] = sap_lib.sap(*train, *test, continuous=sap_continuous)
         else:
