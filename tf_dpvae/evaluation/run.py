@@ -31,22 +31,11 @@ from tf_dpvae import data as data_lib
 from tf_dpvae import divergences, locks, plots, runs
 from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density, sample_aggregate_posterior
 from tf_dpvae.config import RunConfig
-from tf_dpvae.errors import UserError
 from tf_dpvae.evaluation import frechet, importance_nll, leakage, posterior_samples, symmetric_kl
+from tf_dpvae.evaluation.settings import (DEFAULT_TAUS, EVAL_LIMITS, EvalSettings,  # noqa: F401
+                                          EvaluationError)
 from tf_dpvae.files import publish_dir, write_atomic
 
-DEFAULT_TAUS = (-90.0, -70.0, -50.0, -30.0, -20.0, -10.0, -6.0, -4.0, -3.0, -2.0, -1.0)
-
-
-class EvaluationError(UserError):
-    """The run directory or a setting cannot be evaluated; the message says why."""
-
-
-# Upper bounds on the evaluation's sizes (issue 14), beside the memory estimate of
-# ``check_memory``: far above the paper's (10,000 samples, K = 1,000), far below an int32 overflow.
-EVAL_LIMITS = {"num_samples": 10_000_000, "lp_pool": 1_000, "skl_samples": 10_000_000,
-               "is_samples": 1_000_000, "nll_examples": 10_000_000, "figure_samples": 10_000,
-               "marked": 10_000}
 MEMORY_FRACTION = 0.8   # of the machine's physical memory that one evaluation may plan to use
 
 
@@ -80,60 +69,6 @@ def check_memory(settings: "EvalSettings", example_shape, latent_dim: int,
             f"{tuple(example_shape)} (latent-dim {latent_dim}); this machine has "
             f"{available / 2**30:.1f} GiB, of which {MEMORY_FRACTION:.0%} is accepted: lower "
             f"--num-samples or --lp-pool")
-
-
-@dataclasses.dataclass(frozen=True)
-class EvalSettings:
-    num_samples: int = 10_000    # generated samples for the Fréchet distance (and LP samples kept)
-    lp_pool: int = 5             # LP: rank lp_pool·num_samples prior samples, keep num_samples
-    skl_samples: int = 5_000     # per side, for sKL (paper: 5,000) and the leakage score
-    is_samples: int = 1_000      # K of the importance-sampled NLL
-    nll_examples: int = 1_000    # held-out examples for the NLL
-    seed: int = 0
-    taus: tuple = DEFAULT_TAUS
-    figure_samples: int = 64     # LP/HP samples shown in the figures
-    marked: int = 25             # LP/HP samples marked on the q(z) map (paper Fig. 3b: five)
-    classifier_dir: str | None = None  # image data: the cached feature classifier (features CLI)
-    inception_weights: str | None = None  # image data: network file, see evaluation.inception
-    checkpoint: str = "best"     # best (lowest validation negative ELBO) or latest
-    # data with ground-truth factors (dsprites_procedural, dsprites, shapes3d): these metrics of
-    # evaluation.disentanglement on the encoder means, with disentanglement_lib's sample sizes
-    disentanglement: tuple = ()
-    disentanglement_train: int = 10_000
-    disentanglement_test: int = 5_000
-
-    def __post_init__(self):
-        for name in ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples",
-                     "figure_samples", "marked"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise EvaluationError(f"{name.replace('_', '-')} must be a positive integer, "
-                                      f"got {value!r}")
-        for name, high in EVAL_LIMITS.items():
-            value = getattr(self, name)
-            if value > high:
-                raise EvaluationError(f"{name.replace('_', '-')} must be at most {high:,}, got "
-                                      f"{value:,}")
-        if self.num_samples < 2 or self.skl_samples < 2:
-            raise EvaluationError("num-samples and skl-samples must be at least 2 (a covariance and a "
-                                  "standard error need two points)")
-        if not (isinstance(self.seed, int) and 0 <= self.seed < 2 ** 31):
-            raise EvaluationError(f"seed must be an integer in [0, 2**31), got {self.seed!r}")
-        if self.checkpoint not in ("best", "latest"):
-            raise EvaluationError(f"checkpoint must be 'best' or 'latest', got {self.checkpoint!r}")
-        if not self.taus or not all(math.isfinite(t) for t in self.taus):
-            raise EvaluationError(f"taus must be finite numbers, got {self.taus!r}")
-        from tf_dpvae.evaluation import disentanglement
-
-        unknown = [m for m in self.disentanglement if m not in disentanglement.METRICS]
-        if unknown:
-            raise EvaluationError(f"unknown disentanglement metric {unknown[0]!r}; accepted: "
-                                  f"{', '.join(disentanglement.METRICS)}")
-        for name in ("disentanglement_train", "disentanglement_test"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise EvaluationError(f"{name.replace('_', '-')} must be a positive integer, "
-                                      f"got {value!r}")
 
 
 @dataclasses.dataclass
