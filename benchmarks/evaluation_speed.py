@@ -96,6 +96,7 @@ from tf_dpvae.config import RunConfig  # noqa: E402
 from tf_dpvae import aggregate_posterior  # noqa: E402
 from tf_dpvae.evaluation import classifier, frechet, importance_nll  # noqa: E402
 from tf_dpvae.evaluation import run as run_lib  # noqa: E402
+from tf_dpvae.evaluation import sampling  # noqa: E402
 from tf_dpvae.model import build_model  # noqa: E402
 
 BASELINE = "da33d37"  # main when the speed-ups were merged into it: everything else the same
@@ -133,14 +134,14 @@ def make_stages(model, splits, features, args):
     state = {}
 
     def decode(z):
-        return run_lib._batched(lambda b: model.decode_mean(tf.constant(b, tf.float32)), z, 1024)
+        return sampling.batched(lambda b: model.decode_mean(tf.constant(b, tf.float32)), z, 1024)
 
     def log_prior(z):
-        return run_lib._batched(lambda b: model.prior.log_prob(tf.constant(b, tf.float32)),
+        return sampling.batched(lambda b: model.prior.log_prob(tf.constant(b, tf.float32)),
                                 z).astype(np.float64)
 
     def log_prior_h(z):
-        return run_lib._batched(lambda b: divergences.standard_normal_log_density(
+        return sampling.batched(lambda b: divergences.standard_normal_log_density(
             model.prior.forward(tf.constant(b, tf.float32))[0]), z).astype(np.float64)
 
     def prior_draw(n, s):
@@ -246,7 +247,7 @@ def full_evaluation(run_dir, settings, impls, repeats):
     """Time ``evaluate_run`` per variant (interleaved); the baseline swaps in its modules."""
     from tf_dpvae import plots
 
-    originals = (run_lib.aggregate_posterior_log_density, plots.aggregate_posterior_log_density,
+    originals = (sampling.aggregate_posterior_log_density, plots.aggregate_posterior_log_density,
                  run_lib.importance_nll)
     times, metrics = {v: [] for v in impls}, {}
     cpu = {v: [] for v in impls}
@@ -254,7 +255,7 @@ def full_evaluation(run_dir, settings, impls, repeats):
         for variant in (list(impls) if repeat % 2 == 0 else list(impls)[::-1]):
             impl = impls[variant]
             log_density = impl["aggregate_posterior"].aggregate_posterior_log_density
-            run_lib.aggregate_posterior_log_density = plots.aggregate_posterior_log_density = log_density
+            sampling.aggregate_posterior_log_density = plots.aggregate_posterior_log_density = log_density
             run_lib.importance_nll = impl["importance_nll"]
             run_lib._REFERENCE_FEATURES.clear()   # every timed evaluation computes them
             try:
@@ -263,7 +264,7 @@ def full_evaluation(run_dir, settings, impls, repeats):
                 times[variant].append(time.perf_counter() - start)
                 cpu[variant].append(time.process_time() - cpu_start)
             finally:
-                (run_lib.aggregate_posterior_log_density, plots.aggregate_posterior_log_density,
+                (sampling.aggregate_posterior_log_density, plots.aggregate_posterior_log_density,
                  run_lib.importance_nll) = originals
             metrics[variant] = result["metrics"]
     # as in reproduce table1 from its second model on: the real images' features already computed

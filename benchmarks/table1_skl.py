@@ -25,46 +25,32 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from tf_dpvae import files  # noqa: E402
-from tf_dpvae.evaluation import symmetric_kl  # noqa: E402
-from tf_dpvae.aggregate_posterior import (aggregate_posterior_log_density,  # noqa: E402
-                                                     sample_aggregate_posterior)
-from tf_dpvae.evaluation.run import restore_run  # noqa: E402
+from tf_dpvae.evaluation import sampling  # noqa: E402
+from tf_dpvae.evaluation.run import restore_run, skl_terms, symmetric_kl_metric  # noqa: E402
 from tf_dpvae.table1 import model_name  # noqa: E402
 
 import provenance  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
 
 
 def run_terms(run_dir):
-    """The sKL terms of one evaluated run, recomputed with the evaluation's own seeds and sizes."""
+    """The sKL terms of one evaluated run, recomputed by the evaluation's own function
+    (``run.skl_terms``) with the seeds and sizes its metrics.json records."""
     with open(os.path.join(run_dir, "eval", "metrics.json"), encoding="utf-8") as f:
         recorded = json.load(f)
     settings, seeds = recorded["settings"], recorded["seeds"]
     restored = restore_run(run_dir, settings["checkpoint"])
-    model, train = restored.model, restored.splits.train
-    encoded = [model.encode(train[i:i + 2048]) for i in range(0, len(train), 2048)]
-    means = np.concatenate([m.numpy() for m, _ in encoded]).astype(np.float64)
-    log_vars = np.concatenate([v.numpy() for _, v in encoded]).astype(np.float64)
-    n = settings["skl_samples"]
-    p_z = model.prior.sample(n, tf.constant(seeds["skl_prior"], tf.int32))[0].numpy()
-    q_z, _ = sample_aggregate_posterior(means, log_vars, n,
-                                        np.random.default_rng(seeds["skl_posterior_numpy"]))
-
-    def log_p(z):
-        return np.concatenate([model.prior.log_prob(tf.constant(z[s:s + 2048], tf.float32)).numpy()
-                               for s in range(0, len(z), 2048)]).astype(np.float64)
-
-    result = symmetric_kl.symmetric_kl(log_p(p_z), aggregate_posterior_log_density(p_z, means, log_vars),
-                                       log_p(q_z), aggregate_posterior_log_density(q_z, means, log_vars))
+    means, log_vars = sampling.encode(restored.model, restored.splits.train)
+    terms = skl_terms(restored.model, means, log_vars, settings["skl_samples"], seeds)
+    result = symmetric_kl_metric(terms)
     recorded_skl = recorded["metrics"]["symmetric_kl"]["skl"]
     if not np.isclose(result["skl"], recorded_skl, rtol=1e-3):
         raise SystemExit(f"{run_dir}: recomputed sKL {result['skl']:.4g} differs from the recorded "
                          f"{recorded_skl:.4g}; the run changed since its evaluation")
-    result["max_norm_p"] = float(np.linalg.norm(p_z, axis=1).max())
-    result["max_norm_q"] = float(np.linalg.norm(q_z, axis=1).max())
+    result["max_norm_p"] = float(np.linalg.norm(terms.p_z, axis=1).max())
+    result["max_norm_q"] = float(np.linalg.norm(terms.q_z, axis=1).max())
     return result
 
 

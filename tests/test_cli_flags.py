@@ -1,6 +1,7 @@
 """Flags generated from the configuration dataclasses: one per field, defaults and choices taken from
 the dataclasses and their registries, given flags layered over a --config file."""
 
+import argparse
 import dataclasses
 import json
 
@@ -141,3 +142,109 @@ def test_bad_flag_values_are_one_line_exit_2(capsys, argv, fragment):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert fragment in err and len(err.strip().splitlines()) == 1
+
+
+def settings_commands():
+    """(settings dataclass, the parser holding its flags) of every command with flat settings."""
+    from tf_dpvae.cli import evaluate, features, reproduce
+    from tf_dpvae.evaluation.settings import EvalSettings, FeatureSettings
+
+    table1_parser = reproduce.build_parser()._subparsers._group_actions[0].choices["table1"]
+    return [(EvalSettings, evaluate.build_parser()), (FeatureSettings, features.build_parser()),
+            (reproduce.Table1Settings, table1_parser)]
+
+
+def test_settings_commands_have_one_flag_per_field_with_the_dataclass_default():
+    for settings_cls, parser in settings_commands():
+        actions = actions_by_dest(parser)
+        for field in dataclasses.fields(settings_cls):
+            action = actions[field.name]
+            assert parser.get_default(field.name) == field.default, (settings_cls, field.name)
+            assert action.default == field.default
+            shown = field.default is not None and field.default is not False  # not for switches
+            if action.help is not argparse.SUPPRESS and shown:
+                assert "(default: " in action.help, (settings_cls, field.name)
+        flags_made = list(flags.settings_flags(settings_cls))
+        assert [f.field for f in flags_made] == [f.name for f in dataclasses.fields(settings_cls)]
+
+
+def test_settings_parsed_with_no_flags_are_the_dataclass_defaults(tmp_path):
+    from tf_dpvae.cli import evaluate, features, reproduce
+    from tf_dpvae.evaluation.settings import EvalSettings, FeatureSettings
+
+    args = evaluate.build_parser().parse_args([str(tmp_path)])
+    assert EvalSettings(**flags.settings_values(EvalSettings, args)) == EvalSettings()
+    args = features.build_parser().parse_args(["--dataset", "fashion_mnist"])
+    assert FeatureSettings(**flags.settings_values(FeatureSettings, args)) == FeatureSettings(
+        dataset="fashion_mnist")
+    args = reproduce.build_parser().parse_args(["table1"])
+    assert (reproduce.Table1Settings(**flags.settings_values(reproduce.Table1Settings, args))
+            == reproduce.Table1Settings())
+
+
+def test_settings_flags_keep_their_names_and_parse_as_before(tmp_path):
+    from tf_dpvae.cli import evaluate, features, reproduce
+    from tf_dpvae.evaluation.settings import EvalSettings
+
+    args = evaluate.build_parser().parse_args(
+        [str(tmp_path), "--num-samples", "7", "--lp-pool", "2", "--skl-samples", "9",
+         "--is-samples", "3", "--nll-examples", "4", "--taus=-50,-10", "--seed", "5",
+         "--disentanglement", "mig", "sap", "--disentanglement-train", "11",
+         "--disentanglement-test", "12", "--checkpoint", "latest", "--classifier", "c",
+         "--inception-weights", "w.pb"])
+    settings = EvalSettings(**flags.settings_values(EvalSettings, args))
+    assert settings == EvalSettings(
+        num_samples=7, lp_pool=2, skl_samples=9, is_samples=3, nll_examples=4, taus=(-50.0, -10.0),
+        seed=5, disentanglement=("mig", "sap"), disentanglement_train=11, disentanglement_test=12,
+        checkpoint="latest", classifier_dir="c", inception_weights="w.pb")
+    args = features.build_parser().parse_args(["--npz", "a.npz", "--data-dir", "d", "--out", "o",
+                                               "--epochs", "2", "--batch-size", "3", "--seed", "4"])
+    assert (args.npz, args.dataset, args.data_dir, args.out, args.epochs, args.batch_size,
+            args.seed) == ("a.npz", None, "d", "o", 2, 3, 4)
+    args = reproduce.build_parser().parse_args(
+        ["table1", "--seeds", "3", "--regs", "none", "beta", "--protocol", "paper", "--steps", "4",
+         "--no-progress", "--num-samples", "8", "--classifier-epochs", "1"])
+    request = reproduce.request_from_args(args)
+    assert (request.seeds, request.regs, request.protocol.steps, request.protocol.num_samples,
+            request.protocol.classifier_epochs, args.no_progress) == ((3,), ("none", "beta"), 4, 8,
+                                                                       1, True)
+    assert request.overrides == {"steps": 4, "num_samples": 8, "classifier_epochs": 1}
+
+
+@pytest.mark.parametrize("command, argv, fragment", [
+    ("evaluate", ["run", "--num-samples", "0"], "argument --num-samples: expected a positive integer"),
+    ("evaluate", ["run", "--taus", "a"], "argument --taus: expected comma-separated numbers"),
+    ("evaluate", ["run", "--disentanglement", "beta_vae"], "argument --disentanglement: invalid choice"),
+    ("features", ["--dataset", "a", "--npz", "b"], "not allowed with argument"),
+    ("features", ["--epochs", "2"], "one of the arguments --dataset --npz is required"),
+    ("reproduce", ["table1", "--seeds", "-1"], "argument --seeds: expected an integer in [0, 2**31)"),
+    ("reproduce", ["table1", "--regs", "bogus"], "argument --regs: invalid choice"),
+])
+def test_settings_flags_refuse_bad_values_in_one_line(capsys, command, argv, fragment):
+    import importlib
+
+    module = importlib.import_module(f"tf_dpvae.cli.{command}")
+    with pytest.raises(SystemExit) as exc:
+        module.build_parser().parse_args(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_settings_choices_equal_their_registries():
+    from tf_dpvae import table1
+    from tf_dpvae.cli import reproduce
+    from tf_dpvae.evaluation import disentanglement
+    from tf_dpvae.evaluation.settings import EvalSettings
+
+    by_field = {f.field: f for f in flags.settings_flags(EvalSettings)}
+    assert by_field["checkpoint"].choices == config_lib.CHECKPOINT_CHOICES
+    assert by_field["disentanglement"].choices == disentanglement.METRICS
+    by_field = {f.field: f for f in flags.settings_flags(reproduce.Table1Settings)}
+    assert by_field["regs"].choices == config_lib.REGULARIZERS
+    assert by_field["protocol"].choices == tuple(sorted(table1.PROTOCOLS))
+    assert reproduce.Table1Settings().regs == config_lib.REGULARIZERS
+    for settings_cls, parser in settings_commands():
+        actions = actions_by_dest(parser)
+        for f in flags.settings_flags(settings_cls):
+            assert actions[f.field].choices == f.choices

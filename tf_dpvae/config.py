@@ -47,7 +47,7 @@ DEVICES = "devices and speed (--batch-size is the global batch)"
 
 
 def flag(default: Any, help: str, *, name: str | None = None, choices: tuple[str, ...] | None = None,
-         group: str | None = None) -> Any:
+         group: str | None = None, **argparse_extra: Any) -> Any:
     """A setting with its command-line flag: ``dataclasses.field(default=default)`` whose metadata
     the commands (``tf_dpvae.cli.flags``) turn into ``--NAME``.
 
@@ -55,9 +55,11 @@ def flag(default: Any, help: str, *, name: str | None = None, choices: tuple[str
     paper's symbol (the default is appended from ``default``, never written here); choices: the
     accepted values (a registry tuple above); group: the ``--help`` section (default: the class's
     ``GROUP``). A field declared without ``flag`` still gets a flag named after the field.
+    argparse_extra: for the commands' own settings (``cli.flags.add_settings_flags``): ``parse`` (the
+    name of an argument type in ``cli.flags.PARSERS``), ``nargs``, ``metavar``, ``hidden``.
     """
     return dataclasses.field(default=default, metadata={
-        "flag": name, "help": help, "choices": choices, "group": group})
+        "flag": name, "help": help, "choices": choices, "group": group, **argparse_extra})
 
 
 # config.json's record of a post-hoc prior (retrofit command): {"settings": PostHocConfig fields,

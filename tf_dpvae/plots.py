@@ -283,6 +283,33 @@ def path_figure(z_of_z0_path, z_straight, decoded_z0_path, decoded_straight, mea
     return fig
 
 
+def evaluation_figures(arrays, leakage_curves, tag):
+    """The figures of an evaluation, name → PNG bytes, from the arrays ``evaluation.run.figure_arrays``
+    computes: ``samples`` (panels of ``sample_panels_figure``), ``leakage`` (``leakage_curves``, as
+    ``leakage_figure`` takes them), ``posterior_map`` (2-D codes), ``traversals`` and ``paths``; an
+    entry missing from ``arrays`` is not drawn. ``arrays["data"]``: the held-out 2-D points drawn
+    behind samples (None for other data); tag: the model and step, in every title."""
+    data = arrays.get("data")
+    figures = {}
+    if "samples" in arrays:
+        figures["samples"] = figure_to_png(sample_panels_figure(arrays["samples"], data=data,
+                                                                title=tag))
+    figures["leakage"] = figure_to_png(leakage_figure(leakage_curves, title=tag))
+    if "posterior_map" in arrays:
+        m = arrays["posterior_map"]
+        figures["posterior_map"] = figure_to_png(posterior_map_figure(
+            m["means"], m["log_vars"], m["low_z"], m["high_z"], prior_z=m["prior_z"],
+            title=f"log q(z) with {len(m['low_z'])} LP (x) and HP (+) samples; {tag}"))
+    if "traversals" in arrays:
+        t = arrays["traversals"]
+        figures["traversals"] = figure_to_png(traversal_figure(
+            t["values"], t["decoded"], data=data,
+            title=f"latent traversals (1st-99th percentile of μ_k); {tag}"))
+    if "paths" in arrays:
+        figures["paths"] = figure_to_png(path_figure(**arrays["paths"], data=data, title=tag))
+    return figures
+
+
 # ------------------------------------------------------------------------------ Table 1 figures
 def leakage_comparison_figure(curves, tau_mark=None, title=""):
     """The leakage curves LS(τ) of several models in one plot, in the manner of the paper's Fig. 4.

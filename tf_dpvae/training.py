@@ -377,6 +377,59 @@ def moons_figure_png(model: DPVAE, train: np.ndarray, seed: int, num_samples: in
     return plots.figure_to_png(fig)
 
 
+# ------------------------------------------------------------------ shared by fit and the tuner
+def resolve_config(config: RunConfig, splits: data_lib.Splits) -> RunConfig:
+    """The configuration as trained on ``splits``: β-TC's data-set size N (``dataset_size`` 0) is
+    taken from the training split."""
+    if config.objective.reg == "tc" and config.objective.dataset_size == 0:
+        config = config.replace(objective={"dataset_size": splits.num_train})
+    return config
+
+
+def new_model(config: RunConfig, splits: data_lib.Splits) -> DPVAE:
+    """The configuration's model for ``splits``' examples, seeded (``train.seed``), built (called
+    once), compiled with its learning-rate schedule over the planned steps, and with both optimizers'
+    slots created (so that a checkpoint restores their state). Call it inside the strategy's scope."""
+    keras.utils.set_random_seed(config.train.seed)
+    model = build_model(config, (None,) + splits.example_shape,
+                        total_steps=planned_steps(config.train, splits.num_train))
+    model.build_optimizers()
+    return model
+
+
+def make_pipelines(config: RunConfig, splits: data_lib.Splits, **options):
+    """(train, validation) datasets (``data.make_pipelines``) with the configuration's batch size,
+    seed and pairing (FactorVAE's discriminator sees a second, independently shuffled copy);
+    ``options``: repeat, skip_batches, fresh_iterators."""
+    return data_lib.make_pipelines(splits, config.train.batch_size, config.train.seed,
+                                   paired=config.objective.reg == "factor", **options)
+
+
+def build_callbacks(config: RunConfig, splits: data_lib.Splits, log_dir: str, guard: NaNGuard,
+                    last_step: int = 0, checkpoints=(), summaries: bool = True) -> list:
+    """The callbacks of a training, in order: ``guard`` (first: it stops at a non-finite loss),
+    ``StopAtStep(last_step)`` (0: none), ``CommonValidationNoise``, ``checkpoints`` (a run's
+    ``BestCheckpoint`` then ``CheckpointOnEpoch``), Keras's TensorBoard scalars under ``log_dir``, and
+    with ``summaries`` the step scalars, latent histograms, and the image or 2-D figure summaries."""
+    callbacks = [guard]
+    if last_step:
+        callbacks.append(StopAtStep(last_step))
+    callbacks += [CommonValidationNoise(), *checkpoints,
+                  keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False)]
+    if not summaries:
+        return callbacks
+    val_batch = splits.head("validation", 500)
+    callbacks += [StepScalars(os.path.join(log_dir, "steps"), config.train.log_every),
+                  LatentSummaries(os.path.join(log_dir, "latents"), val_batch)]
+    if len(splits.example_shape) == 3:
+        callbacks.append(ImageSummaries(os.path.join(log_dir, "images"), val_batch[:32],
+                                        config.train.seed))
+    if splits.example_shape == (2,):
+        callbacks.append(FigureSummaries(os.path.join(log_dir, "latents"), splits.train,
+                                         config.train.seed, guard))
+    return callbacks
+
+
 def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
         verbose: int | None = None, log=print) -> RunResult:
     """Train (or resume) the run ``config`` describes in ``out_dir``; see the module docstring.
@@ -391,20 +444,17 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
          log, held: contextlib.ExitStack) -> RunResult:
     if splits is None:
         splits = data_lib.load(config.data, config.train.seed)
-    if config.objective.reg == "tc" and config.objective.dataset_size == 0:
-        config = config.replace(objective={"dataset_size": splits.num_train})
+    config = resolve_config(config, splits)
     total_steps = planned_steps(config.train, splits.num_train)
     last_step = min(total_steps, config.train.steps) if config.train.steps else total_steps
     locks.check_free(out_dir)   # a directory in use is reported as such, not as a mismatch
     resuming = check_out_dir(out_dir, config)
     strategy = distribute.make_strategy(config.train.strategy, config.train.devices)
     distribute.check_batch(config.train.batch_size, strategy)
-    keras.utils.set_random_seed(config.train.seed)
     # Everything that creates variables (model, optimizers' slots, the checkpoint's restore) runs in
     # the strategy's scope; for the default strategy (one device) the scope changes nothing.
     with strategy.scope():
-        model = build_model(config, (None,) + splits.example_shape, total_steps=total_steps)
-        model.build_optimizers()
+        model = new_model(config, splits)
         # Only now is the configuration known to make a model: a bad one leaves nothing written.
         try:
             os.makedirs(out_dir, exist_ok=True)
@@ -430,31 +480,16 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
     # The data stream resumes at the very batch where the run stopped; a run resumed mid-epoch keeps
     # its step count, so its later epochs end `resumed_from % steps_per_epoch` steps later than
     # they would have (StopAtStep ends the last one on time).
-    train_ds, val_ds = data_lib.make_pipelines(
-        splits, config.train.batch_size, config.train.seed,
-        paired=config.objective.reg == "factor", repeat=True, skip_batches=resumed_from,
+    train_ds, val_ds = make_pipelines(
+        config, splits, repeat=True, skip_batches=resumed_from,
         fresh_iterators=strategy.num_replicas_in_sync > 1 or config.train.strategy == "multiworker")
     guard = NaNGuard()
     log_dir = os.path.join(out_dir, "logs")
-    val_batch = splits.head("validation", 500)
     best = BestCheckpoint(os.path.join(out_dir, "checkpoints", BEST_DIR), guard, model,
                           start_step=config.objective.reg_warmup_steps)
-    callbacks = [
-        guard,
-        StopAtStep(last_step),
-        CommonValidationNoise(),
-        best,   # before the latest: a kill between the two saves at worst repeats an epoch
-        CheckpointOnEpoch(manager, guard),
-        keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False),
-        StepScalars(os.path.join(log_dir, "steps"), config.train.log_every),
-        LatentSummaries(os.path.join(log_dir, "latents"), val_batch),
-    ]
-    if len(splits.example_shape) == 3:
-        callbacks.append(ImageSummaries(os.path.join(log_dir, "images"), val_batch[:32],
-                                        config.train.seed))
-    if splits.example_shape == (2,):
-        callbacks.append(FigureSummaries(os.path.join(log_dir, "latents"), splits.train,
-                                         config.train.seed, guard))
+    # best before the latest: a kill between the two saves at worst repeats an epoch
+    callbacks = build_callbacks(config, splits, log_dir, guard, last_step,
+                                checkpoints=(best, CheckpointOnEpoch(manager, guard)))
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     done = resumed_from >= last_step

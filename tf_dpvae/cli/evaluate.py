@@ -11,9 +11,9 @@ import argparse
 import os
 import sys
 
-from tf_dpvae.cli.parsing import OneLineParser, guarded, positive_int, seed_int
-from tf_dpvae.config import CHECKPOINT_CHOICES
-from tf_dpvae.evaluation.disentanglement import METRICS as DISENTANGLEMENT_METRICS  # no TensorFlow
+from tf_dpvae.cli import flags
+from tf_dpvae.cli.parsing import OneLineParser, guarded
+from tf_dpvae.evaluation.settings import EvalSettings  # no TensorFlow
 
 PROG = "python -m tf_dpvae.evaluate"
 
@@ -21,57 +21,13 @@ PROG = "python -m tf_dpvae.evaluate"
 KERAS_INCEPTION = "frechet_distance_keras_inception"
 
 
-def taus_list(text):
-    try:
-        values = tuple(float(t) for t in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    return values
-
-
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The parser: ``RUN_DIR`` and one flag per field of ``EvalSettings`` (``flags.add_settings_flags``)."""
     p = OneLineParser(prog=prog,
                       description="Evaluate a trained run: Fréchet distance (random and low-posterior "
                       "samples), symmetric KL, importance-sampled NLL, leakage score, figures.")
     p.add_argument("run_dir", help="a run directory written by python -m tf_dpvae.train")
-    p.add_argument("--num-samples", type=positive_int, default=10_000,
-                   help="generated samples for the Fréchet distance, and LP samples kept (default 10000)")
-    p.add_argument("--lp-pool", type=positive_int, default=5,
-                   help="LP: rank LP_POOL x NUM_SAMPLES prior samples by q(z) (default 5)")
-    p.add_argument("--skl-samples", type=positive_int, default=5_000,
-                   help="samples per side for sKL and the leakage score (default 5000, as the paper)")
-    p.add_argument("--is-samples", type=positive_int, default=1_000,
-                   help="K, importance samples per example for the NLL (default 1000)")
-    p.add_argument("--nll-examples", type=positive_int, default=1_000,
-                   help="held-out examples for the NLL (default 1000)")
-    p.add_argument("--taus", type=taus_list, default=None,
-                   help="comma-separated thresholds τ on log p for the leakage score, written --taus=-50,-10 "
-                   "(default -90,-70,-50,-30,-20,-10,-6,-4,-3,-2,-1)")
-    p.add_argument("--seed", type=seed_int, default=0, help="evaluation seed (default 0)")
-    p.add_argument("--disentanglement", nargs="+", choices=DISENTANGLEMENT_METRICS, default=[],
-                   metavar="METRIC", help="data with ground-truth factors (dsprites_procedural, dsprites, "
-                   f"shapes3d): also compute these of {', '.join(DISENTANGLEMENT_METRICS)} on the encoder "
-                   "means (disentanglement_lib's protocols; dci at its default sizes takes minutes)")
-    p.add_argument("--disentanglement-train", type=positive_int, default=10_000,
-                   help="factor samples for MIG, DCI and SAP training (default 10000)")
-    p.add_argument("--disentanglement-test", type=positive_int, default=5_000,
-                   help="factor samples for DCI and SAP testing (default 5000)")
-    p.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="best",
-                   help="best (default): the epoch with the lowest validation negative ELBO; "
-                        "latest: the last one saved")
-    p.add_argument("--classifier", default=None,
-                   help="image data: directory of the feature classifier (python -m tf_dpvae.features); "
-                   "default: runs/features/<dataset> if it exists, else the image Fréchet distance "
-                   "is skipped (and metrics.json says so)")
-    p.add_argument("--inception-weights", default=None,
-                   help="image data: the Inception network file, never downloaded. For the FID "
-                   "(reported as \"fid\", comparable with published numbers): TF-FID's frozen graph "
-                   "classify_image_graph_def.pb or the archive holding it, inception-2015-12-05.tgz "
-                   "from http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz "
-                   "(TTUR's protocol: 8-bit RGB in [0, 255] fed to ExpandDims:0, the graph resizes "
-                   "bilinearly to 299x299; pool_3 features). A keras.applications.InceptionV3 .h5 "
-                   "(e.g. the notop file) is accepted too, but is not the FID network: reported as "
-                   "\"frechet_distance_keras_inception\". pytorch-fid's .pth is not supported")
+    flags.add_settings_flags(p, EvalSettings)
     return p
 
 
@@ -93,23 +49,15 @@ def evaluate(prog: str, args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
 
+    settings = EvalSettings(**flags.settings_values(EvalSettings, args))
     # Evaluation allocates and frees CPU tensors of tens to hundreds of MB (log q(z) blocks, decoder
     # and classifier activations). TensorFlow's default CPU allocator hands each back to the OS, and
     # the page faults of the next one cost a third of the CPU time (system time) and up to half the
     # wall time of a stage (benchmarks/evaluation_speed.py); the BFC allocator keeps and reuses them.
     # The numbers do not change. Set TF_CPU_ALLOCATOR_USE_BFC=false to opt out.
     os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
-    from tf_dpvae.evaluation import run  # TensorFlow loads only once the arguments are known good
-
-    settings = run.EvalSettings(
-        num_samples=args.num_samples, lp_pool=args.lp_pool, skl_samples=args.skl_samples,
-        is_samples=args.is_samples, nll_examples=args.nll_examples, seed=args.seed,
-        classifier_dir=args.classifier, inception_weights=args.inception_weights,
-        checkpoint=args.checkpoint, disentanglement=tuple(args.disentanglement),
-        disentanglement_train=args.disentanglement_train,
-        disentanglement_test=args.disentanglement_test,
-        **({"taus": args.taus} if args.taus else {}))
     from tf_dpvae import locks
+    from tf_dpvae.evaluation import run  # TensorFlow loads only once the arguments are known good
 
     with locks.hold(run_dir, "evaluate", log=lambda msg: print(msg, file=sys.stderr)):
         results = run.evaluate_run(run_dir, settings, log=lambda msg: print(msg, file=sys.stderr))

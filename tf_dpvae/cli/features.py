@@ -20,9 +20,11 @@ import sys
 
 import numpy as np
 
-from tf_dpvae.cli.parsing import OneLineParser, guarded, positive_int
+from tf_dpvae.cli import flags
+from tf_dpvae.cli.parsing import OneLineParser, guarded
 from tf_dpvae.config import ConfigError
 from tf_dpvae.errors import UserError
+from tf_dpvae.evaluation.settings import FeatureSettings
 
 PROG = "python -m tf_dpvae.features"
 
@@ -51,19 +53,13 @@ def load_npz(path):
 
 
 def build_parser(prog: str = PROG):
+    """The parser: one flag per field of ``FeatureSettings`` (``flags.add_settings_flags``);
+    ``--dataset`` and ``--npz`` are a required, mutually exclusive pair."""
     p = OneLineParser(prog=prog,
                       description="Train and cache the classifier whose penultimate features give the "
                       "offline Fréchet distance (reported as frechet_distance_classifier, not as FID).")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--dataset", help="a labelled image data set, any name train accepts "
-                     "(fashion_mnist, mnist, npz:PATH with labels, ...)")
-    src.add_argument("--npz", help="labelled arrays x_train, y_train, x_test, y_test")
-    p.add_argument("--data-dir", default="", help="TFDS data directory (as train's --data-dir)")
-    p.add_argument("--out", help="cache directory (default runs/features/<dataset or npz name>, where "
-                   "evaluate looks for it)")
-    p.add_argument("--epochs", type=positive_int, default=4, help="training epochs (default 4)")
-    p.add_argument("--batch-size", type=positive_int, default=128, help="batch size (default 128)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    source = p.add_mutually_exclusive_group(required=True)
+    flags.add_settings_flags(p, FeatureSettings, containers={"source": source})
     return p
 
 
@@ -75,6 +71,7 @@ def main(argv=None, prog: str = PROG) -> int:
 
 
 def features(args) -> int:
+    args = FeatureSettings(**flags.settings_values(FeatureSettings, args))
     name = args.dataset or os.path.splitext(os.path.basename(args.npz))[0]
     from tf_dpvae.evaluation import classifier
 

@@ -8,6 +8,12 @@ its class's group. Nothing here restates a field or a default.
 The parser keeps the dataclass defaults (``--help`` shows them), and records which flags the user
 actually gave, so that ``config_from_args`` layers them over a ``--config`` file: defaults, then the
 file, then the given flags.
+
+The other commands' settings are flat dataclasses (``evaluation.settings.EvalSettings``,
+``FeatureSettings``, ``cli.reproduce.Table1Settings``): ``add_settings_flags`` makes one flag per
+field the same way (``dest`` is the field's name), with the extra metadata such commands need (an
+argument type named in ``PARSERS``, ``nargs``, ``metavar``, hidden flags), and ``settings_values``
+reads them back as the dataclass's keyword arguments.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import dataclasses
 from typing import Any, Iterator, NamedTuple
 
+from tf_dpvae.cli.parsing import float_list, positive_int, seed_int
 from tf_dpvae.config import RunConfig, read_config_file
 
 _GIVEN = "_given_config_flags"   # namespace attribute: dests of the config flags the user gave
@@ -123,3 +130,83 @@ def config_from_args(args: argparse.Namespace, config_file: str | None = None) -
 def config_value(args: argparse.Namespace, section: str, field: str) -> Any:
     """The value of one generated flag in ``args`` (given or default)."""
     return getattr(args, f"{section}.{field}")
+
+
+# Argument types a settings field may name in its metadata (``config.flag(..., parse=NAME)``): the
+# library's dataclasses cannot import this package, so they name the type instead.
+PARSERS = {"positive_int": positive_int, "seed": seed_int, "floats": float_list}
+
+
+class SettingFlag(NamedTuple):
+    """One generated flag of a flat settings dataclass: ``--{option}`` sets ``{field}``."""
+
+    field: str
+    option: str
+    kind: Any          # the argparse type: int, float, str, a PARSERS entry; bool for a switch
+    default: Any
+    help: str
+    choices: tuple | None
+    group: str | None  # None: the parser's own options
+    nargs: str | None
+    metavar: str | None
+    hidden: bool
+
+
+def settings_flags(settings_cls: type) -> Iterator[SettingFlag]:
+    """The flags of every field of the flat dataclass ``settings_cls``, in declaration order."""
+    for field in dataclasses.fields(settings_cls):
+        meta = field.metadata
+        if meta.get("parse"):
+            kind = PARSERS[meta["parse"]]
+        else:
+            kind = _TYPES.get(str(field.type).split(" |")[0], str)
+        yield SettingFlag(
+            field=field.name, option=(meta.get("flag") or field.name).replace("_", "-"), kind=kind,
+            default=field.default, help=meta.get("help") or field.name.replace("_", " "),
+            choices=meta.get("choices"), group=meta.get("group"), nargs=meta.get("nargs"),
+            metavar=meta.get("metavar"), hidden=bool(meta.get("hidden")))
+
+
+def _shown_default(f: SettingFlag) -> str:
+    if isinstance(f.default, tuple):
+        return " ".join(map(str, f.default)) if f.nargs else ",".join(f"{v:g}" for v in f.default)
+    return _shown(f.default)
+
+
+def add_settings_flags(parser: argparse.ArgumentParser, settings_cls: type,
+                       containers: dict[str, argparse._ActionsContainer] | None = None
+                       ) -> list[SettingFlag]:
+    """Add one flag per field of ``settings_cls`` to ``parser``; return them.
+
+    A field's ``group`` names a container in ``containers`` (e.g. a mutually exclusive group the
+    command made), else an argument group made for it; no group: the parser's own options. A boolean
+    field that defaults to False is a switch (``store_true``); ``hidden`` flags are left out of
+    ``--help``; a tuple field with ``nargs`` collects its values into a list (``settings_values``
+    turns it back into a tuple).
+    """
+    containers = dict(containers or {})
+    flags = list(settings_flags(settings_cls))
+    for f in flags:
+        if f.group is None:
+            where = parser
+        else:
+            if f.group not in containers:
+                containers[f.group] = parser.add_argument_group(f.group)
+            where = containers[f.group]
+        shown = "" if f.default is None or f.kind is bool else f" (default: {_shown_default(f)})"
+        help_text = argparse.SUPPRESS if f.hidden else f"{f.help}{shown}".replace("%", "%%")
+        if f.kind is bool:
+            if f.default is not False:
+                raise ValueError(f"{settings_cls.__name__}.{f.field}: a switch defaults to False")
+            where.add_argument(f"--{f.option}", dest=f.field, action="store_true", default=False,
+                               help=help_text)
+            continue
+        where.add_argument(f"--{f.option}", dest=f.field, type=f.kind, default=f.default,
+                           choices=f.choices, nargs=f.nargs, metavar=f.metavar, help=help_text)
+    return flags
+
+
+def settings_values(settings_cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of ``settings_cls`` as parsed into ``args``: ``{field: value}``, lists as tuples."""
+    return {f.name: tuple(v) if isinstance(v := getattr(args, f.name), list) else v
+            for f in dataclasses.fields(settings_cls)}

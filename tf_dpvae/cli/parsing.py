@@ -65,6 +65,14 @@ def seed_int(text: str) -> int:
     return value
 
 
+def float_list(text: str) -> tuple[float, ...]:
+    """An argparse type: comma-separated numbers (``-50,-10``), else an error naming the value."""
+    try:
+        return tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 def out_dir_problem(out: str | None, flag: str = "--out") -> str | None:
     """Why ``out`` (a directory to create or reuse) cannot be written, as one line, or None. None
     for ``out=None`` (the command's default). Checked before TensorFlow loads: an empty path, a

@@ -13,19 +13,57 @@ import dataclasses
 import os
 import sys
 
-from tf_dpvae.cli.parsing import OneLineParser, guarded, path_tag, positive_int, seed_int
-from tf_dpvae.config import REGULARIZERS
+from tf_dpvae.cli import flags
+from tf_dpvae.cli.parsing import OneLineParser, guarded, path_tag
+from tf_dpvae.config import REGULARIZERS, flag
 from tf_dpvae.quiet import import_tensorflow_quietly
+from tf_dpvae.table1 import PROTOCOLS  # no TensorFlow
 
 PROG = "python -m tf_dpvae.reproduce"
+
+
+def _override(help_text):
+    """A hidden flag (tests, smoke runs) that overrides the protocol field of the same name."""
+    return flag(None, help_text, parse="positive_int", hidden=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Table1Settings:
+    """What ``reproduce table1`` runs: the flags of the ``table1`` subcommand, one per field."""
+
+    dataset: str | None = flag(None, "data set (default: the protocol's, fashion_mnist; MNIST is not "
+                               "available offline here)")
+    seeds: tuple = flag((0, 1), "training seeds", parse="seed", nargs="+")
+    regs: tuple = flag(REGULARIZERS, f"regularizers, of {', '.join(REGULARIZERS)}",
+                       choices=REGULARIZERS, nargs="+", metavar="REG")
+    protocol: str = flag("reduced", "reduced: 2,000 steps per model and smaller evaluation sizes, "
+                         "for 2 CPU cores; paper: the paper's sizes (100,000 steps, K = 21,000), for "
+                         "a GPU", choices=tuple(sorted(PROTOCOLS)))
+    out: str | None = flag(None, "output directory (default results/<dataset>); rerun with the same "
+                           "one to resume")
+    steps: int | None = flag(None, "training steps per model, overriding the protocol's (smoke runs)",
+                             parse="positive_int")
+    inception_weights: str | None = flag(None, "Inception-v3 weights file (keras.applications .h5) "
+                                         "for the true FID as well (image data); never downloaded",
+                                         metavar="FILE")
+    no_post_hoc: bool = flag(False, "leave out the rows of the priors fitted after training (normal "
+                             "prior + retrofit flow, normal prior + ex-post GMM): only the normal/dp pairs")
+    no_progress: bool = flag(False, "no progress bar")
+    num_samples: int | None = _override("generated samples for FD; LP samples kept")
+    lp_pool: int | None = _override("LP pool factor")
+    skl_samples: int | None = _override("sKL samples per side")
+    is_samples: int | None = _override("K of the IS-NLL")
+    nll_examples: int | None = _override("held-out examples for the NLL")
+    classifier_epochs: int | None = _override("feature classifier epochs")
+    post_hoc_steps: int | None = _override("Adam steps of the retrofit flow's fit")
+
+
 # hidden flags (tests, smoke runs): protocol field they override
-EVAL_OVERRIDES = ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples",
-                  "classifier_epochs", "post_hoc_steps")
+EVAL_OVERRIDES = tuple(f.name for f in dataclasses.fields(Table1Settings) if f.metadata.get("hidden"))
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    from tf_dpvae.table1 import PROTOCOLS
-
+    """The parser: the ``table1`` subcommand with one flag per field of ``Table1Settings``."""
     p = OneLineParser(prog=prog, description="Reproduce a table of the dpVAE paper.")
     sub = p.add_subparsers(dest="target", required=True, metavar="{table1}")
     t = sub.add_parser(
@@ -37,30 +75,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "and samples_<reg>.png. Beside each pair, two priors fitted after training to the "
         "normal-prior model's codes (retrofit flow, ex-post GMM; see python -m tf_dpvae.retrofit). "
         "Rerun the same command to resume: finished models are skipped.")
-    t.add_argument("--dataset", default=None,
-                   help="data set (default: the protocol's, fashion_mnist; MNIST is not available "
-                   "offline here)")
-    t.add_argument("--seeds", nargs="+", type=seed_int, default=[0, 1],
-                   help="training seeds (default 0 1)")
-    t.add_argument("--regs", nargs="+", choices=REGULARIZERS, default=list(REGULARIZERS),
-                   metavar="REG", help=f"regularizers, of {', '.join(REGULARIZERS)} (default: all)")
-    t.add_argument("--protocol", choices=sorted(PROTOCOLS), default="reduced",
-                   help="reduced (default): 2,000 steps per model and smaller evaluation sizes, for "
-                   "2 CPU cores; paper: the paper's sizes (100,000 steps, K = 21,000), for a GPU")
-    t.add_argument("--out", default=None, help="output directory (default results/<dataset>); "
-                   "rerun with the same one to resume")
-    t.add_argument("--steps", type=positive_int, default=None,
-                   help="training steps per model, overriding the protocol's (smoke runs)")
-    t.add_argument("--inception-weights", default=None, metavar="FILE",
-                   help="Inception-v3 weights file (keras.applications .h5) for the true FID as well "
-                   "(image data); never downloaded")
-    t.add_argument("--no-post-hoc", dest="post_hoc", action="store_false", default=True,
-                   help="leave out the rows of the priors fitted after training (normal prior + "
-                   "retrofit flow, normal prior + ex-post GMM): only the normal/dp pairs")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    for name in EVAL_OVERRIDES:  # hidden: tiny evaluations for tests and smoke runs
-        t.add_argument(f"--{name.replace('_', '-')}", type=positive_int, default=None,
-                       help=argparse.SUPPRESS)
+    flags.add_settings_flags(t, Table1Settings)
     return p
 
 
@@ -68,6 +83,7 @@ def request_from_args(args):
     """The ``table1.Request`` the flags describe; Table1Error (or ConfigError) if it is not valid."""
     from tf_dpvae import table1
 
+    args = Table1Settings(**flags.settings_values(Table1Settings, args))
     overrides = {}
     if args.dataset is not None:
         overrides["dataset"] = args.dataset
@@ -80,7 +96,7 @@ def request_from_args(args):
     out = args.out or os.path.join("results", path_tag(protocol.dataset))
     return table1.Request(protocol=protocol, regs=tuple(args.regs), seeds=tuple(args.seeds),
                           out=out, inception_weights=args.inception_weights, overrides=overrides,
-                          post_hoc=args.post_hoc)
+                          post_hoc=not args.no_post_hoc)
 
 
 def main(argv=None, prog: str = PROG) -> int:

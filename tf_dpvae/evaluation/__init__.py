@@ -6,7 +6,11 @@
     importance_nll       −log p(x) by importance sampling with q(z|x) as proposal, and the −ELBO
     leakage              the leakage score LS(τ) of eq. (6)
     disentanglement/     MIG, FactorVAE score, DCI, SAP on data with ground-truth factors (issue 13)
-    run                  restore a run and compute everything (used by ``python -m tf_dpvae.evaluate``)
+    settings             EvalSettings and FeatureSettings (no TensorFlow: the commands' flags)
+    sampling             encodings, prior draws, decodings, densities, and the low-posterior pipeline
+                         that ``run`` and ``objectives`` share
+    run                  restore a run; one function per metric and one orchestrator, ``evaluate_run``
+                         (used by ``python -m tf_dpvae.evaluate``); figures are drawn by ``plots``
     objectives           Fréchet objectives of the ``tune`` command (``tuning`` imports them)
 
 The aggregate posterior q(z) (its exact log-density and samples) is one level down, in

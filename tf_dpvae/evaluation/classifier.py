@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from tf_dpvae.errors import UserError
+from tf_dpvae.evaluation.settings import FeatureSettings
 from tf_dpvae.files import write_atomic
 
 FEATURE_LAYER = "features"
@@ -177,8 +178,9 @@ def load_labelled(dataset, data_dir="", seed=0):
             np.asarray(test_labels, np.int64), test_name)
 
 
-def train_dataset_classifier(dataset, directory, epochs=4, batch_size=128, seed=0, data_dir="",
-                             verbose=0):
+def train_dataset_classifier(dataset, directory, epochs=FeatureSettings.epochs,
+                             batch_size=FeatureSettings.batch_size, seed=FeatureSettings.seed,
+                             data_dir=FeatureSettings.data_dir, verbose=0):
     """Train the feature classifier of a labelled image data set (``load_labelled``) and cache it in
     ``directory``; returns its ``info`` (``save_classifier``). What ``python -m tf_dpvae.features
     --dataset NAME`` runs; raises ClassifierError for data it cannot use."""

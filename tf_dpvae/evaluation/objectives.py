@@ -21,15 +21,12 @@ of ε (z0 = ε), so differences between trials are the models', not the noise's.
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
-from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density
 from tf_dpvae.config import ConfigError
-from tf_dpvae.evaluation import frechet, posterior_samples
+from tf_dpvae.evaluation import frechet, sampling
 
 NUM_SAMPLES = 2_000   # generated (and held-out) examples per Fréchet distance
 LP_POOL = 5           # LP: rank LP_POOL·NUM_SAMPLES prior samples by q(z)
-BATCH = 1_024
 
 
 class ObjectiveError(ConfigError):
@@ -66,16 +63,6 @@ def check(splits, config):
     objective_features(splits, config)
 
 
-def _decode(model, z):
-    return np.concatenate([np.asarray(model.decode_mean(tf.constant(z[s:s + BATCH], tf.float32)))
-                           for s in range(0, len(z), BATCH)])
-
-
-def _prior_draw(model, n, seed, stream):
-    z, _ = model.prior.sample(n, tf.constant([seed, stream], tf.int32))
-    return z.numpy().astype(np.float64)
-
-
 def _held_out(splits, n):
     real = splits.head("validation", n)
     if len(real) < 2:
@@ -92,23 +79,20 @@ def frechet_distance_objective(model, splits, config, num_samples=NUM_SAMPLES):
     """FD between num_samples decoded prior samples and the first num_samples held-out examples."""
     _check_sizes(num_samples)
     features = objective_features(splits, config)
-    generated = _decode(model, _prior_draw(model, num_samples, config.train.seed, 1))
+    generated = sampling.decode(model, sampling.prior_draw(model, num_samples,
+                                                           [config.train.seed, 1]))
     return frechet.frechet_distance_of_samples(features(generated),
                                                features(_held_out(splits, num_samples)))
 
 
 def low_posterior_fd_objective(model, splits, config, num_samples=NUM_SAMPLES, lp_pool=LP_POOL):
     """LP-FD: FD between the num_samples lowest-q(z) of lp_pool·num_samples decoded prior samples and
-    the first num_samples held-out examples; q(z) over every training encoding, exactly."""
+    the first num_samples held-out examples; q(z) over every training encoding, exactly. The LP
+    samples come from the pipeline ``evaluate`` uses (``sampling.low_posterior_samples``)."""
     _check_sizes(num_samples, lp_pool)
     features = objective_features(splits, config)
-    train = splits.head("train", splits.num_train)
-    encoded = [model.encode(train[s:s + BATCH]) for s in range(0, len(train), BATCH)]
-    means = np.concatenate([np.asarray(m) for m, _ in encoded]).astype(np.float64)
-    log_vars = np.concatenate([np.asarray(v) for _, v in encoded]).astype(np.float64)
-    pool = _prior_draw(model, lp_pool * num_samples, config.train.seed, 2)
-    keep = posterior_samples.low_posterior_indices(
-        aggregate_posterior_log_density(pool, means, log_vars), num_samples)
-    generated = _decode(model, pool[keep])
-    return frechet.frechet_distance_of_samples(features(generated),
+    means, log_vars = sampling.encode(model, splits.head("train", splits.num_train))
+    lp = sampling.low_posterior_samples(model, means, log_vars, num_samples, lp_pool,
+                                        [config.train.seed, 2])
+    return frechet.frechet_distance_of_samples(features(lp.decoded),
                                                features(_held_out(splits, num_samples)))

@@ -16,6 +16,7 @@ Which samples are used where (settings in brackets):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -29,24 +30,14 @@ from tqdm.auto import tqdm
 
 from tf_dpvae import data as data_lib
 from tf_dpvae import locks, plots, runs
-from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density, sample_aggregate_posterior
+from tf_dpvae.aggregate_posterior import sample_aggregate_posterior
 from tf_dpvae.config import RunConfig
-from tf_dpvae.errors import UserError
-from tf_dpvae.evaluation import frechet, importance_nll, leakage, posterior_samples, symmetric_kl
+from tf_dpvae.evaluation import (frechet, importance_nll, leakage, posterior_samples, sampling,
+                                 symmetric_kl)
+from tf_dpvae.evaluation.settings import (DEFAULT_TAUS, EVAL_LIMITS, EvalSettings,  # noqa: F401
+                                          EvaluationError)
 from tf_dpvae.files import publish_dir, write_atomic
 
-DEFAULT_TAUS = (-90.0, -70.0, -50.0, -30.0, -20.0, -10.0, -6.0, -4.0, -3.0, -2.0, -1.0)
-
-
-class EvaluationError(UserError):
-    """The run directory or a setting cannot be evaluated; the message says why."""
-
-
-# Upper bounds on the evaluation's sizes (issue 14), beside the memory estimate of
-# ``check_memory``: far above the paper's (10,000 samples, K = 1,000), far below an int32 overflow.
-EVAL_LIMITS = {"num_samples": 10_000_000, "lp_pool": 1_000, "skl_samples": 10_000_000,
-               "is_samples": 1_000_000, "nll_examples": 10_000_000, "figure_samples": 10_000,
-               "marked": 10_000}
 MEMORY_FRACTION = 0.8   # of the machine's physical memory that one evaluation may plan to use
 
 
@@ -82,60 +73,6 @@ def check_memory(settings: "EvalSettings", example_shape, latent_dim: int,
             f"--num-samples or --lp-pool")
 
 
-@dataclasses.dataclass(frozen=True)
-class EvalSettings:
-    num_samples: int = 10_000    # generated samples for the Fréchet distance (and LP samples kept)
-    lp_pool: int = 5             # LP: rank lp_pool·num_samples prior samples, keep num_samples
-    skl_samples: int = 5_000     # per side, for sKL (paper: 5,000) and the leakage score
-    is_samples: int = 1_000      # K of the importance-sampled NLL
-    nll_examples: int = 1_000    # held-out examples for the NLL
-    seed: int = 0
-    taus: tuple = DEFAULT_TAUS
-    figure_samples: int = 64     # LP/HP samples shown in the figures
-    marked: int = 25             # LP/HP samples marked on the q(z) map (paper Fig. 3b: five)
-    classifier_dir: str | None = None  # image data: the cached feature classifier (features CLI)
-    inception_weights: str | None = None  # image data: network file, see evaluation.inception
-    checkpoint: str = "best"     # best (lowest validation negative ELBO) or latest
-    # data with ground-truth factors (dsprites_procedural, dsprites, shapes3d): these metrics of
-    # evaluation.disentanglement on the encoder means, with disentanglement_lib's sample sizes
-    disentanglement: tuple = ()
-    disentanglement_train: int = 10_000
-    disentanglement_test: int = 5_000
-
-    def __post_init__(self):
-        for name in ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples",
-                     "figure_samples", "marked"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise EvaluationError(f"{name.replace('_', '-')} must be a positive integer, "
-                                      f"got {value!r}")
-        for name, high in EVAL_LIMITS.items():
-            value = getattr(self, name)
-            if value > high:
-                raise EvaluationError(f"{name.replace('_', '-')} must be at most {high:,}, got "
-                                      f"{value:,}")
-        if self.num_samples < 2 or self.skl_samples < 2:
-            raise EvaluationError("num-samples and skl-samples must be at least 2 (a covariance and a "
-                                  "standard error need two points)")
-        if not (isinstance(self.seed, int) and 0 <= self.seed < 2 ** 31):
-            raise EvaluationError(f"seed must be an integer in [0, 2**31), got {self.seed!r}")
-        if self.checkpoint not in ("best", "latest"):
-            raise EvaluationError(f"checkpoint must be 'best' or 'latest', got {self.checkpoint!r}")
-        if not self.taus or not all(math.isfinite(t) for t in self.taus):
-            raise EvaluationError(f"taus must be finite numbers, got {self.taus!r}")
-        from tf_dpvae.evaluation import disentanglement
-
-        unknown = [m for m in self.disentanglement if m not in disentanglement.METRICS]
-        if unknown:
-            raise EvaluationError(f"unknown disentanglement metric {unknown[0]!r}; accepted: "
-                                  f"{', '.join(disentanglement.METRICS)}")
-        for name in ("disentanglement_train", "disentanglement_test"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise EvaluationError(f"{name.replace('_', '-')} must be a positive integer, "
-                                      f"got {value!r}")
-
-
 @dataclasses.dataclass
 class Restored:
     config: RunConfig
@@ -160,14 +97,6 @@ def restore_run(run_dir: str, checkpoint: str = "best") -> Restored:
         raise EvaluationError(str(err)) from None
     return Restored(run.config, run.model, run.checkpoint, run.step, run.splits,
                     run.checkpoint_kind, run.post_hoc)
-
-
-def _batched(fn, array, batch=2048, desc=None):
-    """fn over [n, ...] in batches → NumPy concatenation (with a progress bar when desc is given)."""
-    starts = range(0, len(array), batch)
-    if desc:
-        starts = tqdm(starts, desc=desc, unit="batch", leave=False)
-    return np.concatenate([np.asarray(fn(array[s:s + batch])) for s in starts])
 
 
 # Features of the real images (the held-out set and the training head) depend on the feature network
@@ -200,13 +129,6 @@ def _reference_features(features, network_key, images):
 def _inception_key(path):
     stat = os.stat(path)
     return f"inception:{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}"
-
-
-def _log_q(points, means, log_vars, desc):
-    """log q(z) with a progress bar (chunks of 1,024 points)."""
-    parts = [aggregate_posterior_log_density(points[s:s + 1024], means, log_vars)
-             for s in tqdm(range(0, len(points), 1024), desc=desc, unit="chunk", leave=False)]
-    return np.concatenate(parts)
 
 
 def _feature_function(example_ndim, classifier_dir, example_shape=None):
@@ -263,145 +185,86 @@ def resolve_features(example_shape, classifier_dir, dataset, run_dir=None):
     return _feature_function(len(example_shape), classifier_dir, example_shape)
 
 
-def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
-    """Everything ``python -m tf_dpvae.evaluate`` reports, in memory: ``metrics`` (JSON-ready dict)
-    and ``figures`` (name → PNG bytes)."""
-    timings = {}
-    t0 = time.perf_counter()
-    restored = restore_run(run_dir, settings.checkpoint)
-    model, splits, config = restored.model, restored.splits, restored.config
-    check_memory(settings, splits.example_shape, config.model.latent_dim)
-    timings["restore"] = time.perf_counter() - t0
-    log(f"restored {restored.checkpoint} ({restored.checkpoint_kind}, step {restored.step}); data {splits.name}: "
-        f"{len(splits.train)} training, {len(splits.validation)} held-out examples")
-    s = settings
-    seeds = {"prior_samples": [s.seed, 1], "lp_pool": [s.seed, 2], "skl_prior": [s.seed, 3],
-             "skl_posterior_numpy": s.seed * 10 + 4, "hp_pool_numpy": s.seed * 10 + 5,
-             "importance_sampling": s.seed + 6, "paths_numpy": s.seed * 10 + 7}
-    train, held_out = splits.train, splits.validation
-    vector_2d = splits.example_shape == (2,)
-    metrics, figures = {}, {}
-    factor_source = None
-    if s.disentanglement:  # fail fast: data without factors is a user error (exit 2)
-        from tf_dpvae.evaluation import disentanglement
+def evaluation_seeds(seed: int) -> dict:
+    """The named sub-seeds of the evaluation seed: one per random stream, so that no two metrics
+    share draws and each metric's draws do not depend on which others ran. ``[seed, k]``: a stateless
+    TensorFlow seed (prior draws); ``*_numpy``: a NumPy ``default_rng`` seed; ``importance_sampling``:
+    ``importance_nll``'s seed. These are the exact seeds every recorded evaluation used (metrics.json's
+    ``seeds``): deriving them from a ``numpy.random.SeedSequence`` instead would change every
+    recorded metric (results/fashion_mnist) for no gain in independence, since the streams are
+    already distinct."""
+    return {"prior_samples": [seed, 1], "lp_pool": [seed, 2], "skl_prior": [seed, 3],
+            "skl_posterior_numpy": seed * 10 + 4, "hp_pool_numpy": seed * 10 + 5,
+            "importance_sampling": seed + 6, "paths_numpy": seed * 10 + 7}
 
-        factor_source = disentanglement.factor_source_for(splits)
-    features, fd_name, fd_info = resolve_features(splits.example_shape, s.classifier_dir,
-                                                  config.data.dataset, run_dir)
-    if features is None:
-        log(f"image Fréchet distance skipped: {fd_info['reason']}; to enable: {fd_info['enable']}")
-    inception_features = None
-    if s.inception_weights is not None:  # fail fast, before the long computations
-        if len(splits.example_shape) != 3:
-            raise EvaluationError(f"--inception-weights applies to image data; {splits.name!r} has "
-                                  f"examples of shape {splits.example_shape}")
-        from tf_dpvae.evaluation import inception
 
-        try:
-            network = inception.load_inception(s.inception_weights)
-        except inception.InceptionError as err:
-            raise EvaluationError(str(err)) from None
-        inception_features = inception.feature_extractor(network)
-        # "fid" only for TF-FID's Inception graph; Keras's InceptionV3 weights get their own key
-        inception_key, inception_network = inception.metric_name(network), inception.describe(network)
+# ------------------------------------------------------------------------------- per-metric functions
+def frechet_metric(features, network_key, generated, lp_decoded, held_out, train_head) -> dict:
+    """Fréchet distances on ``features`` of random and low-posterior decodings against the held-out
+    data, and the floor "train vs held-out" (two real sets of the same sizes). network_key: caches the
+    real sets' features (``_reference_features``)."""
+    real = _reference_features(features, network_key, held_out)
+    return {"random": frechet.frechet_distance_of_samples(features(generated), real),
+            "low_posterior": frechet.frechet_distance_of_samples(features(lp_decoded), real),
+            "train_vs_held_out": frechet.frechet_distance_of_samples(
+                _reference_features(features, network_key, train_head), real)}
 
-    # ---- encodings of the training set: q(z) = (1/N) Σ_n N(z; μ_n, σ_n²)
-    t = time.perf_counter()
-    encoded = [model.encode(train[i:i + 2048]) for i in
-               tqdm(range(0, len(train), 2048), desc="encode training set", unit="batch", leave=False)]
-    means = np.concatenate([m.numpy() for m, _ in encoded]).astype(np.float64)
-    log_vars = np.concatenate([v.numpy() for _, v in encoded]).astype(np.float64)
-    timings["encode"] = time.perf_counter() - t
-    latent_dim = means.shape[1]
 
-    def decode(z):
-        return _batched(lambda b: model.decode_mean(tf.constant(b, tf.float32)), z, 1024)
+@dataclasses.dataclass
+class SklTerms:
+    """The four log densities of the sKL estimate at n prior and n q(z) samples (in z)."""
 
-    def log_prior(z):        # the prior's full density in z (flow: with the log-determinant)
-        return _batched(lambda b: model.prior.log_prob(tf.constant(b, tf.float32)), z).astype(np.float64)
+    p_z: np.ndarray          # [n, d] z ~ p(z)
+    q_z: np.ndarray          # [n, d] z ~ q(z)
+    log_p_at_p: np.ndarray   # [n] log p(z), z ~ p
+    log_q_at_p: np.ndarray   # [n] log q(z), z ~ p
+    log_p_at_q: np.ndarray   # [n] log p(z), z ~ q
+    log_q_at_q: np.ndarray   # [n] log q(z), z ~ q
 
-    def log_prior_h(z):      # log N(h(z); 0, I): eq. 6 and HP ranking (h = g, or identity; a
-        # post-hoc mixture has no separate generation space and gives its own log p(z))
-        return _batched(lambda b: model.prior.base_log_prob(tf.constant(b, tf.float32)),
-                        z).astype(np.float64)
 
-    def prior_draw(n, seed):
-        z, z0 = model.prior.sample(n, tf.constant(seed, tf.int32))
-        return z.numpy().astype(np.float64), z0.numpy().astype(np.float64)
+def skl_terms(model, means, log_vars, num_samples, seeds) -> SklTerms:
+    """The sKL's samples and exact densities: ``num_samples`` z ~ p(z) (stateless seed
+    ``seeds["skl_prior"]``) and z ~ q(z) (NumPy seed ``seeds["skl_posterior_numpy"]``), with log p and
+    log q = log (1/N) Σ_n N(z; μ_n, σ_n²) over the encodings (means, log_vars) at both."""
+    p_z = sampling.prior_draw(model, num_samples, seeds["skl_prior"])
+    q_z, _ = sample_aggregate_posterior(means, log_vars, num_samples,
+                                        np.random.default_rng(seeds["skl_posterior_numpy"]))
+    log_q_at_p = sampling.log_q(p_z, means, log_vars, "log q(z) at prior samples")
+    log_q_at_q = sampling.log_q(q_z, means, log_vars, "log q(z) at q samples")
+    return SklTerms(p_z, q_z, sampling.log_prior(model, p_z), log_q_at_p,
+                    sampling.log_prior(model, q_z), log_q_at_q)
 
-    # ---- Fréchet distance of random samples, and of low-posterior samples (the LP selection is
-    # made even when the distance is skipped: the figures show the LP samples)
-    t = time.perf_counter()
-    prior_z, _ = prior_draw(s.num_samples, seeds["prior_samples"])
-    generated = decode(prior_z)
-    pool_z, _ = prior_draw(s.lp_pool * s.num_samples, seeds["lp_pool"])
-    pool_log_q = _log_q(pool_z, means, log_vars, "log q(z) of LP pool")
-    lp_index = posterior_samples.low_posterior_indices(pool_log_q, s.num_samples)
-    lp_z = pool_z[lp_index]
-    lp_decoded = decode(lp_z)
-    selection = {"generated": s.num_samples, "real_held_out": len(held_out), "lp_kept": s.num_samples,
-                 "lp_pool": len(pool_z), "lp_max_log_q": float(pool_log_q[lp_index].max()),
-                 "pool_median_log_q": float(np.median(pool_log_q))}
-    if features is None:
-        metrics[fd_name] = {**fd_info, **selection}
-    else:
-        network_key = fd_info.get("classifier_weights_sha256")  # None for vector data: no network
-        real_features = _reference_features(features, network_key, held_out)
-        fd_random = frechet.frechet_distance_of_samples(features(generated), real_features)
-        fd_lp = frechet.frechet_distance_of_samples(features(lp_decoded), real_features)
-        fd_floor = frechet.frechet_distance_of_samples(
-            _reference_features(features, network_key, train[:s.num_samples]), real_features)
-        metrics[fd_name] = {**fd_info, "random": fd_random, "low_posterior": fd_lp,
-                            "train_vs_held_out": fd_floor, **selection}
-    if inception_features is not None:  # the same samples on Inception-v3 pool features
-        inception_cache_key = _inception_key(s.inception_weights)
-        real_inception = _reference_features(inception_features, inception_cache_key, held_out)
-        metrics[inception_key] = {
-            "random": frechet.frechet_distance_of_samples(inception_features(generated),
-                                                          real_inception),
-            "low_posterior": frechet.frechet_distance_of_samples(inception_features(lp_decoded),
-                                                                 real_inception),
-            "train_vs_held_out": frechet.frechet_distance_of_samples(_reference_features(
-                inception_features, inception_cache_key, train[:s.num_samples]), real_inception),
-            "inception_weights": os.path.abspath(s.inception_weights),
-            "inception_network": inception_network, **selection}
-    timings["frechet"] = time.perf_counter() - t
 
-    # ---- symmetric KL and leakage, in the representation space
-    t = time.perf_counter()
-    skl_p_z, _ = prior_draw(s.skl_samples, seeds["skl_prior"])
-    skl_q_z, _ = sample_aggregate_posterior(means, log_vars, s.skl_samples,
-                                            np.random.default_rng(seeds["skl_posterior_numpy"]))
-    log_q_at_p = _log_q(skl_p_z, means, log_vars, "log q(z) at prior samples")
-    log_q_at_q = _log_q(skl_q_z, means, log_vars, "log q(z) at q samples")
-    log_p_at_q = log_prior(skl_q_z)
-    metrics["symmetric_kl"] = {**symmetric_kl.symmetric_kl(log_prior(skl_p_z), log_q_at_p, log_p_at_q,
-                                                           log_q_at_q),
-                               "samples_per_side": s.skl_samples,
-                               "estimator": "Monte Carlo with exact log p(z) and log q(z), in z"}
-    timings["symmetric_kl"] = time.perf_counter() - t
-    t = time.perf_counter()
-    log_ph_at_q = log_prior_h(skl_q_z)
+def symmetric_kl_metric(terms: SklTerms) -> dict:
+    """sKL = KL[p‖q] + KL[q‖p] by Monte Carlo on ``terms`` (``symmetric_kl``)."""
+    return {**symmetric_kl.symmetric_kl(terms.log_p_at_p, terms.log_q_at_p, terms.log_p_at_q,
+                                        terms.log_q_at_q),
+            "samples_per_side": len(terms.p_z),
+            "estimator": "Monte Carlo with exact log p(z) and log q(z), in z"}
+
+
+def leakage_metric(model, terms: SklTerms, taus) -> tuple[dict, dict]:
+    """LS(τ) of eq. (6) in its three variants at the q(z) samples of ``terms`` → (the metric, the
+    per-variant table ``leakage.leakage_variants`` returns, for the figure)."""
+    log_ph_at_q = sampling.log_prior_h(model, terms.q_z)
     # eq. (6) thresholds on log p(z) and divides by N(h(z); 0, I): see evaluation/leakage.py
-    leak = leakage.leakage_variants(log_q_at_q, log_p_at_q, log_ph_at_q, s.taus)
-    metrics["leakage"] = {
-        "q_samples": s.skl_samples,
+    leak = leakage.leakage_variants(terms.log_q_at_q, terms.log_p_at_q, log_ph_at_q, taus)
+    return {
+        "q_samples": len(terms.q_z),
         "headline": leakage.HEADLINE_VARIANT,
         "variants": dict(leakage.VARIANTS),
         # normal prior: h = id, log|det| = 0; post-hoc mixture: its base density is log p(z) itself
         "variants_coincide": bool(model.prior.base_is_full_density),
         **{variant: {key: [None if math.isnan(v) else float(v) for v in values]
-                     for key, values in table.items()} for variant, table in leak.items()}}
-    timings["leakage"] = time.perf_counter() - t
+                     for key, values in table.items()} for variant, table in leak.items()}}, leak
 
-    # ---- NLL by importance sampling
-    t = time.perf_counter()
-    x_nll = held_out[:s.nll_examples]
-    with tqdm(total=len(x_nll), desc=f"IS-NLL (K={s.is_samples})", unit="example", leave=False) as bar:
-        nll = importance_nll.importance_sampled_nll(model, x_nll, s.is_samples,
-                                                    seeds["importance_sampling"], progress=bar.update)
-    count = len(x_nll)
-    metrics["nll"] = {
+
+def nll_metric(model, x, is_samples, seed) -> dict:
+    """−log p(x) by importance sampling (K = is_samples) and the −ELBO, averaged over examples x."""
+    with tqdm(total=len(x), desc=f"IS-NLL (K={is_samples})", unit="example", leave=False) as bar:
+        nll = importance_nll.importance_sampled_nll(model, x, is_samples, seed, progress=bar.update)
+    count = len(x)
+    return {
         "importance_sampled": float(nll["nll"].mean()),
         "importance_sampled_se_over_examples": float(nll["nll"].std(ddof=1) / math.sqrt(count))
         if count > 1 else None,
@@ -409,54 +272,55 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         "negative_elbo": float(nll["neg_elbo"].mean()),
         "min_effective_sample_size": float(nll["ess"].min()),
         "median_effective_sample_size": float(np.median(nll["ess"])),
-        "examples": count, "is_samples": s.is_samples, "split": "held-out (validation), first examples",
+        "examples": count, "is_samples": is_samples, "split": "held-out (validation), first examples",
         "units": "nats per example, on the data's scale as the model sees it"}
-    timings["nll"] = time.perf_counter() - t
 
-    # ---- disentanglement, on the encoder means in the representation space z
-    if factor_source is not None:
-        t = time.perf_counter()
-        result = disentanglement.disentanglement_scores(
-            lambda x: model.encode(tf.constant(x, tf.float32))[0].numpy(), factor_source, s.seed,
-            metrics=s.disentanglement, num_train=s.disentanglement_train,
-            num_test=s.disentanglement_test)
-        metrics["disentanglement"] = {**result["scores"], "settings": result["settings"],
-                                      "seconds": result["seconds"],
-                                      "details": {m: result[m] for m in s.disentanglement}}
-        timings["disentanglement"] = time.perf_counter() - t
 
-    # ---- figures
-    t = time.perf_counter()
+def disentanglement_metric(model, factor_source, settings: EvalSettings) -> dict:
+    """The chosen disentanglement metrics on the encoder means in the representation space z."""
+    from tf_dpvae.evaluation import disentanglement
+
+    s = settings
+    result = disentanglement.disentanglement_scores(
+        lambda x: model.encode(tf.constant(x, tf.float32))[0].numpy(), factor_source, s.seed,
+        metrics=s.disentanglement, num_train=s.disentanglement_train, num_test=s.disentanglement_test)
+    return {**result["scores"], "settings": result["settings"], "seconds": result["seconds"],
+            "details": {m: result[m] for m in s.disentanglement}}
+
+
+def leakage_curves(leak: dict, variants_coincide: bool) -> dict:
+    """The leakage figure's curves: label → (τ, LS(τ), fraction below τ), one per variant drawn."""
+    labels = ({"eq6_literal": "eq. 6 (h = id; all variants coincide)"} if variants_coincide
+              else {"eq6_literal": "eq. 6 literal: τ on log p(z), ratio to N(g(z))",
+                    "base_density": "base density N(g(z)) for both (authors' code)",
+                    "full_density": "full density log p(z) for both"})
+    return {label: (leak[v]["tau"], leak[v]["leakage_score"], leak[v]["fraction_below"])
+            for v, label in labels.items()}
+
+
+def figure_arrays(model, means, log_vars, held_out, generated, lp: sampling.LowPosterior, prior_z,
+                  settings: EvalSettings, seeds) -> dict:
+    """The arrays ``plots.evaluation_figures`` draws, besides the leakage curves: the sample panels,
+    the q(z) map's marked LP and HP samples (2-D codes), the latent traversals and the z0 path."""
+    s = settings
+    latent_dim = means.shape[1]
+    vector_2d = held_out.shape[1:] == (2,)
     hp_pool_z, _ = sample_aggregate_posterior(means, log_vars, s.num_samples,
                                               np.random.default_rng(seeds["hp_pool_numpy"]))
     shown = min(s.figure_samples, s.num_samples)
-    hp_index = posterior_samples.high_posterior_indices(log_prior_h(hp_pool_z), shown)
-    hp_z = hp_pool_z[hp_index]
-    lp_shown = lp_z[:shown]  # lp_index is sorted lowest log q first
+    hp_z = hp_pool_z[posterior_samples.high_posterior_indices(
+        sampling.log_prior_h(model, hp_pool_z), shown)]
+    arrays: dict = {"data": held_out if vector_2d else None}
     drawable = vector_2d or held_out.ndim == 4
-    post_hoc = restored.post_hoc["settings"].sampler if restored.post_hoc else None
-    tag = (f"{config.objective.reg}-{config.prior.kind}{f' + post-hoc {post_hoc}' if post_hoc else ''}, "
-           f"step {restored.step}")
     if drawable:
         scatter_n = shown if held_out.ndim == 4 else min(2000, s.num_samples)
-        figures["samples"] = plots.figure_to_png(plots.sample_panels_figure(
-            [("random prior samples", generated[:scatter_n]),
-             ("low-posterior samples", lp_decoded[:shown]),
-             ("high-posterior samples", decode(hp_z))], data=held_out if vector_2d else None,
-            title=tag))
-    curve_labels = ({"eq6_literal": "eq. 6 (h = id; all variants coincide)"}
-                    if model.prior.base_is_full_density
-                    else {"eq6_literal": "eq. 6 literal: τ on log p(z), ratio to N(g(z))",
-                          "base_density": "base density N(g(z)) for both (authors' code)",
-                          "full_density": "full density log p(z) for both"})
-    curves = {label: (leak[v]["tau"], leak[v]["leakage_score"], leak[v]["fraction_below"])
-              for v, label in curve_labels.items()}
-    figures["leakage"] = plots.figure_to_png(plots.leakage_figure(curves, title=tag))
+        arrays["samples"] = [("random prior samples", generated[:scatter_n]),
+                             ("low-posterior samples", lp.decoded[:shown]),
+                             ("high-posterior samples", sampling.decode(model, hp_z))]
     if latent_dim == 2:
-        marked = min(s.marked, shown)
-        figures["posterior_map"] = plots.figure_to_png(plots.posterior_map_figure(
-            means, log_vars, lp_shown[:marked], hp_z[:marked], prior_z=prior_z[:2000],
-            title=f"log q(z) with {marked} LP (x) and HP (+) samples; {tag}"))
+        marked = min(s.marked, shown)   # lp.z is sorted lowest log q first
+        arrays["posterior_map"] = {"means": means, "log_vars": log_vars, "low_z": lp.z[:shown][:marked],
+                                   "high_z": hp_z[:marked], "prior_z": prior_z[:2000]}
     if drawable:
         # traversals around the first held-out example's code μ: each z_k in turn over the
         # 1st-99th percentile of the training means in that dimension, the others fixed
@@ -466,11 +330,8 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         traversal_z = np.repeat(anchor[None, None], latent_dim, 0).repeat(steps, 1)  # [d, T, d]
         for k in range(latent_dim):
             traversal_z[k, :, k] = np.linspace(lo[k], hi[k], steps)
-        decoded = decode(traversal_z.reshape(-1, latent_dim)).reshape(
-            (latent_dim, steps) + held_out.shape[1:])
-        figures["traversals"] = plots.figure_to_png(plots.traversal_figure(
-            np.linspace(0, 1, steps), decoded, data=held_out if vector_2d else None,
-            title=f"latent traversals (1st-99th percentile of μ_k); {tag}"))
+        arrays["traversals"] = {"values": np.linspace(0, 1, steps), "decoded": sampling.decode(
+            model, traversal_z.reshape(-1, latent_dim)).reshape((latent_dim, steps) + held_out.shape[1:])}
         # a straight line in z0 between g(μ_a) and g(μ_b), through g⁻¹, against the straight line in z
         rng = np.random.default_rng(seeds["paths_numpy"])
         a, b = means[rng.choice(len(means), 2, replace=False)]
@@ -479,29 +340,134 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         w = np.linspace(0, 1, 12)[:, None]
         z_of_z0 = model.prior.inverse(tf.constant((1 - w) * z0_a + w * z0_b, tf.float32)).numpy()
         z_line = (1 - w) * a + w * b
-        figures["paths"] = plots.figure_to_png(plots.path_figure(
-            z_of_z0, z_line, decode(z_of_z0), decode(z_line), means=means[:3000],
-            data=held_out if vector_2d else None, title=tag))
-    timings["figures"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - t0
+        arrays["paths"] = {"z_of_z0_path": z_of_z0, "z_straight": z_line,
+                           "decoded_z0_path": sampling.decode(model, z_of_z0),
+                           "decoded_straight": sampling.decode(model, z_line), "means": means[:3000]}
+    return arrays
 
+
+# -------------------------------------------------------------------------------------- orchestrator
+class _Clock:
+    """Wall seconds per stage: ``with clock("nll"): ...`` records ``timings["nll"]``."""
+
+    def __init__(self):
+        self.timings: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    @contextlib.contextmanager
+    def __call__(self, name):
+        t = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - t
+
+    def total(self) -> dict[str, float]:
+        return {**self.timings, "total": time.perf_counter() - self.started}
+
+
+def _inception_network(settings: EvalSettings, example_shape, data_name):
+    """(features, metric key, network description) of ``--inception-weights``, or None; loaded before
+    the long computations, so that a bad file fails fast."""
+    if settings.inception_weights is None:
+        return None
+    if len(example_shape) != 3:
+        raise EvaluationError(f"--inception-weights applies to image data; {data_name!r} has "
+                              f"examples of shape {example_shape}")
+    from tf_dpvae.evaluation import inception
+
+    try:
+        network = inception.load_inception(settings.inception_weights)
+    except inception.InceptionError as err:
+        raise EvaluationError(str(err)) from None
+    # "fid" only for TF-FID's Inception graph; Keras's InceptionV3 weights get their own key
+    return (inception.feature_extractor(network), inception.metric_name(network),
+            inception.describe(network))
+
+
+def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
+    """Everything ``python -m tf_dpvae.evaluate`` reports, in memory: ``metrics`` (JSON-ready dict)
+    and ``figures`` (name → PNG bytes). One call per metric function above, in this order: inputs
+    checked first (factors, feature network, Inception file), then the training encodings, Fréchet
+    distances, sKL, leakage, NLL, disentanglement, figures."""
+    s = settings
+    clock = _Clock()
+    with clock("restore"):
+        restored = restore_run(run_dir, s.checkpoint)
+        model, splits, config = restored.model, restored.splits, restored.config
+        check_memory(s, splits.example_shape, config.model.latent_dim)
+    log(f"restored {restored.checkpoint} ({restored.checkpoint_kind}, step {restored.step}); data "
+        f"{splits.name}: {len(splits.train)} training, {len(splits.validation)} held-out examples")
+    seeds = evaluation_seeds(s.seed)
+    train, held_out = splits.train, splits.validation
+    metrics = {}
+    factor_source = None
+    if s.disentanglement:  # fail fast: data without factors is a user error (exit 2)
+        from tf_dpvae.evaluation import disentanglement
+
+        factor_source = disentanglement.factor_source_for(splits)
+    features, fd_name, fd_info = resolve_features(splits.example_shape, s.classifier_dir,
+                                                  config.data.dataset, run_dir)
+    if features is None:
+        log(f"image Fréchet distance skipped: {fd_info['reason']}; to enable: {fd_info['enable']}")
+    inception = _inception_network(s, splits.example_shape, splits.name)
+
+    with clock("encode"):   # q(z) = (1/N) Σ_n N(z; μ_n, σ_n²) over the training set
+        means, log_vars = sampling.encode(model, train, "encode training set")
+    # Fréchet distances of random and low-posterior samples (the LP selection is made even when the
+    # distance is skipped: the figures show the LP samples)
+    with clock("frechet"):
+        prior_z = sampling.prior_draw(model, s.num_samples, seeds["prior_samples"])
+        generated = sampling.decode(model, prior_z)
+        lp = sampling.low_posterior_samples(model, means, log_vars, s.num_samples, s.lp_pool,
+                                            seeds["lp_pool"], "log q(z) of LP pool")
+        selection = {"generated": s.num_samples, "real_held_out": len(held_out), **lp.selection()}
+        if features is not None:  # the network key is None for vector data: no network
+            fd_info = {**fd_info, **frechet_metric(
+                features, fd_info.get("classifier_weights_sha256"), generated, lp.decoded, held_out,
+                train[:s.num_samples])}
+        metrics[fd_name] = {**fd_info, **selection}
+        if inception is not None:  # the same samples on Inception-v3 pool features
+            inception_features, inception_key, inception_network = inception
+            metrics[inception_key] = {
+                **frechet_metric(inception_features, _inception_key(s.inception_weights), generated,
+                                 lp.decoded, held_out, train[:s.num_samples]),
+                "inception_weights": os.path.abspath(s.inception_weights),
+                "inception_network": inception_network, **selection}
+    with clock("symmetric_kl"):   # in the representation space
+        terms = skl_terms(model, means, log_vars, s.skl_samples, seeds)
+        metrics["symmetric_kl"] = symmetric_kl_metric(terms)
+    with clock("leakage"):
+        metrics["leakage"], leak = leakage_metric(model, terms, s.taus)
+    with clock("nll"):
+        metrics["nll"] = nll_metric(model, held_out[:s.nll_examples], s.is_samples,
+                                    seeds["importance_sampling"])
+    if factor_source is not None:
+        with clock("disentanglement"):
+            metrics["disentanglement"] = disentanglement_metric(model, factor_source, s)
+    with clock("figures"):
+        post_hoc = restored.post_hoc["settings"].sampler if restored.post_hoc else None
+        tag = (f"{config.objective.reg}-{config.prior.kind}"
+               f"{f' + post-hoc {post_hoc}' if post_hoc else ''}, step {restored.step}")
+        figures = plots.evaluation_figures(
+            figure_arrays(model, means, log_vars, held_out, generated, lp, prior_z, s, seeds),
+            leakage_curves(leak, model.prior.base_is_full_density), tag)
+
+    shown = min(s.figure_samples, s.num_samples) if held_out.ndim == 4 else min(2000, s.num_samples)
     return {"metrics": {
         "run_dir": os.path.abspath(run_dir), "checkpoint": restored.checkpoint,
         "checkpoint_kind": restored.checkpoint_kind, "step": restored.step,
-        "model": {"reg": config.objective.reg, "prior": config.prior.kind, "latent_dim": latent_dim,
-                  "likelihood": config.model.likelihood, "dataset": splits.name,
+        "model": {"reg": config.objective.reg, "prior": config.prior.kind,
+                  "latent_dim": means.shape[1], "likelihood": config.model.likelihood,
+                  "dataset": splits.name,
                   # the prior sampled and scored: the trained one, or the one fitted after training
                   "sampling_prior": model.prior.kind, "post_hoc": post_hoc},
         "settings": {**dataclasses.asdict(s), "taus": list(s.taus)}, "seeds": seeds,
         "data": {"train": len(train), "held_out": len(held_out)},
-        "metrics": metrics, "timings_seconds": timings,
+        "metrics": metrics, "timings_seconds": clock.total(),
         "figures": sorted(f"{k}.png" for k in figures)}, "figures": figures,
         # "arrays": decoded samples (NumPy; low_posterior lowest q(z) first) for callers that draw their
         # own figures (reproduce table1); not written by write_results. figure_samples of each for
         # images, up to 2,000 for vector data (a scatter needs more)
-        "arrays": {"random": generated[:shown if held_out.ndim == 4 else min(2000, s.num_samples)],
-                   "low_posterior": lp_decoded[:shown if held_out.ndim == 4
-                                               else min(2000, s.num_samples)]}}
+        "arrays": {"random": generated[:shown], "low_posterior": lp.decoded[:shown]}}
 
 
 def write_results(run_dir: str, results: dict, extra_files: dict | None = None) -> str:

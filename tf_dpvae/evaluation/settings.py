@@ -1,0 +1,123 @@
+"""The settings of ``evaluate`` and of the feature classifier (``features``), as frozen dataclasses whose
+field metadata (``config.flag``) the commands turn into their flags (``cli.flags.add_settings_flags``).
+
+No TensorFlow import: the commands validate their flags into these before TensorFlow loads. Each
+default is written once, here: the flags, their ``--help`` and the library take it from the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from tf_dpvae.config import CHECKPOINT_CHOICES, flag
+from tf_dpvae.errors import UserError
+from tf_dpvae.evaluation.disentanglement import METRICS as DISENTANGLEMENT_METRICS  # no TensorFlow
+
+DEFAULT_TAUS = (-90.0, -70.0, -50.0, -30.0, -20.0, -10.0, -6.0, -4.0, -3.0, -2.0, -1.0)
+
+# Upper bounds on the evaluation's sizes (issue 14), beside the memory estimate of
+# ``run.check_memory``: far above the paper's (10,000 samples, K = 1,000), far below an int32 overflow.
+EVAL_LIMITS = {"num_samples": 10_000_000, "lp_pool": 1_000, "skl_samples": 10_000_000,
+               "is_samples": 1_000_000, "nll_examples": 10_000_000, "figure_samples": 10_000,
+               "marked": 10_000}
+
+
+class EvaluationError(UserError):
+    """The run directory or a setting cannot be evaluated; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSettings:
+    """What ``evaluate`` computes and with how many samples (see ``evaluation.run``)."""
+
+    num_samples: int = flag(10_000, "generated samples for the Fréchet distance, and LP samples kept",
+                            parse="positive_int")
+    lp_pool: int = flag(5, "LP: rank LP_POOL x NUM_SAMPLES prior samples by q(z)",
+                        parse="positive_int")
+    skl_samples: int = flag(5_000, "samples per side for sKL and the leakage score (the paper: 5000)",
+                            parse="positive_int")
+    is_samples: int = flag(1_000, "K, importance samples per example for the NLL",
+                           parse="positive_int")
+    nll_examples: int = flag(1_000, "held-out examples for the NLL", parse="positive_int")
+    seed: int = flag(0, "evaluation seed", parse="seed")
+    taus: tuple = flag(DEFAULT_TAUS, "comma-separated thresholds τ on log p for the leakage score, "
+                       "written --taus=-50,-10", parse="floats")
+    figure_samples: int = flag(64, "LP/HP samples shown in the figures", parse="positive_int")
+    marked: int = flag(25, "LP/HP samples marked on the q(z) map (paper Fig. 3b: five)",
+                       parse="positive_int")
+    classifier_dir: str | None = flag(
+        None, "image data: directory of the feature classifier (python -m tf_dpvae.features); "
+        "default: runs/features/<dataset> if it exists, else the image Fréchet distance is skipped "
+        "(and metrics.json says so)", name="classifier")
+    inception_weights: str | None = flag(
+        None, "image data: the Inception network file, never downloaded. For the FID (reported as "
+        "\"fid\", comparable with published numbers): TF-FID's frozen graph "
+        "classify_image_graph_def.pb or the archive holding it, inception-2015-12-05.tgz from "
+        "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz (TTUR's "
+        "protocol: 8-bit RGB in [0, 255] fed to ExpandDims:0, the graph resizes bilinearly to "
+        "299x299; pool_3 features). A keras.applications.InceptionV3 .h5 (e.g. the notop file) is "
+        "accepted too, but is not the FID network: reported as \"frechet_distance_keras_inception\". "
+        "pytorch-fid's .pth is not supported")
+    checkpoint: str = flag("best", "best: the epoch with the lowest validation negative ELBO; "
+                           "latest: the last one saved", choices=CHECKPOINT_CHOICES)
+    # data with ground-truth factors (dsprites_procedural, dsprites, shapes3d): these metrics of
+    # evaluation.disentanglement on the encoder means, with disentanglement_lib's sample sizes
+    disentanglement: tuple = flag(
+        (), "data with ground-truth factors (dsprites_procedural, dsprites, shapes3d): also compute "
+        f"these of {', '.join(DISENTANGLEMENT_METRICS)} on the encoder means (disentanglement_lib's "
+        "protocols; dci at its default sizes takes minutes)", choices=DISENTANGLEMENT_METRICS,
+        nargs="+", metavar="METRIC")
+    disentanglement_train: int = flag(10_000, "factor samples for MIG, DCI and SAP training",
+                                      parse="positive_int")
+    disentanglement_test: int = flag(5_000, "factor samples for DCI and SAP testing",
+                                     parse="positive_int")
+
+    def __post_init__(self):
+        for name in ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples",
+                     "figure_samples", "marked"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise EvaluationError(f"{name.replace('_', '-')} must be a positive integer, "
+                                      f"got {value!r}")
+        for name, high in EVAL_LIMITS.items():
+            value = getattr(self, name)
+            if value > high:
+                raise EvaluationError(f"{name.replace('_', '-')} must be at most {high:,}, got "
+                                      f"{value:,}")
+        if self.num_samples < 2 or self.skl_samples < 2:
+            raise EvaluationError("num-samples and skl-samples must be at least 2 (a covariance and a "
+                                  "standard error need two points)")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2 ** 31):
+            raise EvaluationError(f"seed must be an integer in [0, 2**31), got {self.seed!r}")
+        if self.checkpoint not in ("best", "latest"):
+            raise EvaluationError(f"checkpoint must be 'best' or 'latest', got {self.checkpoint!r}")
+        if not self.taus or not all(math.isfinite(t) for t in self.taus):
+            raise EvaluationError(f"taus must be finite numbers, got {self.taus!r}")
+        unknown = [m for m in self.disentanglement if m not in DISENTANGLEMENT_METRICS]
+        if unknown:
+            raise EvaluationError(f"unknown disentanglement metric {unknown[0]!r}; accepted: "
+                                  f"{', '.join(DISENTANGLEMENT_METRICS)}")
+        for name in ("disentanglement_train", "disentanglement_test"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise EvaluationError(f"{name.replace('_', '-')} must be a positive integer, "
+                                      f"got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureSettings:
+    """What ``features`` trains the Fréchet feature classifier on and how (``evaluation.classifier``).
+
+    Exactly one of ``dataset`` and ``npz`` names the labelled data: the command puts the flags of
+    group ``source`` in a required, mutually exclusive pair."""
+
+    dataset: str | None = flag(None, "a labelled image data set, any name train accepts "
+                               "(fashion_mnist, mnist, npz:PATH with labels, ...)", group="source")
+    npz: str | None = flag(None, "labelled arrays x_train, y_train, x_test, y_test", group="source")
+    data_dir: str = flag("", "TFDS data directory (as train's --data-dir)")
+    out: str | None = flag(None, "cache directory (default runs/features/<dataset or npz name>, where "
+                           "evaluate looks for it)")
+    epochs: int = flag(4, "training epochs", parse="positive_int")
+    batch_size: int = flag(128, "batch size", parse="positive_int")
+    seed: int = flag(0, "seed")
