@@ -16,4 +16,5 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+# requirements-dev.txt = requirements.txt plus the Jupyter pieces that execute notebooks/ in the tests
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt

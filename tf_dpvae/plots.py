@@ -375,3 +375,62 @@ def paired_samples_figure(rows, title=""):
     if title:
         fig.suptitle(title)
     return fig
+
+
+# ------------------------------------------------------------------------------ notebook figures
+def pockets_and_leaks_figure(data, means, log_vars, z0_of_means, low, high, identity=False,
+                             title=""):
+    """Where the low-posterior (x, pockets) and high-posterior (+, leaks) samples sit, in the manner
+    of the paper's Fig. 3 (b, c), for 2-D latents: (a) on log q(z) in the representation space,
+    (b) in the generation space z0 = g(z) among the training codes g(μ), with N(0, I) at 1-3σ,
+    (c) decoded, over the training data (2-D vectors) or as two rows of images.
+
+    data [N, ...] training examples; means, log_vars, z0_of_means [N, 2]; low, high: dicts with ``z``,
+    ``z0`` [k, 2] and ``x`` [k, ...] (``explore.pockets_and_leaks``); identity: g is the identity
+    (normal prior), said in panel (b)'s title.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True)
+    ax = axes[0]
+    marked = np.concatenate([low["z"], high["z"]])
+    lo = np.minimum(np.percentile(means, 0.5, axis=0) - 1.0, marked.min(axis=0) - 0.3)
+    hi = np.maximum(np.percentile(means, 99.5, axis=0) + 1.0, marked.max(axis=0) + 0.3)
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 150), np.linspace(lo[1], hi[1], 150))
+    log_q = aggregate_posterior_log_density(np.stack([gx.ravel(), gy.ravel()], 1), means,
+                                            log_vars).reshape(gx.shape)
+    im = ax.pcolormesh(gx, gy, np.maximum(log_q, log_q.max() - 15), shading="auto", cmap="magma")
+    fig.colorbar(im, ax=ax, label="log q(z) (clipped 15 nats below its maximum)")
+    styles = (("low-posterior (pockets)", low, "x", "cyan"), ("high-posterior (leaks)", high, "+", "lime"))
+    for label, s, marker, colour in styles:
+        ax.scatter(s["z"][:, 0], s["z"][:, 1], s=60, marker=marker, c=colour, label=label)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title("(a) representation space z: q(z)")
+
+    ax = axes[1]
+    ax.scatter(z0_of_means[:, 0], z0_of_means[:, 1], s=2, c="0.6", alpha=0.5, label="g(μ) of training data")
+    t = np.linspace(0, 2 * np.pi, 200)
+    for r in (1, 2, 3):
+        ax.plot(r * np.cos(t), r * np.sin(t), "k--", lw=0.7)
+    for label, s, marker, colour in styles:
+        ax.scatter(s["z0"][:, 0], s["z0"][:, 1], s=60, marker=marker,
+                   c="tab:cyan" if colour == "cyan" else "tab:green", label=label)
+    ax.set_aspect("equal")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title("(b) generation space z0 = z (normal prior: g = id)" if identity
+                 else "(b) generation space z0 = g(z); N(0, I) at 1-3σ")
+
+    ax = axes[2]
+    if _is_image(low["x"]):
+        _show_grid(ax, np.concatenate([low["x"], high["x"]]), columns=len(low["x"]))
+        ax.set_title("(c) decoded: low-posterior (top), high-posterior (bottom)")
+    else:
+        ax.scatter(data[:, 0], data[:, 1], s=2, c="0.8", label="training data")
+        for label, s, marker, colour in styles:
+            ax.scatter(s["x"][:, 0], s["x"][:, 1], s=60, marker=marker,
+                       c="tab:cyan" if colour == "cyan" else "tab:green", label=label)
+        ax.legend(loc="lower left", fontsize=8)
+        ax.set_title("(c) data space: the samples decoded")
+    if title:
+        fig.suptitle(title)
+    return fig
