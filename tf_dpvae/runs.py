@@ -51,9 +51,14 @@ def read_config(run_dir: str) -> RunConfig:
         raise RunError(f"{run_dir!r} is not a run directory (no {CONFIG_FILE}); give a directory "
                        f"written by python -m tf_dpvae.train")
     try:
-        values = read_json_file(path, "the run's configuration")
+        values = read_json_file(path, "file")
     except ConfigError as err:   # unreadable, not text, not JSON: damaged or truncated
-        raise RunError(str(err)) from None
+        reason = str(err).removeprefix(f"file {path!r} ")
+        raise RunError(f"{path} is not a valid run configuration: it {reason}; restore it from a "
+                       f"copy") from None
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        raise RunError(f"{path} is not a valid run configuration: it is damaged (not a JSON object "
+                       f"of sections); restore it from a copy")
     try:
         return RunConfig.from_dict(values)
     except (ConfigError, TypeError, AttributeError, ValueError) as err:
@@ -64,19 +69,19 @@ def read_example(run_dir: str) -> tuple[tuple[int, ...], str] | None:
     """(shape, dtype) of one example as training recorded it in ``config.json``, or None for a run
     written before the record existed (its data set must then be loaded to learn the shape)."""
     read_config(run_dir)   # a RunError for a directory that is not a run, or a damaged config.json
-    example = read_json_file(os.path.join(run_dir, CONFIG_FILE), "the run's configuration").get(
-        EXAMPLE_KEY)
+    example = read_json_file(os.path.join(run_dir, CONFIG_FILE), "file").get(EXAMPLE_KEY)
     if not isinstance(example, dict) or not isinstance(example.get("shape"), list):
         return None
     return tuple(int(d) for d in example["shape"]), str(example.get("dtype", "float32"))
 
 
-def _intact(directory: str, log) -> str | None:
+def _intact(directory: str, log, advice: str = "train the run again") -> str | None:
     """The newest checkpoint in ``directory`` that reads back whole (``checkpoints.find``), saying
-    what was skipped; None if there is none at all; RunError if there are some but none is intact."""
+    what was skipped; None if there is none at all; RunError ending in ``advice`` if there are some
+    but none is intact."""
     found = checkpoints.find(directory)
     try:
-        found.require("train the run again")
+        found.require(advice)
     except checkpoints.CheckpointError as err:
         raise RunError(str(err)) from None
     if found.notice() and log is not None:
@@ -102,10 +107,8 @@ def checkpoint_path(run_dir: str, which: str = "best", log=None) -> tuple[str, s
     if which not in ("best", "latest"):
         raise RunError(f"checkpoint must be 'best' or 'latest', got {which!r}")
     if which == "best":
-        try:
-            best = _intact(os.path.join(run_dir, CHECKPOINT_DIR, BEST_DIR), log)
-        except RunError as err:
-            raise RunError(f"{err}; or read the latest checkpoint (--checkpoint latest)") from None
+        best = _intact(os.path.join(run_dir, CHECKPOINT_DIR, BEST_DIR), log,
+                       "read the latest checkpoint instead (--checkpoint latest)")
         if best is not None:
             return best, "best"
     return latest_checkpoint(run_dir, log), "latest"

@@ -14,6 +14,7 @@ import sys
 from tf_dpvae.cli.parsing import OneLineParser, guarded, positive_int, seed_int
 from tf_dpvae.config import CHECKPOINT_CHOICES
 from tf_dpvae.evaluation.disentanglement import METRICS as DISENTANGLEMENT_METRICS  # no TensorFlow
+from tf_dpvae.quiet import import_tensorflow_quietly
 
 PROG = "python -m tf_dpvae.evaluate"
 
@@ -99,6 +100,7 @@ def evaluate(prog: str, args: argparse.Namespace) -> int:
     # wall time of a stage (benchmarks/evaluation_speed.py); the BFC allocator keeps and reuses them.
     # The numbers do not change. Set TF_CPU_ALLOCATOR_USE_BFC=false to opt out.
     os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
+    import_tensorflow_quietly()   # its native start-up lines would turn one error line into seven
     from tf_dpvae.evaluation import run  # TensorFlow loads only once the arguments are known good
 
     settings = run.EvalSettings(

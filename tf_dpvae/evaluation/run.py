@@ -271,8 +271,6 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     model, splits, config = restored.model, restored.splits, restored.config
     check_memory(settings, splits.example_shape, config.model.latent_dim)
     timings["restore"] = time.perf_counter() - t0
-    log(f"restored {restored.checkpoint} ({restored.checkpoint_kind}, step {restored.step}); data {splits.name}: "
-        f"{len(splits.train)} training, {len(splits.validation)} held-out examples")
     s = settings
     seeds = {"prior_samples": [s.seed, 1], "lp_pool": [s.seed, 2], "skl_prior": [s.seed, 3],
              "skl_posterior_numpy": s.seed * 10 + 4, "hp_pool_numpy": s.seed * 10 + 5,
@@ -287,8 +285,6 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         factor_source = disentanglement.factor_source_for(splits)
     features, fd_name, fd_info = resolve_features(splits.example_shape, s.classifier_dir,
                                                   config.data.dataset, run_dir)
-    if features is None:
-        log(f"image Fréchet distance skipped: {fd_info['reason']}; to enable: {fd_info['enable']}")
     inception_features = None
     if s.inception_weights is not None:  # fail fast, before the long computations
         if len(splits.example_shape) != 3:
@@ -303,6 +299,11 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         inception_features = inception.feature_extractor(network)
         # "fid" only for TF-FID's Inception graph; Keras's InceptionV3 weights get their own key
         inception_key, inception_network = inception.metric_name(network), inception.describe(network)
+    # Said only now: a bad input found by the checks above is one line on stderr, nothing before it.
+    log(f"restored {restored.checkpoint} ({restored.checkpoint_kind}, step {restored.step}); data "
+        f"{splits.name}: {len(splits.train)} training, {len(splits.validation)} held-out examples")
+    if features is None:
+        log(f"image Fréchet distance skipped: {fd_info['reason']}; to enable: {fd_info['enable']}")
 
     # ---- encodings of the training set: q(z) = (1/N) Σ_n N(z; μ_n, σ_n²)
     t = time.perf_counter()
