@@ -137,3 +137,19 @@ def test_checkpoints_none_of_which_is_intact_are_an_error(tmp_path):
                              r".*\); move it aside"):
         found.require("move it aside")
     checkpoints.find(str(tmp_path / "empty")).require("never raised: there is nothing")
+
+
+def test_a_new_rotation_removes_what_a_killed_save_left(tmp_path):
+    """TensorFlow's shard directory of an unfinished save, a .tempstate file and the state file's
+    write_atomic temporary go; the checkpoints and everything else stay."""
+    save_steps(str(tmp_path), [1, 2])
+    (tmp_path / "ckpt-3_temp").mkdir()
+    (tmp_path / "ckpt-3_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x" * 10)
+    (tmp_path / "ckpt-3.data-00000-of-00001.tempstate123").write_bytes(b"x")
+    (tmp_path / ".tmp-abc123").write_text("model_checkpoint_path: ")
+    (tmp_path / "best").mkdir()
+    (tmp_path / "notes.txt").write_text("keep")
+    before = set(os.listdir(tmp_path))
+    checkpoints.Rotation(make(), checkpoints.find(str(tmp_path)), keep=3, log=print)
+    assert set(os.listdir(tmp_path)) == before - {"ckpt-3_temp", ".tmp-abc123",
+                                                  "ckpt-3.data-00000-of-00001.tempstate123"}

@@ -15,7 +15,8 @@ longer knows, and it deletes the oldest checkpoint before anything has read the 
   exist but none reads back: training never restarts from scratch over a run's checkpoints.
 - ``Rotation.save(checkpoint_number=N)`` writes ``ckpt-N``, reads it back, and only then records it in
   the state file (atomically) and deletes the damaged checkpoints and the oldest intact ones beyond
-  ``keep``. A new checkpoint that does not read back is reported, and nothing is deleted.
+  ``keep``. A new checkpoint that does not read back is reported, and nothing is deleted. A new
+  ``Rotation`` first removes the temporaries of a save that was killed (``clean_temporaries``).
 
 Only TensorFlow, ``errors`` and ``files``.
 """
@@ -26,15 +27,17 @@ import dataclasses
 import glob
 import os
 import re
+import shutil
 
 import tensorflow as tf
 
 from tf_dpvae.errors import UserError
-from tf_dpvae.files import write_atomic
+from tf_dpvae.files import clean_stale_files, write_atomic
 
 PREFIX = "ckpt"
 STATE_FILE = "checkpoint"
 _NAME = re.compile(rf"^{PREFIX}-(\d+)\.(index|data-\d{{5}}-of-\d{{5}})$")
+_TEMPORARY = re.compile(rf"^{PREFIX}-\d+_temp$|\.tempstate")
 
 
 class CheckpointError(UserError):
@@ -130,6 +133,24 @@ def find(directory: str) -> Found:
     return Found(directory, None, [], damaged, state_problem(directory))
 
 
+def clean_temporaries(directory: str) -> list[str]:
+    """Remove what a save killed half-way leaves in ``directory``: TensorFlow's ``ckpt-N_temp/``
+    directories (the shards before they are merged) and ``*.tempstate*`` files, and the
+    ``write_atomic`` temporaries of the state file. Only for a directory this process alone writes
+    (under the run-directory lock). Returns the paths removed."""
+    removed = clean_stale_files(directory)
+    if not os.path.isdir(directory):
+        return removed
+    for entry in os.scandir(directory):
+        if _TEMPORARY.search(entry.name):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.remove(entry.path)
+            removed.append(entry.path)
+    return removed
+
+
 def remove(prefix: str) -> None:
     """Delete the files of the checkpoint ``prefix``."""
     for path in glob.glob(glob.escape(prefix) + ".index") + glob.glob(glob.escape(prefix) + ".data-*"):
@@ -162,6 +183,7 @@ class Rotation:
         self.log = log
         self.kept = found.older + ([found.latest] if found.latest else [])   # oldest first
         self.damaged = [p for p, _ in found.damaged]
+        clean_temporaries(self.directory)   # the writer is this process alone (the run's lock)
 
     @property
     def latest_checkpoint(self) -> str | None:

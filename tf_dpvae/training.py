@@ -37,7 +37,7 @@ import tensorflow as tf
 from tf_dpvae import data as data_lib
 from tf_dpvae import checkpoints, distribute, locks, plots
 from tf_dpvae.config import EXAMPLE_KEY, ConfigError, RunConfig, read_json_file
-from tf_dpvae.files import write_atomic
+from tf_dpvae.files import clean_stale_files, write_atomic
 from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
 
 # Settings that may change between a run and its resumption (a longer run, a smoke test).
@@ -419,6 +419,7 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
         except OSError as err:
             raise ConfigError(f"--out {out_dir!r} cannot be created: {err.strerror or err}") from None
         held.enter_context(locks.hold(out_dir, "train", log))
+        clean_stale_files(out_dir)   # config.json's or figure.png's temporary, if a run was killed
         # Again under the lock: another process may have started a run here since the first check.
         resuming = check_out_dir(out_dir, config)
         checkpoint = make_checkpoint(model)
