@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -186,14 +187,20 @@ def drill_train(work: str, rng, trials: int) -> dict:
     latest, best = final_checkpoints(ref_dir)
     reference = {"latest_path": latest, "latest": checkpoint_values(latest),
                  "best": checkpoint_values(best)}
-    counts = {"trials": trials, "kills": 0, "intact": 0, "corrupted": 0, "problems": []}
+    counts = {"trials": trials, "kills": 0, "intact": 0, "corrupted": 0, "problems": [],
+              "moments": [], "undisturbed_s": result["seconds"]}
     for trial in range(trials):
         run_dir = os.path.join(work, f"train_{trial}")
         kill_after = rng.uniform(*KILL_WINDOW) * result["seconds"]
         log = os.path.join(work, f"train_{trial}_killed.log")
-        counts["kills"] += run(["tf_dpvae.train", *TRAIN, "--out", run_dir], log, kill_after)["killed"]
+        killed = run(["tf_dpvae.train", *TRAIN, "--out", run_dir], log, kill_after)["killed"]
+        counts["kills"] += killed
         log = os.path.join(work, f"train_{trial}_resumed.log")
         resumed = run(["tf_dpvae.train", *TRAIN, "--out", run_dir], log)
+        step = re.search(r"resuming from \S+ \(step (\d+)\)", open(log).read())
+        counts["moments"].append(f"{kill_after:.0f} s" + (
+            (f" → resumed from step {step.group(1)}" if step else " → started over (no checkpoint "
+             "yet)") if killed else " (past the end)"))
         problem = (f"the rerun failed with status {resumed['returncode']}"
                    if resumed["returncode"] else train_problem(run_dir, reference))
         counts["intact" if problem is None else "corrupted"] += 1
@@ -207,13 +214,19 @@ def drill_evaluate(work: str, run_dir: str, rng, trials: int) -> dict:
     log = os.path.join(work, "evaluate_ref.log")
     result = run(["tf_dpvae.evaluate", run_dir, *EVALUATE], log)
     must_succeed(result, "the undisturbed evaluation", log)
-    counts = {"trials": trials, "kills": 0, "intact": 0, "corrupted": 0, "problems": []}
+    counts = {"trials": trials, "kills": 0, "intact": 0, "corrupted": 0, "problems": [],
+              "moments": [], "undisturbed_s": result["seconds"]}
     for trial in range(trials):
         old = tree_bytes(os.path.join(run_dir, "eval"))
         kill_after = rng.uniform(*KILL_WINDOW) * result["seconds"]
         log = os.path.join(work, f"evaluate_{trial}.log")
-        counts["kills"] += run(["tf_dpvae.evaluate", run_dir, *EVALUATE], log, kill_after)["killed"]
+        killed = run(["tf_dpvae.evaluate", run_dir, *EVALUATE], log, kill_after)["killed"]
+        counts["kills"] += killed
         problem = eval_problem(run_dir, old)
+        kept = tree_bytes(os.path.join(run_dir, "eval")) == old if problem is None else None
+        counts["moments"].append(f"{kill_after:.0f} s" + (
+            {True: " → old set", False: " → new set", None: " → mixed"}[kept] if killed
+            else " (past the end)"))
         counts["intact" if problem is None else "corrupted"] += 1
         if problem:
             counts["problems"].append(f"evaluate trial {trial} (kill at {kill_after:.1f} s): {problem}")
@@ -231,13 +244,21 @@ def drill_export(work: str, run_dir: str, rng, trials: int) -> dict:
     log = os.path.join(work, "export_ref.log")
     result = run(["tf_dpvae.export", run_dir, "--out", models], log)
     must_succeed(result, "the undisturbed export", log)
-    counts = {"trials": trials, "kills": 0, "intact": 0, "corrupted": 0, "problems": []}
+    counts = {"trials": trials, "kills": 0, "intact": 0, "corrupted": 0, "problems": [],
+              "moments": [], "undisturbed_s": result["seconds"]}
     for trial in range(trials):
         kill_after = rng.uniform(*KILL_WINDOW) * result["seconds"]
         log = os.path.join(work, f"export_{trial}.log")
-        counts["kills"] += run(["tf_dpvae.export", run_dir, "--out", models], log,
-                               kill_after)["killed"]
+        before = sorted(n for n in os.listdir(models) if n.isdigit())
+        killed = run(["tf_dpvae.export", run_dir, "--out", models], log, kill_after)["killed"]
+        counts["kills"] += killed
         problem = export_problem(models)
+        after = sorted(n for n in os.listdir(models) if n.isdigit())
+        temporaries = leftovers(models, (".tmp-export-",))
+        counts["moments"].append(f"{kill_after:.0f} s" + (
+            (" → new version" if after != before else " → no new version")
+            + (f", {len(temporaries)} temporary" if temporaries else "")
+            if killed else " (past the end)"))
         counts["intact" if problem is None else "corrupted"] += 1
         if problem:
             counts["problems"].append(f"export trial {trial} (kill at {kill_after:.1f} s): {problem}")
@@ -296,6 +317,10 @@ def main(argv=None) -> int:
     print()
     print(table(rows))
     problems = [p for row in rows.values() for p in row["problems"]]
+    print()
+    for name, row in rows.items():
+        print(f"{name}: undisturbed {row['undisturbed_s']:.0f} s; kills at "
+              + "; ".join(row["moments"]))
     for problem in problems:
         print(f"- {problem}")
     bad = problems or any(row.get("left_after_next_run") for row in rows.values())
