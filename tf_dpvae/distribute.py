@@ -120,6 +120,8 @@ def check_devices(names: list[str]) -> None:
     """Raise ConfigError naming every device of ``names`` that this machine does not have, and the
     devices it has (TensorFlow would otherwise accept ``/gpu:7`` and fail later, or quietly place the
     work elsewhere)."""
+    if not names:   # nothing to check; and listing devices would start TensorFlow's runtime, after
+        return      # which a MultiWorkerMirroredStrategy can no longer be made
     import tensorflow as tf
 
     available = [_short_name(d.name) for d in tf.config.list_logical_devices()]
