@@ -168,6 +168,21 @@ def test_unknown_strategy_and_bad_devices_are_clear_errors(capsys, tmp_path):
         RunConfig().replace(train={"strategy": "ring"})
 
 
+@pytest.mark.parametrize("strategy", ["auto", "one", "mirrored"])
+def test_a_device_this_machine_lacks_is_one_line_naming_it_and_what_exists(strategy, capsys,
+                                                                         tmp_path):
+    """CPU only here (conftest hides the GPUs): /gpu:7 is refused before anything is written."""
+    devices = "/gpu:7" if strategy != "mirrored" else "/cpu:0,/gpu:7"
+    assert train.main(["--strategy", strategy, "--devices", devices, "--steps", "1",
+                       "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.endswith("error: devices /gpu:7: it does not exist on this machine; available: "
+                        "/cpu:0"), err
+    assert not (tmp_path / "run").exists()
+    distribute.check_devices(["/cpu:0", "/device:CPU:0", "CPU:0"])   # spellings of one device
+
+
 def test_global_batch_must_divide_by_the_replicas(make_config, tmp_path):
     class ThreeReplicas:
         num_replicas_in_sync = 3

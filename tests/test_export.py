@@ -191,6 +191,35 @@ def test_bad_requests_fail_with_invalid_argument_naming_the_value(served, signat
         unchecked_run(served, signature, **inputs)
 
 
+BATCH_INPUTS = {"encode": "images", "reconstruct": "images", "decode": "z", "log_prob": "z"}
+
+
+@pytest.mark.parametrize("signature", sorted(BATCH_INPUTS))
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "empty"])
+def test_non_finite_or_empty_batches_fail_with_invalid_argument_naming_the_input(served, signature,
+                                                                                 bad):
+    """Through the TF1 session path, fed as TF Serving feeds: one NaN or inf in a batch of 3, or a
+    batch of 0 rows, is refused by name instead of answered."""
+    name = BATCH_INPUTS[signature]
+    if bad == "empty":
+        value, message = np.zeros((0, 2), np.float32), rf"{name} must hold at least one row; got " \
+                                                        r"shape\] \[0 2\]"
+    else:
+        value = np.ones((3, 2), np.float32)
+        value[1, 0] = float(bad)
+        message = rf"{name} must be finite \(no NaN or inf\); non-finite values:\] \[1\]"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        unchecked_run(served, signature, **{name: value})
+    assert all(np.isfinite(v).all() for v in served.run(signature, **{name: np.ones((3, 2),
+                                                                                    np.float32)}).values())
+
+
+@pytest.mark.parametrize("temperature", [float("inf"), float("-inf")])
+def test_sample_refuses_an_infinite_temperature(served, temperature):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"temperature must be a finite number"):
+        unchecked_run(served, "sample", **sample_request(temperature=temperature))
+
+
 def test_python_feeds_of_the_wrong_shape_are_refused_before_the_graph(served):
     with pytest.raises(ValueError, match="Cannot feed value of shape"):
         served.run("sample", **sample_request(seed=[1, 2, 3]))
@@ -290,6 +319,17 @@ def test_image_shaped_model_and_normal_prior(tmp_path, prior):
             unchecked_run(served, "encode", images=np.zeros((2, 4, 4, 3), np.float32))
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[\?, 4, 4, 1\]; got shape\] \[2 16\]"):
             unchecked_run(served, "reconstruct", images=np.zeros((2, 16), np.float32))
+        # an image batch of 0 rows, or with a NaN pixel, is refused by name (not deep in a layer)
+        for signature in ("encode", "reconstruct"):
+            with pytest.raises(tf.errors.InvalidArgumentError,
+                               match=r"images must hold at least one row; got shape\] \[0 4 4 1\]"):
+                unchecked_run(served, signature, images=np.zeros((0, *shape), np.float32))
+            poisoned = x.copy()
+            poisoned[0, 1, 2, 0] = np.nan
+            with pytest.raises(tf.errors.InvalidArgumentError, match=r"images must be finite"):
+                unchecked_run(served, signature, images=poisoned)
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"z must hold at least one row"):
+            unchecked_run(served, "decode", z=np.zeros((0, 3), np.float32))
 
 
 # ----------------------------------------------------------------------------------- command lines

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from tf_dpvae.files import write_atomic
+from tf_dpvae.files import clean_stale_files, write_atomic
 
 
 def test_write_atomic_replaces_whole_file(tmp_path):
@@ -84,3 +84,13 @@ def test_temporaries_of_a_killed_writer_are_cleaned_and_a_set_put_aside_is_resto
     (tmp_path / ".tmp-eval-dead2").mkdir()
     files.publish_dir(str(tmp_path / "eval"), fill_with({"metrics.json": "new"}))
     assert sorted(os.listdir(tmp_path)) == ["eval"]
+
+
+def test_clean_stale_files_removes_write_atomic_temporaries_only(tmp_path):
+    (tmp_path / ".tmp-x1y2").write_text("half a config")
+    (tmp_path / ".tmp-eval-abc").mkdir()          # publish_dir's, not this function's
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / ".lock").write_text("")
+    assert clean_stale_files(str(tmp_path)) == [str(tmp_path / ".tmp-x1y2")]
+    assert sorted(os.listdir(tmp_path)) == [".lock", ".tmp-eval-abc", "config.json"]
+    assert clean_stale_files(str(tmp_path / "missing")) == []

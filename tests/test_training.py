@@ -184,3 +184,80 @@ def test_out_must_be_a_directory_with_the_same_settings(tmp_path, make_config):
     training.fit(config, str(tmp_path / "run"), verbose=0, log=lambda *_: None)
     with pytest.raises(ConfigError, match=r"different settings \(objective.reg\)"):
         training.fit(make_config("beta", "dp"), str(tmp_path / "run"), verbose=0)
+
+
+@pytest.fixture
+def no_figures(monkeypatch):
+    """The moons figure (matplotlib, about half of a tiny run's time) as a 1-pixel PNG: for tests
+    about checkpoints, not pictures."""
+    png = tf.io.encode_png(np.zeros((1, 1, 4), np.uint8)).numpy()
+    monkeypatch.setattr(training, "moons_figure_png", lambda *args, **kwargs: png)
+
+
+def test_damaged_latest_checkpoints_resume_from_the_newest_intact_one(tmp_path, make_config,
+                                                                      no_figures):
+    """Checkpoints at steps 4, 8 and 12; the state file garbled, ckpt-12's .index garbled and ckpt-8's
+    .data truncated. The rerun says so in one line, resumes from ckpt-4 (not from step 0), and ends
+    at step 12 with the weights and optimizer state of an undisturbed 12-step run, bit for bit (all
+    but the evaluation RNG, as in test_resume_restores_...); the rotation deleted nothing intact on
+    the way and replaced the damaged checkpoints."""
+    from tf_dpvae import checkpoints
+
+    config = make_config("beta", "dp", train={"steps": 0, "epochs": 3, "batch_size": 50})
+    quiet = {"verbose": 0, "log": lambda *_: None}
+    damaged_dir = tmp_path / "damaged"
+    training.fit(config, str(damaged_dir), **quiet)
+    ckpt = damaged_dir / "checkpoints"
+    assert checkpoints.on_disk(str(ckpt)) == [str(ckpt / f"ckpt-{n}") for n in (4, 8, 12)]
+    (ckpt / "checkpoint").write_text("model_checkpoint_path: {{{ garbled")
+    index = bytearray((ckpt / "ckpt-12.index").read_bytes())
+    index[len(index) // 3: len(index) // 3 + 32] = bytes(32)
+    (ckpt / "ckpt-12.index").write_bytes(bytes(index))
+    data = ckpt / "ckpt-8.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+
+    lines = []
+    resumed = training.fit(config, str(damaged_dir), verbose=0, log=lines.append)
+    straight = training.fit(config, str(tmp_path / "straight"), **quiet)
+    notice = [line for line in lines if "skipping damaged" in line]
+    assert len(notice) == 1 and "state file" in notice[0] and "ckpt-12 (" in notice[0] \
+        and "ckpt-8 (" in notice[0] and notice[0].endswith("using ckpt-4, the newest intact one")
+    assert (resumed.resumed_from, resumed.step, straight.step) == (4, 12, 12)
+    assert checkpoints.on_disk(str(ckpt)) == [str(ckpt / f"ckpt-{n}") for n in (4, 8, 12)]
+    assert all(checkpoints.damage(p) is None for p in checkpoints.on_disk(str(ckpt)))
+    assert tf.train.latest_checkpoint(str(ckpt)) == resumed.checkpoint == str(ckpt / "ckpt-12")
+    names = [n for n, _ in tf.train.list_variables(straight.checkpoint)
+             if n.startswith(("weights/", "optimizer/")) and "evaluation_seed" not in n]
+    assert len(names) > 20
+    for name in names:
+        np.testing.assert_array_equal(tf.train.load_variable(resumed.checkpoint, name),
+                                      tf.train.load_variable(straight.checkpoint, name),
+                                      err_msg=name)
+
+
+def test_no_intact_checkpoint_or_a_damaged_config_is_an_error_not_a_fresh_start(
+        tmp_path, make_config, no_figures):
+    from tf_dpvae import checkpoints
+
+    config = make_config("none", "dp", train={"steps": 3})
+    training.fit(config, str(tmp_path), verbose=0, log=lambda *_: None)
+    data = tmp_path / "checkpoints" / "ckpt-3.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:100])
+
+    def snapshot():
+        return {p: open(p, "rb").read() for p in glob.glob(str(tmp_path / "**" / "*"), recursive=True)
+                if os.path.isfile(p)}
+
+    before = snapshot()
+    with pytest.raises(checkpoints.CheckpointError,
+                       match=r"checkpoints holds checkpoints but none reads back whole \(ckpt-3: .*\); "
+                             r"refusing to start over"):
+        training.fit(config.replace(train={"steps": 6}), str(tmp_path), verbose=0,
+                     log=lambda *_: None)
+    assert {p: v for p, v in snapshot().items() if not p.endswith(".lock")} == \
+        {p: v for p, v in before.items() if not p.endswith(".lock")}
+    for damaged in (b'{"objective": {"reg": "no', b"\x00\xff\xfe garbage", b"[1, 2]"):
+        (tmp_path / "config.json").write_bytes(damaged)
+        with pytest.raises(ConfigError, match=r"the run's configuration .*config.json"):
+            training.fit(config, str(tmp_path), verbose=0, log=lambda *_: None)
+        assert (tmp_path / "config.json").read_bytes() == damaged

@@ -468,6 +468,9 @@ def read_json_file(path: str, flag: str) -> Any:
             text = f.read()
     except OSError as err:
         raise ConfigError(f"{flag} {path!r} cannot be read: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:   # binary garbage, a damaged file
+        raise ConfigError(f"{flag} {path!r} is not UTF-8 text (byte {err.start}); it is not a JSON "
+                          f"file, or it is damaged") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:

@@ -102,25 +102,46 @@ def make_strategy(strategy: str, devices: str = ""):
     return _STRATEGIES[key]
 
 
+def _short_name(name: str) -> str | None:
+    """A device name in the short form ``/cpu:0`` (``/device:GPU:1``, ``GPU:1``, a full
+    ``/job:…/device:GPU:1`` all give ``/gpu:1``; no index means 0), or None if it does not parse."""
+    import tensorflow as tf
+
+    try:
+        spec = tf.DeviceSpec.from_string(name)
+    except (ValueError, TypeError):
+        return None
+    if not spec.device_type:
+        return None
+    return f"/{spec.device_type.lower()}:{spec.device_index or 0}"
+
+
+def check_devices(names: list[str]) -> None:
+    """Raise ConfigError naming every device of ``names`` that this machine does not have, and the
+    devices it has (TensorFlow would otherwise accept ``/gpu:7`` and fail later, or quietly place the
+    work elsewhere)."""
+    if not names:   # nothing to check; and listing devices would start TensorFlow's runtime, after
+        return      # which a MultiWorkerMirroredStrategy can no longer be made
+    import tensorflow as tf
+
+    available = [_short_name(d.name) for d in tf.config.list_logical_devices()]
+    missing = [n for n in names if _short_name(n) not in available]
+    if missing:
+        raise ConfigError(f"devices {', '.join(missing)}: {'it does' if len(missing) == 1 else 'they do'}"
+                          f" not exist on this machine; available: {', '.join(available)}")
+
+
 def _make_strategy(strategy: str, devices: str):
     import tensorflow as tf
 
     names = parse_devices(devices)
+    check_devices(names)
     if strategy == "auto":
         gpus = tf.config.list_logical_devices("GPU")
         strategy = "mirrored" if len(names) > 1 or (not names and len(gpus) > 1) else "one"
     if strategy == "one":
         return tf.distribute.OneDeviceStrategy(names[0]) if names else tf.distribute.get_strategy()
     if strategy == "mirrored":
-        if names:
-            known = {d.name.lower().replace("/job:localhost/replica:0/task:0", "")
-                     for d in tf.config.list_logical_devices()}
-            missing = [n for n in names
-                       if n.lower().replace("/device:", "/") not in
-                       {k.replace("/device:", "/") for k in known}]
-            if missing:
-                raise ConfigError(f"devices {missing} do not exist here; available: "
-                                  f"{sorted(known)}")
         return tf.distribute.MirroredStrategy(names or None)
     parse_tf_config(os.environ.get("TF_CONFIG"))
     return tf.distribute.MultiWorkerMirroredStrategy()

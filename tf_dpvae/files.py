@@ -43,6 +43,23 @@ def write_atomic(path: str, payload: bytes | str, mode: int | None = None) -> No
         raise
 
 
+def clean_stale_files(directory: str) -> list[str]:
+    """Remove the ``.tmp-*`` regular files a killed ``write_atomic`` left in ``directory`` (not
+    directories: ``publish_dir``'s are its own to clean). Only for a directory this process alone
+    writes (under the run-directory lock). Returns the paths removed."""
+    removed = []
+    if not os.path.isdir(directory):
+        return removed
+    for entry in os.scandir(directory):
+        if entry.name.startswith(".tmp-") and entry.is_file(follow_symlinks=False):
+            try:
+                os.remove(entry.path)
+                removed.append(entry.path)
+            except FileNotFoundError:
+                pass
+    return removed
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)

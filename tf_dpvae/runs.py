@@ -9,17 +9,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 
 import tensorflow as tf
 
+from tf_dpvae import checkpoints
 from tf_dpvae import data as data_lib
-from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, PostHocConfig, RunConfig
+from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, PostHocConfig, RunConfig, read_json_file
 from tf_dpvae.errors import UserError
 from tf_dpvae.model import DPVAE, build_model, restore_weights
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
 BEST_DIR = "best"   # checkpoints/best/: the lowest validation negative ELBO (training.BestCheckpoint)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 class RunError(UserError):
@@ -47,18 +53,25 @@ def read_config(run_dir: str) -> RunConfig:
         raise RunError(f"{run_dir!r} is not a run directory (no {CONFIG_FILE}); give a directory "
                        f"written by python -m tf_dpvae.train")
     try:
-        with open(path) as f:
-            return RunConfig.from_dict(json.load(f))
-    except (json.JSONDecodeError, ConfigError, TypeError, AttributeError) as err:
+        values = read_json_file(path, "file")
+    except ConfigError as err:   # unreadable, not text, not JSON: damaged or truncated
+        reason = str(err).removeprefix(f"file {path!r} ")
+        raise RunError(f"{path} is not a valid run configuration: it {reason}; restore it from a "
+                       f"copy") from None
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        raise RunError(f"{path} is not a valid run configuration: it is damaged (not a JSON object "
+                       f"of sections); restore it from a copy")
+    try:
+        return RunConfig.from_dict(values)
+    except (ConfigError, TypeError, AttributeError, ValueError) as err:
         raise RunError(f"{path} is not a valid run configuration: {err}") from None
 
 
 def read_example(run_dir: str) -> tuple[tuple[int, ...], str] | None:
     """(shape, dtype) of one example as training recorded it in ``config.json``, or None for a run
     written before the record existed (its data set must then be loaded to learn the shape)."""
-    read_config(run_dir)   # a RunError for a directory that is not a run
-    with open(os.path.join(run_dir, CONFIG_FILE)) as f:
-        example = json.load(f).get(EXAMPLE_KEY)
+    read_config(run_dir)   # a RunError for a directory that is not a run, or a damaged config.json
+    example = read_json_file(os.path.join(run_dir, CONFIG_FILE), "file").get(EXAMPLE_KEY)
     if not isinstance(example, dict) or not isinstance(example.get("shape"), list):
         return None
     return tuple(int(d) for d in example["shape"]), str(example.get("dtype", "float32"))
@@ -81,29 +94,47 @@ def read_post_hoc(run_dir: str) -> dict | None:
     return {**record, "settings": settings}
 
 
-def latest_checkpoint(run_dir: str) -> str:
-    path = tf.train.latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
+def _intact(directory: str, log, advice: str = "train the run again") -> str | None:
+    """The newest checkpoint in ``directory`` that reads back whole (``checkpoints.find``), saying
+    what was skipped; None if there is none at all; RunError ending in ``advice`` if there are some
+    but none is intact."""
+    found = checkpoints.find(directory)
+    try:
+        found.require(advice)
+    except checkpoints.CheckpointError as err:
+        raise RunError(str(err)) from None
+    if found.notice() and log is not None:
+        log(found.notice())
+    return found.latest
+
+
+def latest_checkpoint(run_dir: str, log=None) -> str:
+    """The newest checkpoint of the run that reads back whole (a damaged newer one is skipped and
+    ``log`` hears which), found from the files on disk, whatever the state file says."""
+    path = _intact(os.path.join(run_dir, CHECKPOINT_DIR), log)
     if path is None:
         raise RunError(f"{run_dir!r} has no checkpoint yet ({CHECKPOINT_DIR}/ is written at the end "
                        f"of each epoch); train it first")
     return path
 
 
-def checkpoint_path(run_dir: str, which: str = "best") -> tuple[str, str]:
+def checkpoint_path(run_dir: str, which: str = "best", log=None) -> tuple[str, str]:
     """(path, kind) of the checkpoint to read: ``best`` (the epoch with the lowest validation
     negative ELBO) or ``latest``. A run without a best checkpoint (written before it existed, or
-    stopped before its first validation) gives its latest, with kind "latest"."""
+    stopped before its first validation) gives its latest, with kind "latest". A damaged best one
+    with no intact one beside it is a RunError (``--checkpoint latest`` reads the other)."""
     if which not in ("best", "latest"):
         raise RunError(f"checkpoint must be 'best' or 'latest', got {which!r}")
     if which == "best":
-        best = tf.train.latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR, BEST_DIR))
+        best = _intact(os.path.join(run_dir, CHECKPOINT_DIR, BEST_DIR), log,
+                       "read the latest checkpoint instead (--checkpoint latest)")
         if best is not None:
             return best, "best"
-    return latest_checkpoint(run_dir), "latest"
+    return latest_checkpoint(run_dir, log), "latest"
 
 
 def load_run(run_dir: str, input_shape=None, with_data: bool = False,
-             checkpoint: str = "best") -> LoadedRun:
+             checkpoint: str = "best", log=None) -> LoadedRun:
     """Rebuild the run's model from its configuration and load a checkpoint's weights: ``best``
     (default) or ``latest`` (see ``checkpoint_path``).
 
@@ -112,11 +143,14 @@ def load_run(run_dir: str, input_shape=None, with_data: bool = False,
     for a run written before the record existed. A retrofitted run (``read_post_hoc``) gets the prior
     fitted after training in place of the one it was trained with. Raises ``RunError`` for a
     directory that is not a run, has no checkpoint, whose data cannot be loaded, or whose checkpoint
-    does not fit the model.
+    does not fit the model. A damaged checkpoint is skipped for the newest intact one of its kind, and
+    ``log`` (a callable taking a line; default: stderr) hears so.
     """
+    if log is None:
+        log = _stderr
     config = read_config(run_dir)
     post_hoc = read_post_hoc(run_dir)
-    checkpoint, kind = checkpoint_path(run_dir, checkpoint)
+    checkpoint, kind = checkpoint_path(run_dir, checkpoint, log)
     splits = None
     if input_shape is None and not with_data:
         example = read_example(run_dir)

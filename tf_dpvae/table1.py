@@ -967,7 +967,10 @@ def reproduce_table1(request: Request, log: Callable[[str], None] = print,
     image = len(first_splits.example_shape) == 3
     commit = git_commit()
     say = _Log(log)
-    os.makedirs(request.runs_root, exist_ok=True)
+    try:
+        os.makedirs(request.runs_root, exist_ok=True)
+    except OSError as err:   # root may pass every permission check and still not create it (/proc)
+        raise Table1Error(f"--out {request.out!r} cannot be created: {err.strerror or err}") from None
     say.path = os.path.join(request.out, "reproduce.log")
     say(f"table1: protocol {p.name} ({p.steps:,} steps per model), regs {list(request.regs)}, "
         f"seeds {list(request.seeds)}, out {request.out}, commit {commit}")

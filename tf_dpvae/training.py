@@ -2,9 +2,11 @@
 
 Run directory:
     config.json          the resolved configuration (atomic write)
-    checkpoints/         tf.train.CheckpointManager over ``model.make_checkpoint``: every model variable
+    checkpoints/         ``checkpoints.Rotation`` over ``model.make_checkpoint``: every model variable
                          by path (RNG state included), both optimizers (step, hence the β-B capacity
-                         schedule and the learning-rate schedule); a rerun resumes from here
+                         schedule and the learning-rate schedule); a rerun resumes from the newest
+                         checkpoint that reads back whole, found from the files on disk (a damaged
+                         one is skipped, saying so; none intact is an error, never a fresh start)
     checkpoints/best/    the weights of the epoch with the lowest validation negative ELBO (R + KL),
                          with that value; best.json says which step it is. Export and evaluation read
                          it by default (``runs.checkpoint_path``)
@@ -33,9 +35,9 @@ import numpy as np
 import tensorflow as tf
 
 from tf_dpvae import data as data_lib
-from tf_dpvae import distribute, locks, plots
-from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, RunConfig
-from tf_dpvae.files import write_atomic
+from tf_dpvae import checkpoints, distribute, locks, plots
+from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, RunConfig, read_json_file
+from tf_dpvae.files import clean_stale_files, write_atomic
 from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
 
 # Settings that may change between a run and its resumption (a longer run, a smoke test).
@@ -101,16 +103,18 @@ def run_record(config: RunConfig, splits: data_lib.Splits) -> str:
 def check_out_dir(out_dir: str, config: RunConfig) -> bool:
     """Validate ``out_dir`` before anything is written. Returns True if it holds a run to resume.
 
-    Raises ConfigError if it is a file, or holds a run whose configuration differs in anything but
-    the run length.
+    Raises ConfigError if it is a file, holds a damaged ``config.json``, or holds a run whose
+    configuration differs in anything but the run length.
     """
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ConfigError(f"--out {out_dir!r} is a file; give a directory (new or an earlier run's)")
     saved = os.path.join(out_dir, "config.json")
     if not os.path.exists(saved):
         return False
-    with open(saved) as f:
-        previous = json.load(f)
+    previous = read_json_file(saved, "the run's configuration")
+    if not isinstance(previous, dict) or not all(isinstance(v, dict) for v in previous.values()):
+        raise ConfigError(f"the run's configuration {saved!r} is damaged (not a JSON object of "
+                          f"sections); restore it from a copy, or choose a new --out")
     if POST_HOC_KEY in previous:
         raise ConfigError(f"--out {out_dir!r} holds a retrofit (a prior fitted after training by "
                           f"python -m tf_dpvae.retrofit), which training cannot resume; choose a new "
@@ -130,7 +134,7 @@ class CheckpointOnEpoch(keras.callbacks.Callback):
     """Saves at the end of every epoch and of training, unless the loss or the weights have gone
     non-finite (``NaNGuard.healthy``)."""
 
-    def __init__(self, manager: tf.train.CheckpointManager, guard: "NaNGuard"):
+    def __init__(self, manager: checkpoints.Rotation, guard: "NaNGuard"):
         super().__init__()
         self.manager = manager
         self.guard = guard
@@ -186,7 +190,8 @@ class BestCheckpoint(keras.callbacks.Callback):
     than any regularized model's, and would otherwise win the comparison.
     """
 
-    def __init__(self, directory: str, guard: NaNGuard, model: DPVAE, start_step: int = 0):
+    def __init__(self, directory: str, guard: NaNGuard, model: DPVAE, start_step: int = 0,
+                 log=print):
         super().__init__()
         self.directory = directory
         self.guard = guard
@@ -194,7 +199,12 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.value = tf.Variable(np.inf, dtype=tf.float64, trainable=False, name="selection")
         checkpoint = make_checkpoint(model, with_optimizers=False)
         checkpoint.selection = self.value
-        self.manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=1)
+        # A damaged best checkpoint with no intact one left only restarts the selection (said so):
+        # the weights training resumes from are the latest checkpoint's, not this one's.
+        found = checkpoints.find(directory)
+        if found.notice():
+            log(found.notice() + ("" if found.latest else "; the best-epoch selection starts over"))
+        self.manager = checkpoints.Rotation(checkpoint, found, keep=1, log=log)
         if self.manager.latest_checkpoint:
             self.value.assign(tf.train.load_variable(self.manager.latest_checkpoint,
                                                      "selection/.ATTRIBUTES/VARIABLE_VALUE"))
@@ -210,6 +220,8 @@ class BestCheckpoint(keras.callbacks.Callback):
             return
         self.value.assign(float(value))
         path = self.manager.save(checkpoint_number=step)
+        if path is None:   # did not read back: the earlier best stays, and so does its record
+            return
         write_atomic(os.path.join(self.directory, BEST_RECORD), json.dumps(
             {"step": step, "epoch": epoch + 1, SELECTION_METRIC: float(value),
              "checkpoint": os.path.basename(path)}, indent=2))
@@ -461,11 +473,17 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
         except OSError as err:
             raise ConfigError(f"--out {out_dir!r} cannot be created: {err.strerror or err}") from None
         held.enter_context(locks.hold(out_dir, "train", log))
+        clean_stale_files(out_dir)   # config.json's or figure.png's temporary, if a run was killed
         # Again under the lock: another process may have started a run here since the first check.
         resuming = check_out_dir(out_dir, config)
         checkpoint = make_checkpoint(model)
-        manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, "checkpoints"),
-                                             max_to_keep=3)
+        found = checkpoints.find(os.path.join(out_dir, "checkpoints"))
+        # checkpoints but none intact: exit 2, never a fresh start over them
+        found.require("refusing to start over in their place: move the directory aside (or "
+                      "choose a new --out) to start a new run")
+        if found.notice():
+            log(found.notice())
+        manager = checkpoints.Rotation(checkpoint, found, keep=3, log=log)
         resumed_from = 0
         if manager.latest_checkpoint:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
@@ -486,7 +504,7 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
     guard = NaNGuard()
     log_dir = os.path.join(out_dir, "logs")
     best = BestCheckpoint(os.path.join(out_dir, "checkpoints", BEST_DIR), guard, model,
-                          start_step=config.objective.reg_warmup_steps)
+                          start_step=config.objective.reg_warmup_steps, log=log)
     # best before the latest: a kill between the two saves at worst repeats an epoch
     callbacks = build_callbacks(config, splits, log_dir, guard, last_step,
                                 checkpoints=(best, CheckpointOnEpoch(manager, guard)))

@@ -14,6 +14,7 @@ import sys
 from tf_dpvae.cli import flags
 from tf_dpvae.cli.parsing import OneLineParser, guarded
 from tf_dpvae.evaluation.settings import EvalSettings  # no TensorFlow
+from tf_dpvae.quiet import import_tensorflow_quietly
 
 PROG = "python -m tf_dpvae.evaluate"
 
@@ -56,6 +57,7 @@ def evaluate(prog: str, args: argparse.Namespace) -> int:
     # wall time of a stage (benchmarks/evaluation_speed.py); the BFC allocator keeps and reuses them.
     # The numbers do not change. Set TF_CPU_ALLOCATOR_USE_BFC=false to opt out.
     os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
+    import_tensorflow_quietly()   # its native start-up lines would turn one error line into seven
     from tf_dpvae import locks
     from tf_dpvae.evaluation import run  # TensorFlow loads only once the arguments are known good
 

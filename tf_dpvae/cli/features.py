@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import os
 import sys
+import zipfile
 
 import numpy as np
 
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import OneLineParser, guarded
+from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem
 from tf_dpvae.config import ConfigError
 from tf_dpvae.errors import UserError
 from tf_dpvae.evaluation.settings import FeatureSettings
+from tf_dpvae.quiet import import_tensorflow_quietly
 
 PROG = "python -m tf_dpvae.features"
 
@@ -38,7 +40,7 @@ def load_npz(path):
     try:
         with np.load(path) as f:
             arrays = [f[k] for k in ("x_train", "y_train", "x_test", "y_test")]
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:   # not an .npz
         raise FeatureDataError(f"--npz {path!r}: expected arrays x_train, y_train, x_test, y_test "
                                f"({err})") from None
     out = []
@@ -73,11 +75,16 @@ def main(argv=None, prog: str = PROG) -> int:
 def features(args) -> int:
     args = FeatureSettings(**flags.settings_values(FeatureSettings, args))
     name = args.dataset or os.path.splitext(os.path.basename(args.npz))[0]
+    problem = out_dir_problem(args.out)   # '' is an error, not the default; a file; unwritable
+    if problem:
+        raise ConfigError(problem)
+    import_tensorflow_quietly()   # its native start-up lines would turn one error line into seven
     from tf_dpvae.evaluation import classifier
 
     out = args.out or classifier.default_classifier_dir(name)
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ConfigError(f"--out {out!r} is a file; give a directory")
+    problem = out_dir_problem(out)
+    if problem:
+        raise ConfigError(problem)
     if args.npz:
         x, y, xt, yt = load_npz(args.npz)
         classifier.check_labelled(x, y)

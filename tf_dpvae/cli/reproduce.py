@@ -14,7 +14,7 @@ import os
 import sys
 
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import OneLineParser, guarded, path_tag
+from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem, path_tag
 from tf_dpvae.config import REGULARIZERS, flag
 from tf_dpvae.quiet import import_tensorflow_quietly
 from tf_dpvae.table1 import PROTOCOLS  # no TensorFlow
@@ -110,7 +110,13 @@ def main(argv=None, prog: str = PROG) -> int:
 def reproduce(prog: str, args: argparse.Namespace) -> int:
     from tf_dpvae import table1
 
+    problem = out_dir_problem(args.out)   # '' is an error, not the default; a file; unwritable
+    if problem:
+        raise table1.Table1Error(problem)
     request = request_from_args(args)
+    problem = out_dir_problem(request.out)
+    if problem:
+        raise table1.Table1Error(problem)
     table1.check_paths(request)
 
     import_tensorflow_quietly()  # only once the arguments are known to be good

@@ -394,16 +394,16 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         restored = restore_run(run_dir, s.checkpoint)
         model, splits, config = restored.model, restored.splits, restored.config
         check_memory(s, splits.example_shape, config.model.latent_dim)
-    log(f"restored {restored.checkpoint} ({restored.checkpoint_kind}, step {restored.step}); data "
-        f"{splits.name}: {len(splits.train)} training, {len(splits.validation)} held-out examples")
     seeds = evaluation_seeds(s.seed)
     train, held_out = splits.train, splits.validation
     metrics = {}
     factor_source = None
-    if s.disentanglement:  # fail fast: data without factors is a user error (exit 2)
+    if s.disentanglement:  # fail fast, before any output: data without factors is a user error
         from tf_dpvae.evaluation import disentanglement
 
         factor_source = disentanglement.factor_source_for(splits)
+    log(f"restored {restored.checkpoint} ({restored.checkpoint_kind}, step {restored.step}); data "
+        f"{splits.name}: {len(splits.train)} training, {len(splits.validation)} held-out examples")
     features, fd_name, fd_info = resolve_features(splits.example_shape, s.classifier_dir,
                                                   config.data.dataset, run_dir)
     if features is None:

@@ -102,7 +102,10 @@ def write_version(write, out: str) -> tuple[str, int]:
     problem = out_problem(out)
     if problem:
         raise ExportError(problem)
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as err:   # root passes every permission check and still cannot create /proc/x
+        raise ExportError(f"--out {out!r} cannot be created: {err.strerror or err}") from None
     clean_stale_temporaries(out)
     tmp = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=out)
     marker = None

@@ -15,7 +15,8 @@ Signatures (input → output keys; d = latent size, S = the model's example shap
                               a post-hoc gmm's mixture density
 
 Every input is checked *inside the graph* before it is used, and a bad one fails the request with
-InvalidArgument and a message that names the input and the bad value. The input specs in the
+InvalidArgument and a message that names the input and the bad value: its shape, and for the batch
+inputs (images, z) at least one row and every value finite (``check_batch``). The input specs in the
 signature are not enough: TF Serving feeds request tensors to the session without comparing them
 with the signature's shapes (``predict_util.cc``), and a wrong shape would otherwise surface as an
 opaque MatMul or Reshape error deep in the network. Shapes are read with ``tf.raw_ops.Shape`` rather
@@ -57,6 +58,26 @@ def check_shape(x, expected, name: str):
         ok = tf.logical_and(ok, tf.reduce_all(same))
     return tf.debugging.Assert(ok, [f"{name} must have shape {_shape_text(expected)}; got shape",
                                     shape], summarize=8, name=f"check_{name}_shape")
+
+
+def check_batch(x, expected, name: str) -> list:
+    """The checks of a batch input ``x`` (``expected`` its shape, None first): its shape
+    (``check_shape``), then, with the shape known good, at least one row and every value finite.
+
+    A 0-row batch would otherwise fail deep in a conv network with a message about some layer's
+    shape, and NaN or inf would pass straight through to plausible-looking answers (a dense layer
+    turns one NaN into a row of NaNs; a ReLU turns it into 0)."""
+    shape_ok = check_shape(x, expected, name)
+    with tf.control_dependencies([shape_ok]):
+        rows = tf.raw_ops.Shape(input=x)[0]
+        non_finite = tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(x)), tf.int64))
+        return [shape_ok,
+                tf.debugging.Assert(rows >= 1, [f"{name} must hold at least one row; got shape",
+                                                tf.raw_ops.Shape(input=x)], summarize=8,
+                                    name=f"check_{name}_rows"),
+                tf.debugging.Assert(tf.equal(non_finite, 0),
+                                    [f"{name} must be finite (no NaN or inf); non-finite values:",
+                                     non_finite], name=f"check_{name}_finite")]
 
 
 def _checked(checks, *tensors):
@@ -111,7 +132,7 @@ def build_archive(model, max_samples: int = DEFAULT_MAX_SAMPLES) -> keras.export
         return out
 
     def encode(images):
-        images = _checked([check_shape(images, images_shape, "images")], images)
+        images = _checked(check_batch(images, images_shape, "images"), images)
         mean, log_var = model.encode(images)
         out = {"mean": mean, "log_var": log_var}
         if has_z0:
@@ -119,15 +140,15 @@ def build_archive(model, max_samples: int = DEFAULT_MAX_SAMPLES) -> keras.export
         return out
 
     def decode(z):
-        z = _checked([check_shape(z, z_shape, "z")], z)
+        z = _checked(check_batch(z, z_shape, "z"), z)
         return {"images": model.decode_mean(z)}
 
     def reconstruct(images):
-        images = _checked([check_shape(images, images_shape, "images")], images)
+        images = _checked(check_batch(images, images_shape, "images"), images)
         return {"images": model(images)}
 
     def log_prob(z):
-        z = _checked([check_shape(z, z_shape, "z")], z)
+        z = _checked(check_batch(z, z_shape, "z"), z)
         return {"log_prob": model.prior.log_prob(z)}
 
     # No ``archive.track(model)``: the archive saves the variables its endpoints read (the TF variables
