@@ -47,7 +47,12 @@ def test_evaluate_writes_metrics_figures_and_tensorboard(trained_run, capsys):
     assert evaluate.main([str(out), *SMALL, "--seed", "3"]) == 0
     metrics = json.loads((out / "eval" / "metrics.json").read_text())
     m = metrics["metrics"]
-    assert set(m) == {"frechet_distance_data", "symmetric_kl", "nll", "leakage"}
+    assert set(m) == {"frechet_distance_data", "symmetric_kl", "nll", "leakage", "sample_quality_data"}
+    quality = m["sample_quality_data"]   # on the data themselves, as the Fréchet distance
+    assert quality["nearest_k"] == 5 and quality["generated"] == 40
+    for key in ("precision", "recall", "density", "coverage", "lp_precision", "lp_coverage"):
+        assert 0.0 <= quality[key] <= (40 / 5 if "density" in key else 1.0), key
+    assert 0.0 <= quality["train_vs_held_out"]["precision"] <= 1.0
     assert m["nll"]["negative_elbo"] >= m["nll"]["importance_sampled"]
     assert m["nll"]["examples"] == 8 and m["nll"]["is_samples"] == 16
     assert m["frechet_distance_data"]["lp_pool"] == 80 and m["frechet_distance_data"]["generated"] == 40
@@ -64,7 +69,8 @@ def test_evaluate_writes_metrics_figures_and_tensorboard(trained_run, capsys):
     tags = set(acc.Tags()["tensors"])
     assert {"symmetric_kl/skl", "nll/importance_sampled", "frechet_distance_data/low_posterior",
             "samples", "posterior_map", "leakage_eq6_literal/tau_-20", "leakage_base_density/tau_-5",
-            "leakage_full_density/tau_-2"} <= tags
+            "leakage_full_density/tau_-2", "sample_quality_data/precision",
+            "sample_quality_data/lp_density"} <= tags
     assert "symmetric KL" in capsys.readouterr().out
 
 

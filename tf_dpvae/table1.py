@@ -121,12 +121,16 @@ class Protocol:
     # here because the command-line default is a smaller one sized for the 2-D moons codes
     disc_units: int = 1000
     disc_layers: int = 5
+    nearest_k: int = 5           # k of precision, recall, density and coverage (evaluation.prdc)
+    # any other configuration setting, as ("section.field", value) pairs applied to both models of
+    # every pair (reproduce table1 --set): e.g. (("prior.coupling", "spline"),)
+    config_overrides: tuple = ()
     description: str = ""
 
     def __post_init__(self) -> None:
         for name in ("latent_dim", "batch_size", "steps", "num_samples", "lp_pool", "skl_samples",
                      "is_samples", "nll_examples", "classifier_epochs", "disc_units", "disc_layers",
-                     "post_hoc_steps"):
+                     "post_hoc_steps", "nearest_k"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise Table1Error(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
@@ -134,11 +138,53 @@ class Protocol:
             raise Table1Error("num-samples and skl-samples must be at least 2")
         if not (isinstance(self.eval_seed, int) and 0 <= self.eval_seed < 2 ** 31):
             raise Table1Error(f"eval-seed must be an integer in [0, 2**31), got {self.eval_seed!r}")
+        check_config_overrides(self.config_overrides)
 
     def eval_sizes(self) -> dict[str, int]:
         return {"num_samples": self.num_samples, "lp_pool": self.lp_pool,
                 "skl_samples": self.skl_samples, "is_samples": self.is_samples,
-                "nll_examples": self.nll_examples, "seed": self.eval_seed}
+                "nll_examples": self.nll_examples, "seed": self.eval_seed, "nearest_k": self.nearest_k}
+
+    def training_settings(self) -> dict[str, Any]:
+        """What decides the models a table trains (the run length aside, which may grow between
+        invocations): an output directory made with other values holds other models."""
+        return {"dataset": self.dataset, "latent_dim": self.latent_dim, "arch": self.arch,
+                "batch_size": self.batch_size, "lr": self.lr, "reg_warmup_steps": self.reg_warmup_steps,
+                "disc_units": self.disc_units, "disc_layers": self.disc_layers,
+                "config_overrides": [list(pair) for pair in self.config_overrides]}
+
+    def title(self) -> str:
+        """The table's title: data set, protocol, latent size and every configuration override."""
+        extra = "".join(f", {key}={value}" for key, value in self.config_overrides)
+        return f"{self.dataset}, protocol `{self.name}`, latent dim {self.latent_dim}{extra}"
+
+
+# Settings a pair's own loop sets, or a dedicated flag of the command sets: not for --set.
+RESERVED_OVERRIDES = {"objective.reg": "the table trains every --regs", "prior.kind": "each pair "
+                      "trains both priors", "train.seed": "use --seeds", "train.steps": "use --steps",
+                      "train.epochs": "the table derives it from --steps", "data.dataset":
+                      "use --dataset", "model.latent_dim": "use --latent-dim"}
+
+
+def check_config_overrides(overrides) -> None:
+    """Table1Error unless ``overrides`` is a tuple of ("section.field", value) pairs naming distinct
+    settings of ``RunConfig`` that the table does not set itself (the values are checked when the
+    configurations are built, by ``RunConfig``'s own validation)."""
+    if not isinstance(overrides, tuple):
+        raise Table1Error(f"config_overrides must be a tuple of (key, value) pairs, got {overrides!r}")
+    sections = RunConfig().to_dict()
+    seen = set()
+    for pair in overrides:
+        key = pair[0] if isinstance(pair, tuple) and len(pair) == 2 else None
+        section, _, field = str(key).partition(".")
+        if key is None or field not in sections.get(section, {}):
+            raise Table1Error(f"--set takes SECTION.FIELD=VALUE with a setting of the configuration "
+                              f"({', '.join(sorted(sections))}), got {str(pair)[:200]!r}")
+        if key in RESERVED_OVERRIDES:
+            raise Table1Error(f"--set {key}: {RESERVED_OVERRIDES[key]}")
+        if key in seen:
+            raise Table1Error(f"--set names {key} twice")
+        seen.add(key)
 
 
 REDUCED = Protocol(
@@ -194,6 +240,11 @@ def pair_configs(protocol: Protocol, reg: str, seed: int,
         data={"dataset": protocol.dataset},
         train={"batch_size": protocol.batch_size, "lr": protocol.lr, "steps": protocol.steps,
                "epochs": epochs, "seed": seed})
+    changes: dict[str, dict] = {}
+    for key, value in protocol.config_overrides:
+        section, field = key.split(".", 1)
+        changes.setdefault(section, {})[field] = value
+    normal = normal.replace(**changes) if changes else normal
     return {"normal": normal, "dp": normal.replace(prior={"kind": "dp"})}
 
 
@@ -254,6 +305,25 @@ def check_paths(request: Request) -> None:
             raise Table1Error(f"{path!r} is a file; a model's run directory belongs there")
     if request.inception_weights is not None and not os.path.isfile(request.inception_weights):
         raise Table1Error(f"--inception-weights {request.inception_weights!r} is not a file")
+    check_same_table(request)
+
+
+def check_same_table(request: Request) -> None:
+    """Table1Error if ``<out>/table1.json`` records a table trained with other settings (latent size,
+    configuration overrides, ...): its models are not this request's, as ``train`` refuses an
+    ``--out`` holding a run with other settings. A table of an earlier version that records no
+    overrides had none."""
+    saved = read_json(os.path.join(request.out, "table1.json"))
+    if saved is None or not isinstance(saved.get("protocol"), dict):
+        return
+    current = json.loads(json.dumps(request.protocol.training_settings()))
+    recorded = {**current, "config_overrides": []}   # a key it lacks: as here (older versions)
+    recorded.update({k: v for k, v in saved["protocol"].items() if k in recorded})
+    differ = [f"{k} {recorded[k]!r} there, {current[k]!r} here" for k in current
+              if recorded[k] != current[k]]
+    if differ:
+        raise Table1Error(f"--out {request.out!r} holds a table made with other settings "
+                          f"({'; '.join(differ)}); choose another --out")
 
 
 # ------------------------------------------------------------------------------ reading results
@@ -300,11 +370,47 @@ def extract_values(metrics_file: dict, tau: float = -4.0) -> dict[str, Any]:
     scores = [_number(v) for v in table.get("leakage_score", [])]
     at = [i for i, t in enumerate(taus) if math.isclose(t, tau)]
     values["leakage"] = scores[at[0]] if at and at[0] < len(scores) else None
+    values.update(sample_quality_values(met))
     classifier = {k: fd[f"classifier_{k}"] for k in ("test_accuracy", "accuracy_split",
                                                        "weights_sha256") if f"classifier_{k}" in fd}
     return {"values": values, "curve": {"variant": variant, "tau": taus, "leakage_score": scores},
+            "sample_reference": sample_quality_reference(met),
             "fd_key": fd_key, "step": metrics_file.get("step"),
             "fd_skipped": bool(fd.get("skipped")), "classifier": classifier or None}
+
+
+# Sample metrics (evaluation.prdc) in the table: metrics.json group → prefix of the table's keys.
+# The Fréchet distance's own features (classifier for images, the data for vectors) have none.
+SAMPLE_EMBEDDINGS = {"sample_quality_classifier": "", "sample_quality_data": "",
+                     "sample_quality_random_conv": "rc_", "sample_quality_pixels": "px_"}
+EMBEDDING_NAMES = {"": "the Fréchet distance's features", "rc_": "a random conv net",
+                   "px_": "pixels"}
+PRDC = ("precision", "recall", "density", "coverage")
+SAMPLE_KEYS = PRDC + tuple(f"lp_{m}" for m in PRDC)
+
+
+def sample_quality_values(met: dict) -> dict[str, float | None]:
+    """``{prefix}{lp_}precision`` etc. of every embedding (``SAMPLE_EMBEDDINGS``) in one metrics.json's
+    ``metrics``; None where an embedding was not computed or was skipped."""
+    values = {}
+    for group, prefix in SAMPLE_EMBEDDINGS.items():
+        scores = met.get(group)
+        if prefix == "" and scores is None and values.get("precision") is not None:
+            continue   # one of the two Fréchet-feature groups is present, the other is not
+        for key in SAMPLE_KEYS:
+            values[f"{prefix}{key}"] = _number((scores or {}).get(key))
+    return values
+
+
+def sample_quality_reference(met: dict) -> dict[str, float | None]:
+    """The same metrics of the training data against the held-out data (``train_vs_held_out``):
+    what samples that are real data score at these sizes."""
+    values = {}
+    for group, prefix in SAMPLE_EMBEDDINGS.items():
+        reference = (met.get(group) or {}).get("train_vs_held_out") or {}
+        if reference or f"{prefix}precision" not in values:
+            values.update({f"{prefix}{m}": _number(reference.get(m)) for m in PRDC})
+    return values
 
 
 def read_json(path: str) -> dict | None:
@@ -399,6 +505,11 @@ METRICS = ("fd", "lp_fd", "lp_fd_ratio", "skl", "nll", "neg_elbo", "leakage")
 FID_METRICS = ("fid", "lp_fid")
 COMPARED = ("fd", "lp_fd", "skl", "nll", "leakage")  # dp beats its twin when its mean is lower
 DIAGNOSTICS = ("kl_qp", "kl_pq", "nll_ess_median")  # aggregated for the "where dp loses" section
+# the sample metrics of every embedding, in the tables once any model has them (as FID)
+SAMPLE_METRICS = tuple(f"{prefix}{key}" for prefix in EMBEDDING_NAMES for key in SAMPLE_KEYS)
+# dp beats its twin when its mean is higher: on the manifold (precision, density), reaching all of it
+# (recall, coverage); the Fréchet distance's features and the random conv net
+COMPARED_HIGHER = PRDC + ("rc_precision", "rc_density")
 
 
 def mean_se(values) -> dict[str, Any]:
@@ -414,7 +525,9 @@ def mean_se(values) -> dict[str, Any]:
 
 def metric_names(records: dict) -> tuple[str, ...]:
     with_fid = any("fid" in r.get("values", {}) for r in records.values())
-    return METRICS + (FID_METRICS if with_fid else ())
+    with_samples = any(r.get("values", {}).get(f"{prefix}precision") is not None
+                       for r in records.values() for prefix in EMBEDDING_NAMES)
+    return METRICS + (FID_METRICS if with_fid else ()) + (SAMPLE_METRICS if with_samples else ())
 
 
 def aggregated_names(records: dict) -> tuple[str, ...]:
@@ -456,6 +569,10 @@ def _lower(a, b) -> bool | None:
     return None if a is None or b is None else a < b
 
 
+def _higher(a, b) -> bool | None:
+    return None if a is None or b is None else a > b
+
+
 def compare_pairs(request: Request, aggregates: dict) -> dict[str, dict]:
     """Per regularizer: does the dp model's mean beat its twin's (lower) on each compared metric;
     is the dp model's LP-FD within 5% of its FD; and the same directions in the paper's MNIST columns."""
@@ -463,6 +580,8 @@ def compare_pairs(request: Request, aggregates: dict) -> dict[str, dict]:
     for reg in request.regs:
         normal, dp = aggregates[reg]["normal"], aggregates[reg]["dp"]
         ours = {m: _lower(dp[m]["mean"], normal[m]["mean"]) for m in COMPARED}
+        ours.update({m: _higher(dp[m]["mean"], normal[m]["mean"]) for m in COMPARED_HIGHER
+                     if m in dp})
         lp_ok = (None if dp["fd"]["mean"] is None or dp["lp_fd"]["mean"] is None
                  else dp["lp_fd"]["mean"] <= LP_TOLERANCE * dp["fd"]["mean"])
         paper = PAPER_MNIST[reg]
@@ -540,7 +659,7 @@ def render_markdown(request: Request, records: dict, aggregates: dict, pairs: di
     names = metric_names(records)
     evaluated = sum(r["evaluated"] for r in records.values())
     variant = next((r["curve"]["variant"] for r in records.values() if r.get("evaluated")), "eq6")
-    lines = [f"# Table 1, reproduced: {p.dataset}, protocol `{p.name}`", "",
+    lines = [f"# Table 1, reproduced: {p.title()}", "",
              f"Commit `{commit}`; written {_now()}; {evaluated} of {len(records)} models evaluated "
              f"({len(request.regs)} regularizer{'s' if len(request.regs) > 1 else ''} × {len(request.priors)} priors × "
              f"{len(request.seeds)} seed{'s' if len(request.seeds) > 1 else ''} "
@@ -554,7 +673,9 @@ def render_markdown(request: Request, records: dict, aggregates: dict, pairs: di
              f"held-out examples, seed {p.eval_seed}."
              + (f" Overrides: {json.dumps(request.overrides, sort_keys=True)}."
                 if request.overrides else ""), "",
-             "Lower is better in every column. Mean ± standard error over seeds (s.e. = sd/√n, "
+             "Lower is better in every column but P, R, D, C (↑: precision, recall, density, coverage "
+             "of random samples on the Fréchet distance's features; see “Where the samples land”). "
+             "Mean ± standard error over seeds (s.e. = sd/√n, "
              "ddof = 1; a single number where n = 1). "
              "FD = Fréchet distance of random prior samples to held-out data, on "
              f"{fd_description(records)}; LP-FD = "
@@ -566,6 +687,8 @@ def render_markdown(request: Request, records: dict, aggregates: dict, pairs: di
               f"LS(τ={tau})"]
     if "fid" in names:
         header += ["FID", "LP-FID"]
+    main_prdc = PRDC if "precision" in names else ()
+    header += ["P ↑", "R ↑", "D ↑", "C ↑"] if main_prdc else []
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for reg in request.regs:
         for prior in request.priors:
@@ -574,6 +697,7 @@ def render_markdown(request: Request, records: dict, aggregates: dict, pairs: di
             cells += [_cell(entry[m]) for m in METRICS]
             if "fid" in names:
                 cells += [_cell(entry[m]) for m in FID_METRICS]
+            cells += [_cell(entry[m]) for m in main_prdc]
             lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Does the decoupled prior help? dp model against its normal-prior twin", "",
               "“yes” = the dp model's mean is lower (better) than its twin's; last column of each "
@@ -591,6 +715,8 @@ def render_markdown(request: Request, records: dict, aggregates: dict, pairs: di
         cells += [_yes(c["paper_mnist_dp_lp_within_5pct"])]
         lines.append("| " + " | ".join(cells) + " |")
     lines += where_dp_loses(request, aggregates, pairs)
+    if any(m in names for m in SAMPLE_METRICS):
+        lines += where_samples_land(request, records, aggregates, pairs)
     if request.post_hoc:
         lines += joint_or_post_hoc(request, aggregates)
     lines += ["", "## Ours beside the paper's MNIST numbers (Table 1 of the paper)", "",
@@ -665,12 +791,54 @@ def where_dp_loses(request: Request, aggregates: dict, pairs: dict) -> list[str]
     return lines
 
 
+def where_samples_land(request: Request, records: dict, aggregates: dict, pairs: dict) -> list[str]:
+    """Markdown lines: precision, recall, density and coverage (``evaluation.prdc``) of random and
+    low-posterior samples on each embedding, the real data's own scores as the reference row, and
+    whether the dp model beats its twin on them."""
+    k = request.protocol.nearest_k
+    lines = ["", "## Where the samples land: precision, recall, density, coverage", "",
+             "Higher is better (density ≈ 1 when samples are distributed as the data). Against the "
+             f"held-out data, with k = {k} nearest neighbours: precision (P) = share of samples inside "
+             "some held-out point's k-NN ball (Kynkäänniemi et al. 2019), recall (R) = share of held-out "
+             "points inside some sample's k-NN ball among samples, density (D) = mean number of "
+             "held-out balls holding a sample, / k, coverage (C) = share of held-out balls holding a "
+             "sample (Naeem et al. 2020). LP- = the same for the low-posterior samples. Samples off the "
+             "data manifold lower P and D, which a Fréchet distance averages away. The reference row "
+             "scores training images in place of samples: what real data reach at these sizes.", ""]
+    reference = next((r["sample_reference"] for r in records.values()
+                      if r.get("evaluated") and r.get("sample_reference")), {})
+    header = ["Model", "seeds", "P", "R", "D", "C", "LP-P", "LP-R", "LP-D", "LP-C"]
+    for prefix, about in EMBEDDING_NAMES.items():
+        if not any(aggregates[reg][prior][f"{prefix}precision"]["n"] for reg in request.regs
+                   for prior in request.priors):
+            continue
+        lines += [f"**On {about}.**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                  "| real data (training vs held-out) | – | " + " | ".join(
+                      _fmt(reference.get(f"{prefix}{m}")) or "–" for m in PRDC) + " | | | | |"]
+        for reg in request.regs:
+            for prior in request.priors:
+                entry = aggregates[reg][prior]
+                lines.append("| " + " | ".join([model_name(reg, prior), str(entry["seeds"])] + [
+                    _cell(entry[f"{prefix}{m}"]) for m in SAMPLE_KEYS]) + " |")
+        lines.append("")
+    labels = {"precision": "P", "recall": "R", "density": "D", "coverage": "C",
+              "rc_precision": "P (random conv)", "rc_density": "D (random conv)"}
+    lines += ["**dp against its twin** on the sample metrics (“yes” = the dp model's mean is higher):",
+              "", "| Regularizer | " + " | ".join(labels[m] for m in COMPARED_HIGHER) + " |",
+              "|---|" + "---|" * len(COMPARED_HIGHER)]
+    for reg in request.regs:
+        lines.append("| " + " | ".join([model_name(reg, "normal")] + [
+            _yes(pairs[reg]["dp_better"].get(m)) for m in COMPARED_HIGHER]) + " |")
+    return lines + [""]
+
+
 def joint_or_post_hoc(request: Request, aggregates: dict) -> list[str]:
     """Markdown lines: per regularizer and compared metric, the prior with the lowest mean among the
     jointly trained decoupled prior and the two fitted after training to the normal-prior model."""
     tau = _tau_tag(request.protocol.leakage_tau)
     lines = ["", "## Joint training or post-hoc fitting?", "",
-             "Per regularizer, which of the three learned priors has the lowest mean (better): the "
+             "Per regularizer, which of the three learned priors has the best mean (lowest; highest for "
+             "the sample metrics P and D): the "
              "decoupled prior trained jointly with the model (dp), or a prior fitted after training to "
              "the normal-prior model's codes z ~ q(z|x) with its encoder and decoder frozen (the "
              "decoupled prior's RealNVP chain by maximum likelihood: flow; a full-covariance Gaussian "
@@ -679,12 +847,19 @@ def joint_or_post_hoc(request: Request, aggregates: dict) -> list[str]:
              "and −ELBO of its rows move only through p(z) in them.", "",
              f"| Regularizer | FD | LP-FD | sKL | IS-NLL | LS(τ={tau}) |", "|---|---|---|---|---|---|"]
     labels = {"dp": "dp", "flow": "flow", "gmm": "GMM"}
+    higher = [m for m in ("precision", "density", "rc_precision", "rc_density")
+              if any(aggregates[reg]["dp"].get(m, {}).get("n") for reg in request.regs)]
+    if higher:   # the sample metrics, where higher is better
+        names = {"precision": "P", "density": "D", "rc_precision": "P (random conv)",
+                 "rc_density": "D (random conv)"}
+        lines[-2] = lines[-2][:-1] + "".join(f" {names[m]} |" for m in higher)
+        lines[-1] += "---|" * len(higher)
     for reg in request.regs:
         cells = [MODEL_NAMES[reg][0]]
-        for metric in COMPARED:
+        for metric, pick in [(m, min) for m in COMPARED] + [(m, max) for m in higher]:
             means = {prior: aggregates[reg][prior][metric]["mean"] for prior in ("dp",) + POST_HOC}
             known = {k: v for k, v in means.items() if v is not None}
-            cells.append(labels[min(known, key=known.get)] if known else "–")
+            cells.append(labels[pick(known, key=known.get)] if known else "–")
         lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -819,7 +994,9 @@ def table_scalar_tags(tau: float) -> dict[str, str]:
     """The TensorBoard tag of each table value (the HParams dashboard's metrics)."""
     return {"fd": "table1/fd_random", "lp_fd": "table1/fd_low_posterior",
             "lp_fd_ratio": "table1/lp_fd_ratio", "skl": "table1/skl", "nll": "table1/nll_is",
-            "neg_elbo": "table1/neg_elbo", "leakage": f"table1/leakage_ls_tau{_tau_tag(tau)}"}
+            "neg_elbo": "table1/neg_elbo", "leakage": f"table1/leakage_ls_tau{_tau_tag(tau)}",
+            **{m: f"table1/{m}" for m in PRDC + ("lp_precision", "lp_density", "rc_precision",
+                                                 "rc_density")}}
 
 
 def write_hparams_config(runs_root: str, tau: float) -> None:
@@ -978,7 +1155,7 @@ def reproduce_table1(request: Request, log: Callable[[str], None] = print,
                       if image else None)
     settings = eval_run.EvalSettings(
         num_samples=p.num_samples, lp_pool=p.lp_pool, skl_samples=p.skl_samples,
-        is_samples=p.is_samples, nll_examples=p.nll_examples, seed=p.eval_seed,
+        is_samples=p.is_samples, nll_examples=p.nll_examples, seed=p.eval_seed, nearest_k=p.nearest_k,
         classifier_dir=None if classifier_dir is None else os.path.abspath(classifier_dir),
         inception_weights=request.inception_weights)
     write_hparams_config(request.runs_root, p.leakage_tau)

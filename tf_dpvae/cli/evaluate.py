@@ -99,8 +99,24 @@ def summary(m) -> str:
         "leakage LS(τ) eq. 6 as written (eq6_literal): " + ", ".join(
             f"{t:g}: {v:.3g}" for t, v in zip(met["leakage"]["eq6_literal"]["tau"],
                                                met["leakage"]["eq6_literal"]["leakage_score"])),
+        *sample_quality_lines(met),
         f"wall time: {m['timings_seconds']['total']:.1f} s"]
     return "\n".join(lines)
+
+
+def sample_quality_lines(met) -> list[str]:
+    """One line per embedding of the sample metrics (precision, recall, density, coverage)."""
+    lines = []
+    for key in sorted(k for k in met if k.startswith("sample_quality_")):
+        q = met[key]
+        name = key.removeprefix("sample_quality_")
+        if q.get("skipped"):
+            lines.append(f"samples on {name}: skipped ({q['reason']})")
+            continue
+        lines.append(f"samples on {name} (k={q['nearest_k']}): " + ", ".join(
+            f"{m} {q[m]:.3f}/{q['lp_' + m]:.3f}" for m in ("precision", "recall", "density", "coverage"))
+            + " (random/low-posterior)")
+    return lines
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import argparse
 import dataclasses
 from typing import Any, Iterator, NamedTuple
 
-from tf_dpvae.cli.parsing import float_list, positive_int, seed_int
+from tf_dpvae.cli.parsing import assignment, float_list, positive_int, seed_int
 from tf_dpvae.config import RunConfig, read_config_file
 
 _GIVEN = "_given_config_flags"   # namespace attribute: dests of the config flags the user gave
@@ -134,7 +134,8 @@ def config_value(args: argparse.Namespace, section: str, field: str) -> Any:
 
 # Argument types a settings field may name in its metadata (``config.flag(..., parse=NAME)``): the
 # library's dataclasses cannot import this package, so they name the type instead.
-PARSERS = {"positive_int": positive_int, "seed": seed_int, "floats": float_list}
+PARSERS = {"positive_int": positive_int, "seed": seed_int, "floats": float_list,
+           "assignment": assignment}
 
 
 class SettingFlag(NamedTuple):

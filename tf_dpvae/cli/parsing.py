@@ -4,6 +4,7 @@ the mapping of ``UserError`` to one line and exit status 2, and the run-director
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -71,6 +72,22 @@ def float_list(text: str) -> tuple[float, ...]:
         return tuple(float(t) for t in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def assignment(text: str) -> tuple[str, object]:
+    """An argparse type: ``SECTION.FIELD=VALUE`` → ("SECTION.FIELD", value), the value read as JSON
+    where it parses (``4``, ``0.5``, ``true``, ``"x"``) and as the plain string otherwise (``spline``)."""
+    key, sep, raw = text.partition("=")
+    if not sep or "." not in key or not all(key.split(".", 1)) or not raw:
+        raise argparse.ArgumentTypeError(f"expected SECTION.FIELD=VALUE (e.g. prior.num_blocks=8), "
+                                         f"got {text[:200]!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    if isinstance(value, (list, dict)):
+        raise argparse.ArgumentTypeError(f"expected a single value after '=', got {raw[:200]!r}")
+    return key.strip(), value
 
 
 def out_dir_problem(out: str | None, flag: str = "--out") -> str | None:

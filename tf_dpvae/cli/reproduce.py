@@ -36,11 +36,18 @@ class Table1Settings:
     seeds: tuple = flag((0, 1), "training seeds", parse="seed", nargs="+")
     regs: tuple = flag(REGULARIZERS, f"regularizers, of {', '.join(REGULARIZERS)}",
                        choices=REGULARIZERS, nargs="+", metavar="REG")
-    protocol: str = flag("reduced", "reduced: 2,000 steps per model and smaller evaluation sizes, "
+    protocol: str = flag("reduced", "reduced: 1,080 steps per model and smaller evaluation sizes, "
                          "for 2 CPU cores; paper: the paper's sizes (100,000 steps, K = 21,000), for "
                          "a GPU", choices=tuple(sorted(PROTOCOLS)))
-    out: str | None = flag(None, "output directory (default results/<dataset>); rerun with the same "
-                           "one to resume")
+    latent_dim: int | None = flag(None, "latent size L of every model (default: the protocol's, 2)",
+                                  parse="positive_int")
+    set_values: tuple = flag((), "any other configuration setting of both models of every pair, as "
+                             "SECTION.FIELD=VALUE (e.g. prior.num_blocks=8 objective.beta=4); recorded "
+                             "in table1.json and the title", name="set", parse="assignment", nargs="+",
+                             metavar="SECTION.FIELD=VALUE")
+    out: str | None = flag(None, "output directory (default results/<dataset>, with _d<L> and each "
+                           "--set appended when given); rerun with the same one to resume; one made "
+                           "with other settings is refused")
     steps: int | None = flag(None, "training steps per model, overriding the protocol's (smoke runs)",
                              parse="positive_int")
     inception_weights: str | None = flag(None, "Inception-v3 weights file (keras.applications .h5) "
@@ -89,14 +96,26 @@ def request_from_args(args):
         overrides["dataset"] = args.dataset
     if args.steps is not None:
         overrides["steps"] = args.steps
+    if args.latent_dim is not None:
+        overrides["latent_dim"] = args.latent_dim
+    if args.set_values:
+        overrides["config_overrides"] = tuple(args.set_values)
     for name in EVAL_OVERRIDES:
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     protocol = dataclasses.replace(table1.PROTOCOLS[args.protocol], **overrides)
-    out = args.out or os.path.join("results", path_tag(protocol.dataset))
+    out = args.out or os.path.join("results", default_table_name(protocol))
     return table1.Request(protocol=protocol, regs=tuple(args.regs), seeds=tuple(args.seeds),
                           out=out, inception_weights=args.inception_weights, overrides=overrides,
                           post_hoc=not args.no_post_hoc)
+
+
+def default_table_name(protocol) -> str:
+    """results/<name>: the data set, then ``_d<L>`` for a latent size other than the paper's 2 and
+    ``_<field>-<value>`` for each configuration override, as one safe path component."""
+    name = protocol.dataset + (f"_d{protocol.latent_dim}" if protocol.latent_dim != 2 else "")
+    name += "".join(f"_{key.split('.', 1)[1]}-{value}" for key, value in protocol.config_overrides)
+    return path_tag(name)
 
 
 def main(argv=None, prog: str = PROG) -> int:

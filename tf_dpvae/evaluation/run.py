@@ -10,6 +10,9 @@ Which samples are used where (settings in brackets):
     on the data themselves); the reference value "train vs held-out" is the same distance between two
     real sets, the floor a perfect model would reach at these sample sizes.
   * LP-FD: the num_samples lowest-q(z) of lp_pool·num_samples prior samples, decoded.
+  * precision, recall, density, coverage [num_samples, nearest_k]: the same random and LP samples
+    against the held-out data, on the Fréchet distance's features and, for images, on two untrained
+    embeddings (``evaluation.embeddings``): where samples land, which a Fréchet distance averages away.
   * sKL and the leakage score [skl_samples]: prior samples and q(z) samples in the representation space.
   * NLL [nll_examples, is_samples]: the first nll_examples held-out examples, K = is_samples.
 """
@@ -32,8 +35,8 @@ from tf_dpvae import data as data_lib
 from tf_dpvae import locks, plots, runs
 from tf_dpvae.aggregate_posterior import sample_aggregate_posterior
 from tf_dpvae.config import RunConfig
-from tf_dpvae.evaluation import (frechet, importance_nll, leakage, posterior_samples, sampling,
-                                 symmetric_kl)
+from tf_dpvae.evaluation import (embeddings, frechet, importance_nll, leakage, posterior_samples, prdc,
+                                 sampling, symmetric_kl)
 from tf_dpvae.evaluation.settings import (DEFAULT_TAUS, EVAL_LIMITS, EvalSettings,  # noqa: F401
                                           EvaluationError)
 from tf_dpvae.files import publish_dir, write_atomic
@@ -208,6 +211,50 @@ def frechet_metric(features, network_key, generated, lp_decoded, held_out, train
             "low_posterior": frechet.frechet_distance_of_samples(features(lp_decoded), real),
             "train_vs_held_out": frechet.frechet_distance_of_samples(
                 _reference_features(features, network_key, train_head), real)}
+
+
+def sample_quality_metric(features, network_key, generated, lp_decoded, held_out, train_head,
+                          nearest_k: int, embedding: str) -> dict:
+    """Precision, recall, density and coverage (``evaluation.prdc``, k = ``nearest_k``) on
+    ``features`` of random (no prefix) and low-posterior (``lp_``) decodings against the held-out data,
+    and the same four of the training head against the held-out data (``train_vs_held_out``: what
+    a model whose samples are real data would score at these sizes). network_key: caches the real
+    set's features and k-NN radii (``_reference_features``); None: no caching."""
+    scores = {"embedding": embedding, "nearest_k": nearest_k, "generated": len(generated),
+              "real_held_out": len(held_out)}
+    smallest = min(len(generated), len(held_out), len(train_head))
+    if smallest <= nearest_k:   # a k-NN ball needs k other points of its own set
+        return {**scores, "skipped": True,
+                "reason": f"{smallest} points in the smallest set, k = {nearest_k} needs more"}
+    real = _reference_features(features, network_key, held_out)
+    radii = _reference_features(lambda x: prdc.knn_radii(np.asarray(features(x), np.float64), nearest_k),
+                                None if network_key is None else f"{network_key}:radii{nearest_k}",
+                                held_out)
+    for prefix, samples in (("", generated), ("lp_", lp_decoded)):
+        values = prdc.precision_recall_density_coverage(real, features(samples), nearest_k, radii)
+        scores.update({f"{prefix}{k}": v for k, v in values.items()})
+    scores["train_vs_held_out"] = prdc.precision_recall_density_coverage(
+        real, _reference_features(features, network_key, train_head), nearest_k, radii)
+    return scores
+
+
+def sample_quality_embeddings(fd_features, fd_name: str, fd_key, example_ndim: int) -> list[tuple]:
+    """(group name in metrics.json, features, cache key, description) of every embedding the sample
+    metrics are computed on: the Fréchet distance's features (the classifier's for images, the data
+    for vectors; left out where the image Fréchet distance is skipped), and for images the untrained
+    embeddings of ``evaluation.embeddings``."""
+    out = []
+    if fd_features is not None:
+        which = "data" if fd_name == "frechet_distance_data" else "classifier"
+        out.append((f"sample_quality_{which}", fd_features, fd_key,
+                    "the Fréchet distance's features" + (" (the data)" if which == "data" else
+                                                         " (the project's classifier)")))
+    if example_ndim == 3:
+        out.append(("sample_quality_random_conv", embeddings.random_conv_features,
+                    f"random_conv:{embeddings.RANDOM_CONV_SEED}",
+                    "a fixed randomly initialized conv net (Naeem et al. 2020)"))
+        out.append(("sample_quality_pixels", embeddings.pixel_features, "pixels", "the pixels"))
+    return out
 
 
 @dataclasses.dataclass
@@ -432,6 +479,11 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
                                  lp.decoded, held_out, train[:s.num_samples]),
                 "inception_weights": os.path.abspath(s.inception_weights),
                 "inception_network": inception_network, **selection}
+    with clock("sample_quality"):   # where the samples land: precision, recall, density, coverage
+        for group, embed, key, about in sample_quality_embeddings(
+                features, fd_name, fd_info.get("classifier_weights_sha256"), held_out.ndim - 1):
+            metrics[group] = sample_quality_metric(embed, key, generated, lp.decoded, held_out,
+                                                   train[:s.num_samples], s.nearest_k, about)
     with clock("symmetric_kl"):   # in the representation space
         terms = skl_terms(model, means, log_vars, s.skl_samples, seeds)
         metrics["symmetric_kl"] = symmetric_kl_metric(terms)
@@ -496,7 +548,7 @@ def write_results(run_dir: str, results: dict, extra_files: dict | None = None) 
             for group, values in m["metrics"].items():
                 for key, value in values.items():
                     if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in (
-                            "generated", "real_held_out", "lp_kept", "lp_pool", "samples_per_side",
+                            "generated", "real_held_out", "lp_kept", "lp_pool", "samples_per_side", "nearest_k",
                             "examples", "is_samples", "q_samples"):
                         tf.summary.scalar(f"{group}/{key}", value)
             for variant in leakage.VARIANTS:  # all three for every prior: one tag across runs

@@ -20,6 +20,7 @@ DEFAULT_TAUS = (-90.0, -70.0, -50.0, -30.0, -20.0, -10.0, -6.0, -4.0, -3.0, -2.0
 # ``run.check_memory``: far above the paper's (10,000 samples, K = 1,000), far below an int32 overflow.
 EVAL_LIMITS = {"num_samples": 10_000_000, "lp_pool": 1_000, "skl_samples": 10_000_000,
                "is_samples": 1_000_000, "nll_examples": 10_000_000, "figure_samples": 10_000,
+               "nearest_k": 1_000,
                "marked": 10_000}
 
 
@@ -43,6 +44,8 @@ class EvalSettings:
     seed: int = flag(0, "evaluation seed", parse="seed")
     taus: tuple = flag(DEFAULT_TAUS, "comma-separated thresholds τ on log p for the leakage score, "
                        "written --taus=-50,-10", parse="floats")
+    nearest_k: int = flag(5, "k of the k-NN balls of precision, recall, density and coverage (Naeem "
+                          "et al.'s k; Kynkäänniemi et al. use 3)", parse="positive_int")
     figure_samples: int = flag(64, "LP/HP samples shown in the figures", parse="positive_int")
     marked: int = flag(25, "LP/HP samples marked on the q(z) map (paper Fig. 3b: five)",
                        parse="positive_int")
@@ -75,7 +78,7 @@ class EvalSettings:
 
     def __post_init__(self):
         for name in ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples",
-                     "figure_samples", "marked"):
+                     "nearest_k", "figure_samples", "marked"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise EvaluationError(f"{name.replace('_', '-')} must be a positive integer, "
