@@ -146,3 +146,60 @@ def test_bad_input_exits_before_tensorflow_loads(tmp_path):
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "invalid choice" in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("bad,fragment", [
+    (["--set", "prior.num_blocks"], "expected SECTION.FIELD=VALUE"),
+    (["--set", "nosection=3"], "expected SECTION.FIELD=VALUE"),
+    (["--set", "prior.no_such_field=3"], "a setting of the configuration"),
+    (["--set", "model.latent_dim=10"], "use --latent-dim"),
+    (["--set", "objective.reg=beta"], "every --regs"),
+    (["--set", "prior.num_blocks=4", "prior.num_blocks=6"], "names prior.num_blocks twice"),
+    (["--set", "prior.num_blocks=1"], "flow_blocks must be at least 2"),
+    (["--latent-dim", "0"], "expected a positive integer"),
+])
+def test_bad_overrides_are_one_line_and_write_nothing(bad, fragment, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, err = one_line_error(["table1", *bad, "--out", str(out)], capsys)
+    assert code == 2 and len(err) == 1 and fragment in err[0], err
+    assert not out.exists()
+
+
+def test_overrides_reach_every_model_the_record_and_the_default_out(tmp_path):
+    parse = reproduce.build_parser().parse_args
+    request = reproduce.request_from_args(parse(
+        ["table1", "--latent-dim", "10", "--set", "prior.num_blocks=4", "objective.beta=2.5"]))
+    assert request.out == os.path.join("results", "fashion_mnist_d10_num_blocks-4_beta-2.5")
+    assert request.protocol.latent_dim == 10
+    assert request.overrides == {"latent_dim": 10, "config_overrides": (
+        ("prior.num_blocks", 4), ("objective.beta", 2.5))}
+    for prior, config in table1.pair_configs(request.protocol, "beta", 0).items():
+        assert (config.model.latent_dim, config.prior.num_blocks, config.objective.beta) == (10, 4, 2.5)
+    assert request.protocol.title() == ("fashion_mnist, protocol `reduced`, latent dim 10, "
+                                        "prior.num_blocks=4, objective.beta=2.5")
+
+
+def test_a_table_made_with_other_settings_is_refused(tmp_path, capsys):
+    """The overrides are recorded in table1.json and its title; rerunning into the same --out with
+    other ones is refused with one line before anything is written, the same ones resume."""
+    out = tmp_path / "out"
+    args = [a for a in TINY if a != "beta"] + ["--latent-dim", "3", "--set", "prior.num_blocks=4"]
+    assert reproduce.main(["table1", *args, "--out", str(out)]) == 0
+    data = json.loads((out / "table1.json").read_text())
+    assert data["protocol"]["latent_dim"] == 3
+    assert data["protocol"]["config_overrides"] == [["prior.num_blocks", 4]]
+    assert data["overrides"]["config_overrides"] == [["prior.num_blocks", 4]]
+    assert (out / "table1.md").read_text().startswith(
+        "# Table 1, reproduced: moons, protocol `reduced`, latent dim 3, prior.num_blocks=4")
+    config = json.loads((out / "runs" / "none-dp-seed0" / "config.json").read_text())
+    assert config["model"]["latent_dim"] == 3 and config["prior"]["num_blocks"] == 4
+    capsys.readouterr()
+    before = {p: stamp(p) for p in out.rglob("*")}
+    for other in (["--latent-dim", "2", "--set", "prior.num_blocks=4"], ["--latent-dim", "3"],
+                  ["--latent-dim", "3", "--set", "prior.num_blocks=6"]):
+        changed = [a for a in TINY if a != "beta"] + other
+        code, err = one_line_error(["table1", *changed, "--out", str(out)], capsys)
+        assert code == 2 and len(err) == 1 and "holds a table made with other settings" in err[0]
+    assert {p: stamp(p) for p in out.rglob("*")} == before
+    assert reproduce.main(["table1", *args, "--out", str(out)]) == 0   # the same: resumes (skips)
+    assert "none-dp-seed0: skipped" in capsys.readouterr().out

@@ -286,3 +286,58 @@ def test_post_hoc_rows_beside_each_pair(tmp_path):
     assert "× 4 priors ×" in md
     pairs_only = small_request(tmp_path / "b", regs=("none",), seeds=(0,))
     assert not pairs_only.post_hoc and [p for _, p, _ in pairs_only.specs()] == ["normal", "dp"]
+
+
+def _quality(precision, density, reference=0.8):
+    scores = {"precision": precision, "recall": 0.5, "density": density, "coverage": 0.4,
+              "lp_precision": precision / 2, "lp_recall": 0.3, "lp_density": density / 2,
+              "lp_coverage": 0.2, "nearest_k": 5, "train_vs_held_out": {
+                  "precision": reference, "recall": 0.9, "density": 1.0, "coverage": 0.95}}
+    return scores
+
+
+def test_sample_metrics_of_every_embedding_reach_the_tables(tmp_path):
+    """Precision, recall, density, coverage of the Fréchet features, the random conv net and pixels:
+    read per embedding, in the CSV and the Markdown (with the real-data reference row), and compared
+    within each pair with higher = better; the post-hoc comparison picks the highest."""
+    request = small_request(tmp_path, regs=("none",), seeds=(0,))
+    request.post_hoc = True
+    sizes = request.protocol.eval_sizes()
+    for prior, (p, d) in {"normal": (0.3, 0.2), "dp": (0.6, 0.7), "flow": (0.5, 0.9),
+                          "gmm": (0.7, 0.1)}.items():
+        metrics = fake_metrics(4, sizes, 10.0, 11.0, 1.0, 9.0, [0, 1.0, 2])
+        metrics["metrics"]["sample_quality_data"] = _quality(p, d)
+        metrics["metrics"]["sample_quality_random_conv"] = _quality(p / 10, d / 10, reference=0.7)
+        fabricate(request, f"none-{prior}-seed0", metrics)
+    records = table1.collect(request)
+    values = records["none-dp-seed0"]["values"]
+    assert values["precision"] == 0.6 and values["lp_density"] == 0.35
+    assert values["rc_precision"] == pytest.approx(0.06) and values["px_precision"] is None
+    assert records["none-dp-seed0"]["sample_reference"]["rc_precision"] == 0.7
+    paths = table1.write_tables(request, records, "abc", 1.0)
+    row = next(csv.DictReader(io.StringIO(open(paths["csv"]).read())))
+    assert float(row["precision_mean"]) == 0.3 and float(row["rc_density_mean"]) == pytest.approx(0.02)
+    assert row["px_precision_mean"] == ""
+    md = open(paths["md"]).read()
+    assert "| VAE | 1 | 10 | 11 |" in md and "| 0.3 | 0.5 | 0.2 | 0.4 |" in md   # P R D C at the end
+    assert "**On the Fréchet distance's features.**" in md and "**On a random conv net.**" in md
+    assert "**On pixels.**" not in md                      # no model has them
+    assert "| real data (training vs held-out) | – | 0.8 | 0.9 | 1 | 0.95 |" in md
+    assert "| dpVAE | 1 | 0.6 | 0.5 | 0.7 | 0.4 | 0.3 | 0.3 | 0.35 | 0.2 |" in md
+    # dp beats its twin on P, D (higher) but not on R, C (equal is not better)
+    assert "| VAE | yes | no | yes | no | yes | yes |" in md
+    pairs = json.loads(open(paths["json"]).read())["pairs"]["none"]["dp_better"]
+    assert pairs["precision"] is True and pairs["recall"] is False and pairs["fd"] is False
+    # joint or post hoc: FD ties go to the first (dp); P: GMM highest, D: flow highest
+    assert "| VAE | dp | dp | dp | dp | dp | GMM | flow | GMM | flow |" in md
+
+
+def test_sample_metrics_are_part_of_an_evaluation_that_counts(tmp_path):
+    """An evaluation made before the sample metrics (no nearest_k in its settings) is redone."""
+    request = small_request(tmp_path, regs=("none",), seeds=(0,))
+    sizes = request.protocol.eval_sizes()
+    assert sizes["nearest_k"] == 5
+    old = {k: v for k, v in sizes.items() if k != "nearest_k"}
+    run_dir = fabricate(request, "none-normal-seed0", fake_metrics(4, old, 1.0, 1.0, 1.0, 1.0, [0, 0, 0]))
+    assert table1.evaluation_state(run_dir, request.protocol, False) == (
+        False, "evaluated with other sizes (nearest_k)")
