@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+METRICS = ("precision", "recall", "density", "coverage")   # the order of every result dict
 NEAREST_K = 5   # Naeem et al.'s k for density and coverage (Kynkäänniemi et al. use 3 for P&R)
 _BLOCK = 1024   # rows of a distance block (1024 × 10,000 float64 = 80 MB)
 
@@ -36,11 +37,16 @@ def _as_features(name: str, x) -> np.ndarray:
     return x
 
 
-def _distance_block(a: np.ndarray, b: np.ndarray, b_sq: np.ndarray) -> np.ndarray:
-    """‖a_i − b_j‖ for a [m, f] and b [n, f] (b_sq = Σ b², [n]) → [m, n], by the expansion
-    ‖a‖² + ‖b‖² − 2 a·b, clipped at 0 against rounding."""
-    sq = np.sum(a * a, axis=1)[:, None] + b_sq[None, :] - 2.0 * (a @ b.T)
-    return np.sqrt(np.maximum(sq, 0.0))
+def _squared_distance_block(a: np.ndarray, b: np.ndarray, b_sq: np.ndarray) -> np.ndarray:
+    """‖a_i − b_j‖² for a [m, f] and b [n, f] (b_sq = Σ b², [n]) → [m, n], by the expansion
+    ‖a‖² + ‖b‖² − 2 a·b, clipped at 0 against rounding. Squared, so that no square root is taken
+    of the whole block: every comparison of the metrics is between a distance and a radius, which
+    squaring preserves."""
+    sq = a @ b.T
+    sq *= -2.0
+    sq += np.sum(a * a, axis=1)[:, None]
+    sq += b_sq[None, :]
+    return np.maximum(sq, 0.0, out=sq)
 
 
 def knn_radii(x, k: int = NEAREST_K, block: int = _BLOCK) -> np.ndarray:
@@ -50,11 +56,11 @@ def knn_radii(x, k: int = NEAREST_K, block: int = _BLOCK) -> np.ndarray:
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k < len(x):
         raise ValueError(f"k must be an integer in [1, {len(x) - 1}] for {len(x)} points, got {k!r}")
     x_sq = np.sum(x * x, axis=1)
-    radii = np.empty(len(x))
+    squared = np.empty(len(x))
     for start in range(0, len(x), block):
-        d = _distance_block(x[start:start + block], x, x_sq)
-        radii[start:start + block] = np.partition(d, k, axis=1)[:, k]
-    return radii
+        d2 = _squared_distance_block(x[start:start + block], x, x_sq)
+        squared[start:start + block] = np.partition(d2, k, axis=1)[:, k]
+    return np.sqrt(squared)
 
 
 def precision_recall_density_coverage(real, fake, k: int = NEAREST_K, real_radii=None,
@@ -70,18 +76,18 @@ def precision_recall_density_coverage(real, fake, k: int = NEAREST_K, real_radii
     r_real = knn_radii(real, k, block) if real_radii is None else np.asarray(real_radii, np.float64)
     if r_real.shape != (len(real),):
         raise ValueError(f"real_radii must have shape ({len(real)},), got {r_real.shape}")
-    r_fake = knn_radii(fake, k, block)
+    r_real2, r_fake2 = r_real ** 2, knn_radii(fake, k, block) ** 2
     fake_sq = np.sum(fake * fake, axis=1)
     in_real_ball = np.zeros(len(fake), dtype=bool)   # precision: y_j inside some real ball
     balls_holding = np.zeros(len(fake))              # density: real balls holding y_j
     recalled = np.zeros(len(real), dtype=bool)       # recall: x_i inside some fake ball
     covered = np.zeros(len(real), dtype=bool)        # coverage: x_i's ball holds its nearest sample
     for start in range(0, len(real), block):
-        d = _distance_block(real[start:start + block], fake, fake_sq)   # [b, M]
-        inside = d < r_real[start:start + block, None]
+        d2 = _squared_distance_block(real[start:start + block], fake, fake_sq)   # [b, M]
+        inside = d2 < r_real2[start:start + block, None]
         in_real_ball |= inside.any(axis=0)
         balls_holding += inside.sum(axis=0)
-        recalled[start:start + block] = (d < r_fake[None, :]).any(axis=1)
-        covered[start:start + block] = d.min(axis=1) < r_real[start:start + block]
+        recalled[start:start + block] = (d2 < r_fake2[None, :]).any(axis=1)
+        covered[start:start + block] = d2.min(axis=1) < r_real2[start:start + block]
     return {"precision": float(in_real_ball.mean()), "recall": float(recalled.mean()),
             "density": float(balls_holding.mean() / k), "coverage": float(covered.mean())}

@@ -118,8 +118,7 @@ def _reference_features(features, network_key, images):
     if network_key is None:
         return features(images)
     images = np.ascontiguousarray(images)
-    key = (network_key, images.shape, images.dtype.str,
-           hashlib.sha1(images.reshape(-1).view(np.uint8)).hexdigest())
+    key = (network_key, images.shape, images.dtype.str, _digest(images))
     if key not in _REFERENCE_FEATURES:
         value = np.asarray(features(images))
         value.setflags(write=False)
@@ -127,6 +126,11 @@ def _reference_features(features, network_key, images):
             _REFERENCE_FEATURES.pop(next(iter(_REFERENCE_FEATURES)))
         _REFERENCE_FEATURES[key] = value
     return _REFERENCE_FEATURES[key]
+
+
+def _digest(array) -> str:
+    """SHA-1 of an array's bytes (C order)."""
+    return hashlib.sha1(np.ascontiguousarray(array).reshape(-1).view(np.uint8)).hexdigest()
 
 
 def _inception_key(path):
@@ -233,8 +237,14 @@ def sample_quality_metric(features, network_key, generated, lp_decoded, held_out
     for prefix, samples in (("", generated), ("lp_", lp_decoded)):
         values = prdc.precision_recall_density_coverage(real, features(samples), nearest_k, radii)
         scores.update({f"{prefix}{k}": v for k, v in values.items()})
-    scores["train_vs_held_out"] = prdc.precision_recall_density_coverage(
-        real, _reference_features(features, network_key, train_head), nearest_k, radii)
+    # real data against real data: model-independent, so cached like the real features (keyed by
+    # the training head's bytes, on top of the held-out set's in ``radii``'s key)
+    reference = _reference_features(
+        lambda head: np.array(list(prdc.precision_recall_density_coverage(
+            real, features(head), nearest_k, radii).values())),
+        None if network_key is None else f"{network_key}:prdc{nearest_k}:{_digest(held_out)}",
+        train_head)
+    scores["train_vs_held_out"] = dict(zip(prdc.METRICS, map(float, reference)))
     return scores
 
 
