@@ -33,7 +33,9 @@ def epoch_losses(log_dir):
     import tensorflow as tf
     acc = EventAccumulator(log_dir, size_guidance={"tensors": 0})
     acc.Reload()
-    return [float(tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors("epoch_loss")]
+    # logs/train's "loss": the mean over the steps since the previous point, at every epoch's end
+    # here (runs of fewer steps than log_every)
+    return [float(tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors("loss")]
 
 
 def weights(checkpoint):

@@ -71,7 +71,7 @@ def test_table1_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
         metrics = json.loads((run / "eval" / "metrics.json").read_text())
         assert metrics["step"] == 4 and metrics["settings"]["is_samples"] == 8
         assert (run / "eval" / "samples.npz").is_file() and (run / "table1_timing.json").is_file()
-        assert os.listdir(run / "logs" / "hparams")
+        assert os.listdir(run / "logs" / "table1")
     # the pair differs in the prior only
     configs = [json.loads((runs / n / "config.json").read_text()) for n in NAMES[:2]]
     assert configs[0]["prior"].pop("kind") == "normal" and configs[1]["prior"].pop("kind") == "dp"

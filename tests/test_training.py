@@ -31,26 +31,30 @@ def test_run_leaves_logs_checkpoint_config_and_figure(tmp_path, make_config):
     assert os.path.getsize(result.figure) > 10_000
     train_tags = set(tags(str(tmp_path / "logs" / "train"))["tensors"])
     expected = {"loss", "recon", "kl", "tc", "log_det", "disc_loss", "disc_accuracy", "nelbo"}
-    assert {f"epoch_{name}" for name in expected} <= train_tags
-    assert {f"epoch_{name}" for name in expected} <= set(
-        tags(str(tmp_path / "logs" / "validation"))["tensors"])
+    # one tag per term, train and validation as two runs of it, every point at the optimizer's step
+    assert expected | {"learning_rate", "grad_norm/vae", "grad_norm/discriminator"} <= train_tags
+    assert expected <= set(tags(str(tmp_path / "logs" / "validation"))["tensors"])
     latent_tags = tags(str(tmp_path / "logs" / "latents"))
     assert {"z/dim_0", "z/dim_1", "z0/dim_0", "z0/dim_1", "figure"} <= set(latent_tags["tensors"])
-    # the figure every epoch, not only at the end
+    # the figure every FIGURE_EVERY (5) epochs and at the last: here the last of 2
     acc = EventAccumulator(str(tmp_path / "logs" / "latents"), size_guidance={"tensors": 0})
     acc.Reload()
-    assert [e.step for e in acc.Tensors("figure")] == [10, 20]
-    # scalars every log_every (= 50 by default; here 5) steps, at the optimizer's step
-    steps_dir = str(tmp_path / "logs" / "steps")
+    assert [e.step for e in acc.Tensors("figure")] == [20]
+    # scalars every log_every (= 50 by default; here 5) steps and at each epoch's end, at the
+    # optimizer's step; validation at each epoch's end
     result = training.fit(config.replace(train={"epochs": 3, "log_every": 5}), str(tmp_path),
                           verbose=0, log=lambda *_: None)
-    acc = EventAccumulator(steps_dir, size_guidance={"tensors": 0})
+    acc = EventAccumulator(str(tmp_path / "logs" / "train"), size_guidance={"tensors": 0})
     acc.Reload()
-    assert {"steps/loss", "steps/nelbo", "steps/learning_rate"} <= set(acc.Tags()["tensors"])
-    assert [e.step for e in acc.Tensors("steps/learning_rate")] == [25, 30]
-    # HParams: the whole configuration, in the run's logs/ directory
-    hparams = tags(str(tmp_path / "logs"))["tensors"]
-    assert "_hparams_/session_start_info" in hparams
+    assert [e.step for e in acc.Tensors("learning_rate")] == [10, 20, 25, 30]
+    assert [e.step for e in acc.Tensors("nelbo")] == [10, 20, 25, 30]
+    acc = EventAccumulator(str(tmp_path / "logs" / "validation"), size_guidance={"tensors": 0})
+    acc.Reload()
+    assert [e.step for e in acc.Tensors("nelbo")] == [10, 20, 30]
+    # HParams: one session in the run's logs/ directory, and the run described as text
+    logs = tags(str(tmp_path / "logs"))["tensors"]
+    assert {"_hparams_/session_start_info", "run/configuration", "run/command", "run/version",
+            "run/best", "best/val_nelbo", "best/figure"} <= set(logs)
 
 
 def test_best_checkpoint_keeps_the_lowest_validation_nelbo_across_resumption(tmp_path, make_config):

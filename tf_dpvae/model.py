@@ -35,6 +35,29 @@ def reconstruction_nll(x, decoded, likelihood: str, obs_std: float):
     return tf.reduce_sum(per_dim, axis=axes)
 
 
+class StepMonitor:
+    """The last training step's own global gradient norms, for TensorBoard (``summaries``):
+    ‖∇ loss‖₂ over the VAE's variables and ‖∇ disc_loss‖₂ over the discriminator's, before clipping
+    and unscaled (float16's loss scale divided out). Under R replicas: the first replica's gradient
+    of its share of the batch (the optimizers sum the replicas' shares).
+
+    A plain object on purpose: Keras and TensorFlow track no variable reached through it, so the
+    checkpoints of a run are the same with or without it (runs resume across versions)."""
+
+    def __init__(self):
+        aggregation = tf.VariableAggregation.ONLY_FIRST_REPLICA
+        self.vae = tf.Variable(0.0, trainable=False, aggregation=aggregation, name="vae_grad_norm")
+        self.discriminator = tf.Variable(0.0, trainable=False, aggregation=aggregation,
+                                         name="disc_grad_norm")
+
+
+def _gradient_norm(gradients, optimizer):
+    norm = tf.linalg.global_norm([g for g in gradients if g is not None])
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        norm = norm / tf.cast(optimizer.dynamic_scale, norm.dtype)
+    return norm
+
+
 @keras.saving.register_keras_serializable(package="tf_dpvae")
 class DPVAE(keras.Model):
     """A VAE with a pluggable prior (N(0, I) or decoupled) and objective (one of six regularizers).
@@ -69,6 +92,7 @@ class DPVAE(keras.Model):
         if discriminator is not None:
             names += ["disc_loss", "disc_accuracy"]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.step_monitor: StepMonitor | None = None   # monitor_steps(): gradient norms per step
 
     # ----------------------------------------------------------------------------------------- setup
     def compile(self, optimizer="adam", discriminator_optimizer=None, **kwargs):
@@ -86,6 +110,13 @@ class DPVAE(keras.Model):
         if self.discriminator is not None:
             self.discriminator(mean)
         self.built = True
+
+    def monitor_steps(self) -> StepMonitor:
+        """Record every training step's gradient norms (``StepMonitor``) from now on; call it inside
+        the strategy's scope, before the first step is traced."""
+        if self.step_monitor is None:
+            self.step_monitor = StepMonitor()
+        return self.step_monitor
 
     def build_optimizers(self):
         """Create the optimizers' slots now, so that a checkpoint restores into existing variables."""
@@ -264,7 +295,10 @@ class DPVAE(keras.Model):
             loss, terms, z = self.compute_terms(x)
             scaled = _scaled(loss, replicas, self.optimizer)
         variables = self.vae_variables
-        gradients = self._clipped(tape.gradient(scaled, variables), replicas)
+        gradients = tape.gradient(scaled, variables)
+        if self.step_monitor is not None:
+            self.step_monitor.vae.assign(_gradient_norm(gradients, self.optimizer))
+        gradients = self._clipped(gradients, replicas)
         self.optimizer.apply_gradients(zip(gradients, variables))
         if self.discriminator is not None:
             disc_vars = self.discriminator.trainable_variables
@@ -272,8 +306,11 @@ class DPVAE(keras.Model):
                 disc_loss, disc_accuracy = self._discriminator_terms(z, x_other,
                                                                      self.seed_generator)
                 scaled = _scaled(disc_loss, replicas, self.discriminator_optimizer)
-            self.discriminator_optimizer.apply_gradients(
-                zip(tape.gradient(scaled, disc_vars), disc_vars))
+            disc_gradients = tape.gradient(scaled, disc_vars)
+            if self.step_monitor is not None:
+                self.step_monitor.discriminator.assign(
+                    _gradient_norm(disc_gradients, self.discriminator_optimizer))
+            self.discriminator_optimizer.apply_gradients(zip(disc_gradients, disc_vars))
             terms.update(disc_loss=disc_loss, disc_accuracy=disc_accuracy)
         return self._update(terms)
 

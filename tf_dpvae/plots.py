@@ -19,52 +19,80 @@ import numpy as np  # noqa: E402
 from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density  # noqa: E402
 
 
-def moons_figure(data, samples, sample_log_prob, means, log_vars, z0_of_means=None, title=""):
+# Fixed scales of the figure that TensorBoard shows every few epochs, so that the slider compares
+# like with like: the representation and generation spaces' box, log q(z) and log p(z) colour ranges.
+FIXED_SCALES = {"z": (-5.0, 5.0), "log_q": (-10.0, 1.0), "log_p": (-12.0, 0.0)}
+
+
+def moons_figure(data, samples, sample_log_prob, means, log_vars, z0_of_means=None, title="",
+                 prior_z=None, prior_z0=None, scales=None):
     """The figure as a matplotlib ``Figure``; arrays are NumPy.
 
     data [N, 2] training points; samples [S, 2] decoded prior samples; sample_log_prob [S] log p(z) of
-    their codes; means, log_vars [N, d] training encodings; z0_of_means [N, d] or None (normal prior).
+    their codes; means, log_vars [N, d] training encodings; z0_of_means [N, d] or None (normal prior);
+    prior_z [S, d] the prior samples' codes z = g⁻¹(ε) and prior_z0 [S, d] their ε, drawn over panels
+    (b) and (c) (where they fall in low-q(z) pockets, their decodings are off the manifold); scales:
+    ``FIXED_SCALES`` to keep axes and colours fixed (else fitted to the arrays).
     """
     panels = 3 if z0_of_means is not None else 2
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4.6), constrained_layout=True)
+    fixed = scales or {}
     ax = axes[0]
     ax.scatter(data[:, 0], data[:, 1], s=2, c="0.75", label="training data")
     order = np.argsort(sample_log_prob)
+    low, high = fixed.get("log_p", (None, None))
     sc = ax.scatter(samples[order, 0], samples[order, 1], s=4, c=sample_log_prob[order],
-                    cmap="viridis", label="samples")
+                    cmap="viridis", vmin=low, vmax=high, label="samples")
     fig.colorbar(sc, ax=ax, label="log p(z) of the sample's code")
-    ax.set_title("(a) generated samples (data space)")
+    ax.set(title="(a) generated samples (data space)", xlabel="x₁", ylabel="x₂")
     ax.legend(loc="lower left", markerscale=3, fontsize=8)
-
-    ax = axes[1]
-    lo = np.percentile(means[:, :2], 0.5, axis=0) - 1.0
-    hi = np.percentile(means[:, :2], 99.5, axis=0) + 1.0
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
-    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    if means.shape[1] == 2:
-        log_q = aggregate_posterior_log_density(grid, means, log_vars).reshape(gx.shape)
-        im = ax.pcolormesh(gx, gy, np.exp(log_q), shading="auto", cmap="magma")
-        fig.colorbar(im, ax=ax, label="q(z)")
-        ax.set_title("(b) aggregate posterior q(z) (representation space)")
-    else:
-        ax.scatter(means[:, 0], means[:, 1], s=2, c="0.4")
-        ax.set_title("(b) posterior means, dims 1-2 (representation space)")
-    ax.set_xlim(lo[0], hi[0])
-    ax.set_ylim(lo[1], hi[1])
-
+    _posterior_panel(fig, axes[1], means, log_vars, prior_z, fixed)
     if z0_of_means is not None:
         ax = axes[2]
         ax.scatter(z0_of_means[:, 0], z0_of_means[:, 1], s=2, c="tab:blue", alpha=0.5,
                    label="g(μ) of training data")
+        if prior_z0 is not None:
+            ax.scatter(prior_z0[:, 0], prior_z0[:, 1], s=2, c="tab:orange", alpha=0.5,
+                       label="prior samples ε ~ N(0, I)")
         t = np.linspace(0, 2 * np.pi, 200)
         for r in (1, 2, 3):
             ax.plot(r * np.cos(t), r * np.sin(t), "k--", lw=0.7)
+        if "z" in fixed:
+            ax.set_xlim(*fixed["z"])
+            ax.set_ylim(*fixed["z"])
         ax.set_aspect("equal")
-        ax.set_title("(c) generation space z0 = g(z); N(0, I) at 1-3σ")
+        ax.set(title="(c) generation space z0 = g(z); N(0, I) at 1-3σ", xlabel="z0₁", ylabel="z0₂")
         ax.legend(loc="lower left", markerscale=3, fontsize=8)
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _posterior_panel(fig, ax, means, log_vars, prior_z, fixed):
+    """Panel (b): log q(z) on a grid (2-D codes) or the means' first two dimensions, with the prior
+    samples' codes on top."""
+    if "z" in fixed:
+        lo, hi = np.full(2, fixed["z"][0]), np.full(2, fixed["z"][1])
+    else:
+        lo = np.percentile(means[:, :2], 0.5, axis=0) - 1.0
+        hi = np.percentile(means[:, :2], 99.5, axis=0) + 1.0
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    if means.shape[1] == 2:
+        log_q = aggregate_posterior_log_density(grid, means, log_vars).reshape(gx.shape)
+        low, high = fixed.get("log_q", (log_q.max() - 12.0, log_q.max()))
+        im = ax.pcolormesh(gx, gy, np.clip(log_q, low, high), shading="auto", cmap="magma",
+                           vmin=low, vmax=high)
+        fig.colorbar(im, ax=ax, label="log q(z)")
+        ax.set_title("(b) aggregate posterior log q(z) (representation space)")
+    else:
+        ax.scatter(means[:, 0], means[:, 1], s=2, c="0.4", label="posterior means")
+        ax.set_title("(b) posterior means, dims 1-2 (representation space)")
+    if prior_z is not None:
+        ax.scatter(prior_z[:, 0], prior_z[:, 1], s=2, c="tab:cyan", alpha=0.6,
+                   label="prior samples z = g⁻¹(ε)")
+        ax.legend(loc="lower left", markerscale=3, fontsize=8)
+    ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xlabel="z₁", ylabel="z₂")
 
 
 def figure_to_png(fig) -> bytes:

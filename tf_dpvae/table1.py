@@ -9,8 +9,9 @@ Layout of the output directory ``<out>``:
                                   ``write_results``), ``eval/samples.npz`` (random and low-posterior
                                   samples for the sheets), ``table1_timing.json`` (wall seconds of
                                   training, summed over resumptions, and of the last evaluation),
-                                  ``logs/hparams`` (TensorBoard HParams: reg, prior, seed, dataset, and
-                                  the table's metrics as scalars)
+                                  ``logs`` (its one TensorBoard HParams session, training's;
+                                  a post-hoc row's written here) and ``logs/table1`` (the table's
+                                  numbers as that session's metrics)
     runs/                         the HParams experiment (``hparams_config``): ``tensorboard --logdir
                                   <out>/runs`` shows every model in one dashboard
     features/<dataset>/           image data: the feature classifier of the Fréchet distance
@@ -35,7 +36,6 @@ import io
 import json
 import math
 import os
-import subprocess
 import time
 from typing import Any, Callable
 
@@ -44,6 +44,7 @@ import numpy as np
 from tf_dpvae.config import PRIORS, REGULARIZERS, ConfigError, RunConfig
 from tf_dpvae.errors import UserError
 from tf_dpvae.files import write_atomic
+from tf_dpvae.provenance import git_commit  # noqa: F401 (table1.git_commit: its users)
 
 PAIR = ("normal", "dp")  # row order inside a pair: the normal-prior model, then its dp twin
 # Priors fitted after training to the normal-prior model's codes (issue 12; ``retrofitting``): rows
@@ -78,7 +79,10 @@ PAPER_MNIST = {
 LP_TOLERANCE = 1.05  # "LP-FD ≈ FD": the dp models' low-posterior samples are as good as random ones
 TIMING_FILE = "table1_timing.json"
 SAMPLES_FILE = "samples.npz"
-HPARAMS_DIR = os.path.join("logs", "hparams")
+# The run's HParams session is training's (summaries.write_hparams, in logs/); the table's numbers go
+# beside it as metrics of group "table1". A post-hoc row, which has no training, gets its session here.
+SESSION_DIR = "logs"
+HPARAMS_DIR = os.path.join(SESSION_DIR, "table1")
 HPARAMS_CONFIG_SUFFIX = ".table1-hparams"
 # The evaluation sizes a finished model's metrics.json must record to be skipped.
 EVAL_SIZE_FIELDS = ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples", "seed")
@@ -899,22 +903,6 @@ def wall_times(records: dict, invocation_seconds: float) -> dict[str, float]:
             "this_invocation_seconds": invocation_seconds}
 
 
-def git_commit(directory: str | None = None) -> str:
-    """``git rev-parse HEAD`` of the source tree, with "+dirty" if tracked files (or untracked Python
-    files) differ from it; "unknown" outside a git checkout."""
-    directory = directory or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        head = subprocess.run(["git", "-C", directory, "rev-parse", "HEAD"], capture_output=True,
-                              text=True, check=True, timeout=30).stdout.strip()
-        status = subprocess.run(["git", "-C", directory, "status", "--porcelain"],
-                                capture_output=True, text=True, check=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    dirty = any(not line.startswith("??") or line.rstrip().endswith(".py")
-                for line in status.splitlines() if line.strip())
-    return head + ("+dirty" if dirty else "")
-
-
 def write_tables(request: Request, records: dict, commit: str, invocation_seconds: float,
                  extra: dict | None = None) -> dict[str, str]:
     """table1.csv, table1.md, table1.json from the records (each written atomically)."""
@@ -1000,33 +988,40 @@ def table_scalar_tags(tau: float) -> dict[str, str]:
 
 
 def write_hparams_config(runs_root: str, tau: float) -> None:
-    """The HParams experiment at ``<out>/runs`` (once): hyperparameters reg, prior, seed, dataset and
-    the table's metrics, which each run's ``logs/hparams`` holds."""
+    """The HParams experiment at ``<out>/runs`` (once): hyperparameters reg, prior, seed, dataset,
+    latent size, and as metrics the table's numbers (group ``table1`` of each run's session, which
+    ``write_trial_metrics`` writes) and training's validation and best-epoch −ELBO."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
     if any(name.endswith(HPARAMS_CONFIG_SUFFIX) for name in os.listdir(runs_root)):
         return
+    metrics = [hp.Metric(tag, group="table1", display_name=tag.split("/", 1)[1])
+               for tag in table_scalar_tags(tau).values()]
+    metrics += [hp.Metric("nelbo", group="validation", display_name="validation −ELBO"),
+                hp.Metric("best/val_nelbo", display_name="best validation −ELBO")]
     with tf.summary.create_file_writer(runs_root, filename_suffix=HPARAMS_CONFIG_SUFFIX).as_default():
         hp.hparams_config(
             hparams=[hp.HParam("reg", hp.Discrete(list(REGULARIZERS))),
                      hp.HParam("prior", hp.Discrete(list(PRIORS) + list(POST_HOC))),
-                     hp.HParam("seed", hp.IntInterval(0, 2 ** 31 - 1)), hp.HParam("dataset")],
-            metrics=[hp.Metric(tag, display_name=tag.split("/", 1)[1])
-                     for tag in table_scalar_tags(tau).values()])
+                     hp.HParam("seed", hp.IntInterval(0, 2 ** 31 - 1)), hp.HParam("dataset"),
+                     hp.HParam("latent_dim", hp.IntInterval(1, 2 ** 31 - 1))],
+            metrics=metrics)
 
 
-def write_trial_hparams(run_dir: str, reg: str, prior: str, seed: int, dataset: str) -> None:
-    """The run's HParams session in ``<run>/logs/hparams`` (once per run)."""
+def write_trial_hparams(run_dir: str, reg: str, prior: str, seed: int, dataset: str,
+                        latent_dim: int) -> None:
+    """A post-hoc row's HParams session in ``<run>/logs`` (once): training writes every other run's
+    there itself, so that each model is one session."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
-    directory = os.path.join(run_dir, HPARAMS_DIR)
-    if os.path.isdir(directory) and os.listdir(directory):
+    directory = os.path.join(run_dir, SESSION_DIR)
+    if os.path.isdir(directory) and any(f.startswith("events.") for f in os.listdir(directory)):
         return
     with tf.summary.create_file_writer(directory).as_default():
-        hp.hparams({"reg": reg, "prior": prior, "seed": seed, "dataset": dataset},
-                   trial_id=os.path.basename(run_dir))
+        hp.hparams({"reg": reg, "prior": prior, "seed": seed, "dataset": dataset,
+                    "latent_dim": latent_dim}, trial_id=os.path.basename(run_dir))
 
 
 def write_trial_metrics(run_dir: str, values: dict, step: int, tau: float) -> None:
@@ -1198,18 +1193,17 @@ def reproduce_table1(request: Request, log: Callable[[str], None] = print,
                                           overwrite=True)
                 timing["train_seconds"] = time.perf_counter() - t
                 write_timing(run_dir, timing)
-                write_trial_hparams(run_dir, reg, prior, seed, p.dataset)
+                write_trial_hparams(run_dir, reg, prior, seed, p.dataset, p.latent_dim)
                 step, fitted = p.steps, True
             elif prior in POST_HOC:
                 say(f"{tag}: fitted already; evaluating")
-                write_trial_hparams(run_dir, reg, prior, seed, p.dataset)
+                write_trial_hparams(run_dir, reg, prior, seed, p.dataset, p.latent_dim)
             elif step < p.steps:
                 splits = splits_for(seed)
                 config = pair_configs(p, reg, seed, splits.num_train)[prior]
                 say(f"{tag}: training {'from step ' + str(step) if step else 'from scratch'} to "
                     f"step {p.steps:,}")
                 os.makedirs(run_dir, exist_ok=True)
-                write_trial_hparams(run_dir, reg, prior, seed, p.dataset)
                 t = time.perf_counter()
                 try:
                     result = training.fit(config, run_dir, splits=splits, verbose=0,
@@ -1222,7 +1216,6 @@ def reproduce_table1(request: Request, log: Callable[[str], None] = print,
                 del result
             else:
                 say(f"{tag}: trained to step {step} already ({why}); evaluating")
-                write_trial_hparams(run_dir, reg, prior, seed, p.dataset)
             t = time.perf_counter()
             results = eval_run.evaluate_run(run_dir, settings, log=lambda msg: say(f"{tag}: {msg}"))
             # eval/ as one set, samples.npz in it: the model is done when it appears

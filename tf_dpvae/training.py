@@ -10,13 +10,10 @@ Run directory:
     checkpoints/best/    the weights of the epoch with the lowest validation negative ELBO (R + KL),
                          with that value; best.json says which step it is. Export and evaluation read
                          it by default (``runs.checkpoint_path``)
-    logs/                HParams: the run's whole configuration, for TensorBoard's HParams dashboard
-    logs/train, logs/validation   Keras TensorBoard scalars for every tracked term, per epoch
-    logs/steps           training scalars every ``train.log_every`` steps (running means over the
-                         epoch so far) and the learning rate
-    logs/latents         histograms of z and z0 of a fixed validation batch; 2-D data: the figure,
-                         every epoch
-    logs/images          image data: reconstructions and prior samples every epoch (ImageSummaries)
+    logs/                TensorBoard, every summary at the optimizer's step (``summaries``): the
+                         HParams session, the run as text, the best epoch; logs/train (every
+                         ``train.log_every`` steps), logs/validation (every epoch), logs/latents,
+                         logs/images
     figure.png           2-D data: samples, q(z), and the generation space (paper Figs. 1 and 3) of
                          the best checkpoint
 """
@@ -35,10 +32,13 @@ import numpy as np
 import tensorflow as tf
 
 from tf_dpvae import data as data_lib
-from tf_dpvae import checkpoints, distribute, locks, plots
+from tf_dpvae import checkpoints, distribute, locks
 from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, RunConfig, read_json_file
 from tf_dpvae.files import clean_stale_files, write_atomic
 from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
+from tf_dpvae.summaries import (BestEpochSummaries, FigureSummaries, ImageSummaries, LatentSummaries,
+                                RunText, StepScalars, ValidationScalars, moons_figure_png,
+                                write_hparams)
 
 # Settings that may change between a run and its resumption (a longer run, a smoke test).
 # Where it runs may change too: a run started on one device can resume mirrored, and the reverse.
@@ -227,65 +227,6 @@ class BestCheckpoint(keras.callbacks.Callback):
              "checkpoint": os.path.basename(path)}, indent=2))
 
 
-class StepScalars(keras.callbacks.Callback):
-    """Training scalars every ``every`` steps, at the optimizer's step (so a resumed run continues
-    the curves): Keras's running means over the epoch so far, and the learning rate."""
-
-    def __init__(self, log_dir: str, every: int):
-        super().__init__()
-        self.writer = tf.summary.create_file_writer(log_dir)
-        self.every = every
-
-    def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
-        if step % self.every:
-            return
-        optimizer = self.model.optimizer
-        with self.writer.as_default(step=step):
-            for name, value in (logs or {}).items():
-                tf.summary.scalar(f"steps/{name}", float(value))
-            tf.summary.scalar("steps/learning_rate", float(keras.ops.convert_to_numpy(
-                optimizer.learning_rate)))
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.writer.flush()
-
-
-class FigureSummaries(keras.callbacks.Callback):
-    """2-D data: the paper-style figure (``moons_figure_png``) in TensorBoard every epoch, so that
-    pockets can be watched forming and filling; fixed seeds, so epochs compare. A lighter figure than
-    the final ``figure.png`` (1,000 samples, q(z) of 1,000 encodings): it is drawn every epoch, inside
-    the default run's time budget."""
-
-    def __init__(self, log_dir: str, train: np.ndarray, seed: int, guard: NaNGuard):
-        super().__init__()
-        self.writer = tf.summary.create_file_writer(log_dir)
-        self.train = train
-        self.seed = seed
-        self.guard = guard
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.guard.bad_step is not None:  # non-finite weights: nothing to draw
-            return
-        png = moons_figure_png(self.model, self.train, self.seed, num_samples=1000,
-                               num_points=1000)
-        with self.writer.as_default(step=int(self.model.optimizer.iterations.numpy())):
-            tf.summary.image("figure", tf.image.decode_png(png, channels=4)[None])
-        self.writer.flush()
-
-
-def write_hparams(log_dir: str, config: RunConfig) -> None:
-    """The run's whole configuration (``section.field``) as TensorBoard HParams, so that runs under
-    one ``--logdir`` (a Table 1 reproduction, a sweep) compare in the HParams dashboard."""
-    from tensorboard.plugins.hparams import api as hparams_api
-
-    values = {f"{section}.{key}": value for section, fields in config.to_dict().items()
-              for key, value in fields.items()}
-    with tf.summary.create_file_writer(log_dir).as_default():
-        hparams_api.hparams(values, trial_id=os.path.basename(os.path.normpath(
-            os.path.dirname(os.path.abspath(log_dir)))))
-
-
 class CommonValidationNoise(keras.callbacks.Callback):
     """Every validation pass draws the same reparameterization noise (``reset_evaluation_noise``):
     the validation negative ELBO of two epochs then differs only through the weights."""
@@ -295,98 +236,21 @@ class CommonValidationNoise(keras.callbacks.Callback):
 
 
 class StopAtStep(keras.callbacks.Callback):
-    """Stops once the optimizer has taken ``steps`` steps in total (across resumptions)."""
+    """Stops once the optimizer has taken ``steps`` steps in total (across resumptions). The step is
+    read once at the start and counted here, so that no batch waits on the device for it."""
 
     def __init__(self, steps: int):
         super().__init__()
         self.steps = steps
+        self.step = 0
+
+    def on_train_begin(self, logs=None):
+        self.step = int(self.model.optimizer.iterations.numpy())
 
     def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) >= self.steps:
+        self.step += 1
+        if self.step >= self.steps:
             self.model.stop_training = True
-
-
-class LatentSummaries(keras.callbacks.Callback):
-    """Histograms of z and z0 = g(z) for a fixed validation batch, every epoch.
-
-    The reparameterization noise is a fixed stateless draw, so the summaries neither consume the
-    training RNG (a run's results do not depend on which callbacks ran) nor change between epochs
-    for any reason but the model's weights.
-    """
-
-    def __init__(self, log_dir: str, batch):
-        super().__init__()
-        self.writer = tf.summary.create_file_writer(log_dir)
-        self.batch = batch
-
-    def on_epoch_end(self, epoch, logs=None):
-        model: DPVAE = self.model
-        mean, log_var = model.encode(self.batch)
-        eps = tf.random.stateless_normal(tf.shape(mean), seed=[model.seed, 7])
-        z = mean + tf.exp(0.5 * log_var) * eps
-        z0, _ = model.prior.forward(z)
-        step = int(model.optimizer.iterations.numpy())
-        with self.writer.as_default(step=step):
-            for k in range(z.shape[-1]):
-                tf.summary.histogram(f"z/dim_{k}", z[:, k])
-                tf.summary.histogram(f"z0/dim_{k}", z0[:, k])
-        self.writer.flush()
-
-
-class ImageSummaries(keras.callbacks.Callback):
-    """TensorBoard images every epoch (image data only), all with fixed inputs so that epochs compare:
-
-    images/reconstructions   a fixed validation batch, each row of originals above its
-                             reconstructions E[x | z = μ(x)]
-    images/samples           E[x | z] for z = g⁻¹(ε), ε ~ N(0, I) a fixed stateless draw (z = ε for
-                             the normal prior)
-    images/samples_vs_unmapped   decoupled prior only: left the samples above, right E[x | z = ε],
-                             the same ε decoded straight in the representation space, i.e. what
-                             sampling would give if the learned prior were ignored
-    """
-
-    def __init__(self, log_dir: str, batch: np.ndarray, seed: int, num_samples: int = 64,
-                 columns: int = 8):
-        super().__init__()
-        self.writer = tf.summary.create_file_writer(log_dir)
-        self.columns = columns
-        self.batch_columns = max(1, min(columns, len(batch)))  # a small batch: one shorter row
-        self.batch = batch[: (len(batch) // self.batch_columns) * self.batch_columns]
-        self.num_samples = num_samples
-        self.seed = tf.constant([seed, 11], tf.int32)  # its own stream: never the training RNG
-
-    def on_epoch_end(self, epoch, logs=None):
-        model: DPVAE = self.model
-        c = self.batch_columns
-        recon = model(self.batch).numpy()
-        rows = []
-        for start in range(0, len(self.batch), c):
-            rows += [self.batch[start:start + c], recon[start:start + c]]
-        drawn = model.sample(self.num_samples, self.seed)
-        samples = plots.image_grid(drawn["images"].numpy(), self.columns)
-        step = int(model.optimizer.iterations.numpy())
-        with self.writer.as_default(step=step):
-            tf.summary.image("images/reconstructions",
-                             plots.image_grid(np.concatenate(rows), c)[None])
-            tf.summary.image("images/samples", samples[None])
-            if not model.prior.is_identity:
-                unmapped = plots.image_grid(model.decode_mean(drawn["z0"]).numpy(), self.columns)
-                tf.summary.image("images/samples_vs_unmapped",
-                                 plots.side_by_side(samples, unmapped)[None])
-        self.writer.flush()
-
-
-def moons_figure_png(model: DPVAE, train: np.ndarray, seed: int, num_samples: int = 2000,
-                     num_points: int = 3000) -> bytes:
-    """The paper-style picture for 2-D data (see ``plots.moons_figure``): ``num_samples`` samples over
-    the first ``num_points`` training points, whose encodings make the q(z) map."""
-    drawn = model.sample(num_samples, tf.constant([seed, 1], tf.int32))
-    log_prob = model.prior.log_prob(drawn["z"]).numpy()
-    subset = train[: min(len(train), num_points)]
-    mean, log_var = (t.numpy() for t in model.encode(subset))
-    z0 = None if model.prior.is_identity else model.prior.forward(mean)[0].numpy()
-    fig = plots.moons_figure(subset, drawn["images"].numpy(), log_prob, mean, log_var, z0)
-    return plots.figure_to_png(fig)
 
 
 # ------------------------------------------------------------------ shared by fit and the tuner
@@ -421,24 +285,35 @@ def build_callbacks(config: RunConfig, splits: data_lib.Splits, log_dir: str, gu
                     last_step: int = 0, checkpoints=(), summaries: bool = True) -> list:
     """The callbacks of a training, in order: ``guard`` (first: it stops at a non-finite loss),
     ``StopAtStep(last_step)`` (0: none), ``CommonValidationNoise``, ``checkpoints`` (a run's
-    ``BestCheckpoint`` then ``CheckpointOnEpoch``), Keras's TensorBoard scalars under ``log_dir``, and
-    with ``summaries`` the step scalars, latent histograms, and the image or 2-D figure summaries."""
+    ``BestCheckpoint`` then ``CheckpointOnEpoch``), the validation scalars under ``log_dir`` and, with
+    ``summaries``, the rest of ``summaries``' TensorBoard (step scalars, the best epoch, the run's
+    text, latent histograms, the image or 2-D figure summaries)."""
     callbacks = [guard]
     if last_step:
         callbacks.append(StopAtStep(last_step))
     callbacks += [CommonValidationNoise(), *checkpoints,
-                  keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False)]
+                  ValidationScalars(os.path.join(log_dir, "validation"))]
     if not summaries:
         return callbacks
     val_batch = splits.head("validation", 500)
-    callbacks += [StepScalars(os.path.join(log_dir, "steps"), config.train.log_every),
+    image = len(splits.example_shape) == 3
+    callbacks += [StepScalars(os.path.join(log_dir, "train"), config.train.log_every),
                   LatentSummaries(os.path.join(log_dir, "latents"), val_batch)]
-    if len(splits.example_shape) == 3:
-        callbacks.append(ImageSummaries(os.path.join(log_dir, "images"), val_batch[:32],
-                                        config.train.seed))
-    if splits.example_shape == (2,):
-        callbacks.append(FigureSummaries(os.path.join(log_dir, "latents"), splits.train,
-                                         config.train.seed, guard))
+    if image:
+        images = ImageSummaries(os.path.join(log_dir, "images"), val_batch[:32], config.train.seed)
+        callbacks.append(images)
+        draw = images.samples_grid
+    elif splits.example_shape == (2,):
+        figures = FigureSummaries(os.path.join(log_dir, "latents"), splits.train, config.train.seed,
+                                  guard)
+        callbacks.append(figures)
+        draw = figures.draw
+    else:
+        draw = None
+    best = next((c for c in checkpoints if isinstance(c, BestCheckpoint)), None)
+    if best is not None:
+        callbacks += [BestEpochSummaries(log_dir, best, draw),
+                      RunText(log_dir, config, os.path.join(best.directory, BEST_RECORD))]
     return callbacks
 
 
@@ -467,6 +342,7 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
     # the strategy's scope; for the default strategy (one device) the scope changes nothing.
     with strategy.scope():
         model = new_model(config, splits)
+        model.monitor_steps()   # gradient norms for TensorBoard, outside the checkpoint
         # Only now is the configuration known to make a model: a bad one leaves nothing written.
         try:
             os.makedirs(out_dir, exist_ok=True)
