@@ -220,17 +220,19 @@ def relevant_hparams(config: RunConfig) -> dict:
     return {k: v for k, v in values.items() if isinstance(v, (bool, int, float, str))}
 
 
-def write_hparams(log_dir: str, config: RunConfig, extra_metrics=()) -> None:
+def write_hparams(log_dir: str, config: RunConfig, experiment: bool = True) -> None:
     """The run's HParams session in ``log_dir`` (one per run: its trial id is the run folder's name),
     with ``relevant_hparams`` and the metrics it is compared by: the validation −ELBO and loss
-    (``logs/validation``), the best epoch's (``logs``), and ``extra_metrics`` ((tag, group) pairs, e.g.
-    the Table 1 metrics evaluation adds)."""
+    (``logs/validation``), the best epoch's (``logs``) and evaluate's (``logs/eval``). ``experiment``:
+    also the experiment (the hparams and metrics to show), which TensorBoard takes from one place:
+    off when the caller declares it for a folder of runs (Table 1)."""
     from tensorboard.plugins.hparams import api as hp
 
     values = relevant_hparams(config)
-    metrics = [hp.Metric(tag, group=group) for tag, group in (*HPARAM_METRICS, *extra_metrics)]
     with tf.summary.create_file_writer(log_dir).as_default():
-        hp.hparams_config(hparams=[hp.HParam(k) for k in values], metrics=metrics)
+        if experiment:
+            hp.hparams_config(hparams=[hp.HParam(k) for k in values],
+                              metrics=[hp.Metric(tag, group=group) for tag, group in HPARAM_METRICS])
         hp.hparams(values, trial_id=os.path.basename(os.path.normpath(
             os.path.dirname(os.path.abspath(log_dir)))))
 

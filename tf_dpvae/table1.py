@@ -1207,7 +1207,8 @@ def reproduce_table1(request: Request, log: Callable[[str], None] = print,
                 t = time.perf_counter()
                 try:
                     result = training.fit(config, run_dir, splits=splits, verbose=0,
-                                          log=lambda msg: say(f"{tag}: {msg}"))
+                                          log=lambda msg: say(f"{tag}: {msg}"),
+                                          hparams_experiment=False)   # the table's, at runs/
                 finally:
                     timing["train_seconds"] += time.perf_counter() - t
                     write_timing(run_dir, timing)

@@ -318,17 +318,19 @@ def build_callbacks(config: RunConfig, splits: data_lib.Splits, log_dir: str, gu
 
 
 def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
-        verbose: int | None = None, log=print) -> RunResult:
+        verbose: int | None = None, log=print, hparams_experiment: bool = True) -> RunResult:
     """Train (or resume) the run ``config`` describes in ``out_dir``; see the module docstring.
 
     The run directory is locked (``locks.hold``) from the moment it is created until the run ends:
-    a second process training, evaluating or exporting in it gets ``locks.RunLocked`` (exit 2)."""
+    a second process training, evaluating or exporting in it gets ``locks.RunLocked`` (exit 2).
+    ``hparams_experiment``: also declare the HParams experiment in the run's logs (off where a caller
+    declares one for a folder of runs, as Table 1 does: TensorBoard takes one experiment)."""
     with contextlib.ExitStack() as held:
-        return _fit(config, out_dir, splits, verbose, log, held)
+        return _fit(config, out_dir, splits, verbose, log, held, hparams_experiment)
 
 
 def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbose: int | None,
-         log, held: contextlib.ExitStack) -> RunResult:
+         log, held: contextlib.ExitStack, hparams_experiment: bool = True) -> RunResult:
     if splits is None:
         splits = data_lib.load(config.data, config.train.seed)
     config = resolve_config(config, splits)
@@ -389,7 +391,7 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
     done = resumed_from >= last_step
     final_logs = {}
     if not done:
-        write_hparams(log_dir, config)
+        write_hparams(log_dir, config, experiment=hparams_experiment)
         history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
                             steps_per_epoch=steps_per_epoch, initial_epoch=initial_epoch,
                             callbacks=callbacks, verbose=verbose,
