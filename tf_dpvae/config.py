@@ -19,10 +19,7 @@ from tf_dpvae.errors import UserError
 
 REGULARIZERS = ("none", "beta", "betab", "tc", "factor", "info")
 PRIORS = ("dp", "normal")
-# The decoupled prior's coupling blocks and what mixes coordinates between them (priors.py).
-FLOW_COUPLINGS = ("affine", "spline")
-FLOW_PERMUTATIONS = ("alternate", "reverse", "random", "lu")
-MAX_SPLINE_BINS = 128
+FLOW_COUPLINGS, FLOW_PERMUTATIONS = ("affine", "spline"), ("alternate", "reverse", "random", "lu")
 LIKELIHOODS = ("gaussian", "bernoulli")
 TC_ESTIMATORS = ("mss", "mws")
 MMD_KERNELS = ("rbf", "imq")
@@ -128,8 +125,6 @@ class PriorConfig:
     ``dp`` is the decoupled prior p(z) = N(g(z); 0, I)·|det ∂g/∂z| (paper eq. 2) with g a chain of
     ``num_blocks`` affine coupling blocks (eqs. 3-4). Defaults follow the authors' reference: K = 6
     blocks, two hidden layers of width 64, log-scale bounded to [-1, 1] by tanh, alternating halves.
-    Options for the tails of g⁻¹ (issue 22): a bounded shift, rational-quadratic spline couplings that
-    are the identity outside [-B, B], and permutations or learned linear maps between blocks.
     """
 
     GROUP: ClassVar[str] = "decoupled prior (RealNVP, eqs. 3-4)"
@@ -142,23 +137,16 @@ class PriorConfig:
     hidden_layers: int = flag(2, "hidden layers of s_k, t_k", name="flow_layers")
     # |s_k| <= scale_bound, so one block rescales by at most e^bound
     scale_bound: float = flag(1.0, "bound on |s_k| (tanh)", name="flow_scale_bound")
-    # The authors' code ends the shift net in tanh too (shift_bound = 1); 0 keeps t_k linear (ours)
-    shift_bound: float = flag(0.0, "affine: bound on |t_k| by shift_bound·tanh (0 = linear t_k; "
-                              "the authors' code: 1)", name="flow_shift_bound")
-    coupling: str = flag("affine", "affine = x·exp(s) + t (eq. 3); spline = rational-quadratic "
-                         "spline on [-B, B], identity outside (Durkan et al. 2019)",
-                         name="flow_coupling", choices=FLOW_COUPLINGS)
-    spline_bins: int = flag(8, "spline: bins K per coordinate", name="flow_spline_bins")
-    # B = 5: N(0, 1) puts 5.7e-7 of its mass outside ±5, so almost every prior draw z0 is shaped by
-    # the splines, and codes of a KL-regularized encoder lie well inside; outside the box g is the
-    # identity, so the tails of z are exactly those of z0 (a wider box only spends bins on empty space)
-    spline_bound: float = flag(5.0, "spline: half-width B of the box [-B, B]",
-                               name="flow_spline_bound")
-    # between blocks; "random" is drawn from --seed and stored in the checkpoints
-    permutation: str = flag("alternate", "between coupling blocks: alternate = alternating halves "
-                            "(no mixing within a half for d > 2); reverse; random = a fixed random "
-                            "permutation per block (from --seed); lu = a learned invertible linear "
-                            "map (Glow)", name="flow_permutation", choices=FLOW_PERMUTATIONS)
+    # issue 22 (priors.DecoupledPrior says why B = 5); 0 keeps t_k linear, the authors' tanh is 1
+    shift_bound: float = flag(0.0, "affine: |t_k| <= bound via tanh (0 = linear t_k)",
+                              name="flow_shift_bound")
+    coupling: str = flag("affine", "affine (eq. 3), or spline: rational-quadratic on [-B, B], "
+                         "identity outside", name="flow_coupling", choices=FLOW_COUPLINGS)
+    spline_bins: int = flag(8, "spline: bins per coordinate", name="flow_spline_bins")
+    spline_bound: float = flag(5.0, "spline: half-width B of the box", name="flow_spline_bound")
+    permutation: str = flag("alternate", "between blocks: alternating halves, reverse, random "
+                            "(fixed, from --seed) or lu (learned, Glow)", name="flow_permutation",
+                            choices=FLOW_PERMUTATIONS)
 
     def __post_init__(self) -> None:
         _choice("prior", self.kind, PRIORS)
@@ -172,10 +160,9 @@ class PriorConfig:
         _finite("flow_scale_bound", self.scale_bound, 0.0, strict=True)
         _finite("flow_shift_bound", self.shift_bound, 0.0)
         _choice("flow_coupling", self.coupling, FLOW_COUPLINGS)
-        _require(self.coupling == "affine" or self.shift_bound == 0,
-                 f"flow_shift_bound applies to affine couplings only, got {self.shift_bound!r} with "
-                 f"flow_coupling {self.coupling!r}")
-        _int_in("flow_spline_bins", self.spline_bins, 2, MAX_SPLINE_BINS)
+        _require(self.coupling == "affine" or self.shift_bound == 0, f"flow_shift_bound applies to "
+                 f"affine couplings only, got {self.shift_bound!r} with flow_coupling {self.coupling!r}")
+        _int_in("flow_spline_bins", self.spline_bins, 2, 128)
         _finite("flow_spline_bound", self.spline_bound, 0.0, strict=True)
         _choice("flow_permutation", self.permutation, FLOW_PERMUTATIONS)
 

@@ -122,12 +122,16 @@ class DecoupledPrior(Prior):
         2019) with ``spline_bins`` bins on [−B, B], B = ``spline_bound``, and the identity outside
         (``tfb.RationalQuadraticSpline``, ``SplineCouplingNetwork``). It maps the box onto itself,
         so |g⁻¹(z0)_i| ≤ max(B, max_j |z0_j|): prior samples keep N(0, I)'s tails exactly.
+        B = 5 by default: N(0, 1) puts 5.7e-7 of its mass outside ±5, so nearly every draw z0 is
+        shaped by the splines, and the codes of a KL-regularized encoder lie well inside; a wider
+        box only spends bins on empty space (choose it to cover the codes, design.md wave 3).
 
     Between blocks, P⁽ᵏ⁾ mixes the coordinates (for d > 2 alternating halves never mix within one):
       "alternate": no P; even blocks condition on the first ⌊d/2⌋ coordinates, odd on the last
         ⌈d/2⌉ (today's, the default; every coordinate is transformed).
       "reverse": P reverses the order; "random": fixed permutations drawn from
-        ``permutation_seed`` and held as non-trainable variables (checkpoints and exports carry them);
+        ``permutation_seed`` (the run's seed) and held as non-trainable variables, so checkpoints
+        and exports carry them;
       "lu": a learned invertible linear map P·L·U (``tfb.ScaleMatvecLU``, Glow), started at a random
         rotation; its log-det Σ log|U_ii| joins the sum.
     With a P every block conditions on the first ⌊d/2⌋ coordinates. The chain's log-determinant is
