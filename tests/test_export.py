@@ -508,15 +508,17 @@ def test_a_run_without_the_recorded_shape_still_exports_from_its_data(run, tmp_p
     assert savedmodel.read_metadata(result.path)["example_shape"] == [2]
 
 
-def test_spline_prior_with_random_permutations_serves_like_the_live_model(tmp_path):
-    """The spline couplings and the stored permutations export as core TF ops that TF Serving's
-    graph path runs: sample, encode's z0 and log_prob match the live model."""
-    config = tiny_config("none", "dp", model={"latent_dim": 3},
-                         prior={"coupling": "spline", "permutation": "random", "spline_bins": 4,
-                                "num_blocks": 2})
+@pytest.mark.parametrize("options", [
+    {"coupling": "spline", "permutation": "random", "spline_bins": 4},
+    {"coupling": "affine", "shift_bound": 1.0, "permutation": "lu"}])
+def test_flow_options_serve_like_the_live_model(tmp_path, options):
+    """Spline couplings with stored random permutations, and bounded-shift affine couplings with
+    learned LU maps, export as ops that TF Serving's graph path runs: sample, encode's z0 and
+    log_prob match the live model."""
+    config = tiny_config("none", "dp", model={"latent_dim": 3}, prior={**options, "num_blocks": 2})
     model = build_model(config, (None, 2))
     rng = np.random.default_rng(0)
-    for net in model.prior.couplings:   # a non-trivial spline (training starts at the identity)
+    for net in model.prior.couplings:   # a non-trivial flow (training starts at the identity)
         net.head.kernel.assign(rng.normal(scale=0.1, size=net.head.kernel.shape).astype(np.float32))
     result = savedmodel.export_model(model, str(tmp_path), max_samples=10)
     tol = dict(rtol=1e-5, atol=1e-5)
