@@ -1,5 +1,6 @@
 """The decoupled prior against independent answers: inversion on fresh tensors, the autodiff Jacobian,
-the change-of-variables density, Keras weight tracking, and stateless sampling."""
+the change-of-variables density, Keras weight tracking, and stateless sampling; the same for every flow
+option (affine with a linear or bounded shift, splines; alternating, reversed, random or LU mixing)."""
 
 import keras
 import numpy as np
