@@ -94,3 +94,51 @@ def test_post_hoc_record_is_skipped_by_run_config_and_validated_on_its_own():
         PostHocConfig(codes="modes")
     with pytest.raises(ConfigError, match="steps must be a positive integer, got 0"):
         PostHocConfig(steps=0)
+
+
+@pytest.mark.parametrize("values, fragment", [
+    ({"coupling": "nsf"}, "flow_coupling must be one of affine, spline; got 'nsf'"),
+    ({"permutation": "shuffle"}, "flow_permutation must be one of alternate, reverse, random, lu; "
+                                 "got 'shuffle'"),
+    ({"shift_bound": -1.0}, "flow_shift_bound must be a finite number >= 0.0, got -1.0"),
+    ({"shift_bound": float("inf")}, "flow_shift_bound must be a finite number >= 0.0, got inf"),
+    ({"coupling": "spline", "shift_bound": 1.0}, "flow_shift_bound applies to affine couplings only, "
+                                                 "got 1.0 with flow_coupling 'spline'"),
+    ({"spline_bins": 1}, "flow_spline_bins must be an integer in [2, 128], got 1"),
+    ({"spline_bins": 4.0}, "flow_spline_bins must be an integer in [2, 128], got 4.0"),
+    ({"spline_bound": 0.0}, "flow_spline_bound must be a finite number > 0.0, got 0.0"),
+])
+def test_flow_options_are_validated_in_one_line(values, fragment):
+    with pytest.raises(ConfigError) as err:
+        RunConfig().replace(prior=values)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_old_config_without_the_flow_options_loads_as_the_defaults(tmp_path):
+    """A config.json written before issue 22 lacks the new prior keys: it reads back equal to the
+    defaults, and training's resumption check treats the missing keys as equal."""
+    from tf_dpvae.training import check_out_dir
+
+    values = RunConfig().to_dict()
+    for key in ("shift_bound", "coupling", "spline_bins", "spline_bound", "permutation"):
+        del values["prior"][key]
+    assert RunConfig.from_dict(values) == RunConfig()
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    assert check_out_dir(str(tmp_path), RunConfig()) is True
+    options = RunConfig().replace(prior={"coupling": "spline", "permutation": "random",
+                                         "spline_bins": 4, "spline_bound": 3.0})
+    assert RunConfig.from_dict(json.loads(options.to_json())) == options
+
+
+def test_flow_flags_are_generated():
+    import argparse
+
+    from tf_dpvae.cli.flags import add_config_flags, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser)
+    config = config_from_args(parser.parse_args(
+        ["--flow-coupling", "spline", "--flow-spline-bins", "4", "--flow-spline-bound", "3",
+         "--flow-permutation", "lu"]))
+    assert (config.prior.coupling, config.prior.spline_bins, config.prior.spline_bound,
+            config.prior.permutation) == ("spline", 4, 3.0, "lu")

@@ -189,3 +189,22 @@ def test_validation_passes_after_a_reset_draw_the_same_noise(make_config):
     again = model.evaluate(x, batch_size=20, verbose=0, return_dict=True)
     assert again["nelbo"] == first["nelbo"] and again["kl"] == first["kl"]
     assert moved_on["nelbo"] != first["nelbo"]
+
+
+@pytest.mark.parametrize("prior", [{"coupling": "spline", "permutation": "random", "spline_bins": 4},
+                                   {"coupling": "affine", "shift_bound": 1.0, "permutation": "lu"}])
+def test_flow_options_survive_a_checkpoint(tmp_path, make_config, prior):
+    """The random permutations and LU maps are variables: a model built with another seed (other
+    permutations, other weights) gives the trained model's flow after the restore."""
+    config = make_config("none", "dp", model={"latent_dim": 4}, prior=prior)
+    trained = build_model(config, (None, 2))
+    x = tf.random.stateless_normal([20, 2], seed=[6, 6])
+    trained.train_step((x, x))
+    path = make_checkpoint(trained).write(str(tmp_path / "ckpt"))
+    other = build_model(config.replace(train={"seed": 5}), (None, 2))
+    z = tf.random.stateless_normal([8, 4], seed=[7, 7])
+    assert not np.allclose(other.prior.forward(z)[0], trained.prior.forward(z)[0])
+    restore_weights(other, path)
+    np.testing.assert_array_equal(other.prior.forward(tf.identity(z))[0],
+                                  trained.prior.forward(tf.identity(z))[0])
+    np.testing.assert_array_equal(other.prior.log_prob(z), trained.prior.log_prob(z))

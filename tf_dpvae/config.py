@@ -19,6 +19,7 @@ from tf_dpvae.errors import UserError
 
 REGULARIZERS = ("none", "beta", "betab", "tc", "factor", "info")
 PRIORS = ("dp", "normal")
+FLOW_COUPLINGS, FLOW_PERMUTATIONS = ("affine", "spline"), ("alternate", "reverse", "random", "lu")
 LIKELIHOODS = ("gaussian", "bernoulli")
 TC_ESTIMATORS = ("mss", "mws")
 MMD_KERNELS = ("rbf", "imq")
@@ -123,7 +124,7 @@ class PriorConfig:
 
     ``dp`` is the decoupled prior p(z) = N(g(z); 0, I)·|det ∂g/∂z| (paper eq. 2) with g a chain of
     ``num_blocks`` affine coupling blocks (eqs. 3-4). Defaults follow the authors' reference: K = 6
-    blocks, two hidden layers of width 64, log-scale bounded to [-1, 1] by tanh.
+    blocks, two hidden layers of width 64, log-scale bounded to [-1, 1] by tanh, alternating halves.
     """
 
     GROUP: ClassVar[str] = "decoupled prior (RealNVP, eqs. 3-4)"
@@ -136,6 +137,16 @@ class PriorConfig:
     hidden_layers: int = flag(2, "hidden layers of s_k, t_k", name="flow_layers")
     # |s_k| <= scale_bound, so one block rescales by at most e^bound
     scale_bound: float = flag(1.0, "bound on |s_k| (tanh)", name="flow_scale_bound")
+    # issue 22 (priors.DecoupledPrior says why B = 5); 0 keeps t_k linear, the authors' tanh is 1
+    shift_bound: float = flag(0.0, "affine: |t_k| <= bound via tanh (0 = linear t_k)",
+                              name="flow_shift_bound")
+    coupling: str = flag("affine", "affine (eq. 3), or spline: rational-quadratic on [-B, B], "
+                         "identity outside", name="flow_coupling", choices=FLOW_COUPLINGS)
+    spline_bins: int = flag(8, "spline: bins per coordinate", name="flow_spline_bins")
+    spline_bound: float = flag(5.0, "spline: half-width B of the box", name="flow_spline_bound")
+    permutation: str = flag("alternate", "between blocks: alternating halves, reverse, random "
+                            "(fixed, from --seed) or lu (learned, Glow)", name="flow_permutation",
+                            choices=FLOW_PERMUTATIONS)
 
     def __post_init__(self) -> None:
         _choice("prior", self.kind, PRIORS)
@@ -147,6 +158,13 @@ class PriorConfig:
         _int_in("flow_units", self.hidden_units, 1, MAX_WIDTH)
         _int_in("flow_layers", self.hidden_layers, 1, MAX_LAYERS)
         _finite("flow_scale_bound", self.scale_bound, 0.0, strict=True)
+        _finite("flow_shift_bound", self.shift_bound, 0.0)
+        _choice("flow_coupling", self.coupling, FLOW_COUPLINGS)
+        _require(self.coupling == "affine" or self.shift_bound == 0, f"flow_shift_bound applies to "
+                 f"affine couplings only, got {self.shift_bound!r} with flow_coupling {self.coupling!r}")
+        _int_in("flow_spline_bins", self.spline_bins, 2, 128)
+        _finite("flow_spline_bound", self.spline_bound, 0.0, strict=True)
+        _choice("flow_permutation", self.permutation, FLOW_PERMUTATIONS)
 
 
 @dataclasses.dataclass(frozen=True)

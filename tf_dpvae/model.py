@@ -460,7 +460,10 @@ def build_model(config: RunConfig, input_shape, total_steps: int | None = None,
         kind = p.kind if post_hoc is None else {"flow": "dp", "gmm": "gmm"}[post_hoc.sampler]
         prior = make_prior(kind, m.latent_dim, num_blocks=p.num_blocks,
                            hidden_units=p.hidden_units, hidden_layers=p.hidden_layers,
-                           scale_bound=p.scale_bound,
+                           scale_bound=p.scale_bound, shift_bound=p.shift_bound,
+                           coupling=p.coupling, spline_bins=p.spline_bins,
+                           spline_bound=p.spline_bound, permutation=p.permutation,
+                           permutation_seed=config.train.seed,
                            num_components=post_hoc.components if post_hoc else 1)
         model = DPVAE(encoder, decoder, prior, objective, discriminator, likelihood=m.likelihood,
                       obs_std=m.obs_std, seed=config.train.seed, clip_norm=config.train.clip_norm,

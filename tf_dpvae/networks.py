@@ -5,6 +5,8 @@ tracked, checkpointed and exported with the model that owns them.
 
 from __future__ import annotations
 
+import math
+
 import keras
 
 from tf_dpvae.errors import UserError
@@ -65,18 +67,22 @@ class MLPDecoder(keras.Model):
 class CouplingNetwork(keras.layers.Layer):
     """(shift t_k, log-scale s_k) of one affine coupling block (paper eq. 3) from its conditioning half.
 
-    x0 [B, m] → (t [B, n], s [B, n]); s = bound·tanh(raw) keeps every block's scaling within
-    e^{±bound}, so the flow cannot blow up early in training. The output layer starts at zero, so each
-    block, and the whole flow, starts as the identity map: training begins from the ordinary VAE.
+    x0 [B, m] → (t [B, n], s [B, n]); s = scale_bound·tanh(raw) keeps every block's scaling within
+    e^{±scale_bound}, so the flow cannot blow up early in training. The shift is linear, t = raw, when
+    ``shift_bound`` is 0 (the default), else t = shift_bound·tanh(raw): the authors' code ends both of
+    its nets in tanh (shift_bound = 1), which caps each block's translation. The output layer starts at
+    zero, so each block, and the whole flow, starts as the identity map: training begins from the
+    ordinary VAE.
     """
 
     def __init__(self, output_units: int, hidden_units: int = 64, hidden_layers: int = 2,
-                 scale_bound: float = 1.0, **kwargs):
+                 scale_bound: float = 1.0, shift_bound: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.output_units = output_units
         self.hidden_units = hidden_units
         self.hidden_layers = hidden_layers
         self.scale_bound = scale_bound
+        self.shift_bound = shift_bound
         self.hidden = [keras.layers.Dense(hidden_units, name=f"hidden_{i}")
                        for i in range(hidden_layers)]
         self.activation = keras.layers.LeakyReLU(negative_slope=0.01)
@@ -94,12 +100,75 @@ class CouplingNetwork(keras.layers.Layer):
         for layer in self.hidden:
             h = self.activation(layer(h))
         shift, raw_log_scale = keras.ops.split(self.head(h), 2, axis=-1)
+        if self.shift_bound > 0:
+            shift = self.shift_bound * keras.ops.tanh(shift)
         return shift, self.scale_bound * keras.ops.tanh(raw_log_scale)
 
     def get_config(self):
         return {**super().get_config(), "output_units": self.output_units,
                 "hidden_units": self.hidden_units, "hidden_layers": self.hidden_layers,
-                "scale_bound": self.scale_bound}
+                "scale_bound": self.scale_bound, "shift_bound": self.shift_bound}
+
+
+# Smallest bin, as a fraction of the box's width, and smallest knot slope of the spline couplings (the
+# defaults of Durkan et al.'s nflows): they keep every bin's rational-quadratic map strictly monotone.
+MIN_BIN_FRACTION = 1e-3
+MIN_KNOT_SLOPE = 1e-3
+
+
+@keras.saving.register_keras_serializable(package="tf_dpvae")
+class SplineCouplingNetwork(keras.layers.Layer):
+    """The parameters of one rational-quadratic spline coupling (Durkan et al. 2019, eqs. 4-6) from
+    its conditioning half: x0 [B, m] → (widths [B, n, K], heights [B, n, K], slopes [B, n, K − 1]).
+
+    Each of the n transformed coordinates gets a monotone spline on the box [−bound, bound] with K bins:
+
+        widths  = 2·bound·(ε + (1 − K·ε)·softmax(a))          (sum to 2·bound, each ≥ 2·bound·ε)
+        heights = 2·bound·(ε + (1 − K·ε)·softmax(b))
+        slopes  = δ + softplus(c + log(e^{1−δ} − 1))           (interior knot derivatives ≥ δ)
+
+    with ε = ``MIN_BIN_FRACTION`` and δ = ``MIN_KNOT_SLOPE``. The head starts at zero, so the bins are
+    equal, every slope is 1 and the spline, like the affine block, starts as the identity map.
+    """
+
+    def __init__(self, output_units: int, num_bins: int = 8, bound: float = 5.0,
+                 hidden_units: int = 64, hidden_layers: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.output_units = output_units
+        self.num_bins = num_bins
+        self.bound = bound
+        self.hidden_units = hidden_units
+        self.hidden_layers = hidden_layers
+        self.hidden = [keras.layers.Dense(hidden_units, name=f"hidden_{i}")
+                       for i in range(hidden_layers)]
+        self.activation = keras.layers.LeakyReLU(negative_slope=0.01)
+        self.head = keras.layers.Dense(output_units * (3 * num_bins - 1), kernel_initializer="zeros",
+                                       name="head")
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.hidden:
+            layer.build(shape)
+            shape = shape[:-1] + (self.hidden_units,)
+        self.head.build(shape)
+
+    def call(self, x0):
+        h = x0
+        for layer in self.hidden:
+            h = self.activation(layer(h))
+        k = self.num_bins
+        raw = keras.ops.reshape(self.head(h), (-1, self.output_units, 3 * k - 1))   # [B, n, 3K − 1]
+        width, eps = 2.0 * self.bound, MIN_BIN_FRACTION
+        widths = width * (eps + (1.0 - k * eps) * keras.ops.softmax(raw[..., :k], axis=-1))
+        heights = width * (eps + (1.0 - k * eps) * keras.ops.softmax(raw[..., k:2 * k], axis=-1))
+        offset = math.log(math.expm1(1.0 - MIN_KNOT_SLOPE))   # softplus(offset) + δ = 1
+        slopes = MIN_KNOT_SLOPE + keras.ops.softplus(raw[..., 2 * k:] + offset)
+        return widths, heights, slopes
+
+    def get_config(self):
+        return {**super().get_config(), "output_units": self.output_units,
+                "num_bins": self.num_bins, "bound": self.bound,
+                "hidden_units": self.hidden_units, "hidden_layers": self.hidden_layers}
 
 
 @keras.saving.register_keras_serializable(package="tf_dpvae")

@@ -22,11 +22,13 @@ stateless view over coupling networks that are Keras 3 layers owned by this laye
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_dpvae.config import FLOW_COUPLINGS, FLOW_PERMUTATIONS
 from tf_dpvae.divergences import gaussian_mixture_log_density, standard_normal_log_density
-from tf_dpvae.networks import CouplingNetwork
+from tf_dpvae.networks import CouplingNetwork, SplineCouplingNetwork
 
 tfb = tfp.bijectors
 
@@ -83,53 +85,158 @@ class StandardNormalPrior(Prior):
         return standard_normal_log_density(z)
 
 
+def random_permutations(latent_dim: int, count: int, seed: int) -> list[list[int]]:
+    """``count`` permutations of range(d) drawn by ``numpy.random.default_rng(seed)``, each redrawn
+    until it brings at least one transformed coordinate into the conditioning half (positions
+    [0, ⌊d/2⌋)): a permutation that keeps the conditioning set would leave half of z untouched."""
+    rng = np.random.default_rng(seed)
+    half = latent_dim // 2
+    drawn = []
+    while len(drawn) < count:
+        perm = rng.permutation(latent_dim)
+        if set(perm[:half].tolist()) != set(range(half)):
+            drawn.append(perm.tolist())
+    return drawn
+
+
+def random_rotation_lu(latent_dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lower_upper [d, d], permutation [d]) of ``tf.linalg.lu`` of a random rotation Q (QR of a
+    seeded Gaussian matrix): ``tfb.ScaleMatvecLU`` starts as Q, mixing every coordinate with
+    log|det Q| = 0 (Glow's initialization, Kingma & Dhariwal 2018 §3.2)."""
+    rng = np.random.default_rng(seed)
+    q, r = np.linalg.qr(rng.normal(size=(latent_dim, latent_dim)))
+    q = q * np.sign(np.diag(r))[None, :]
+    lower_upper, perm = tf.linalg.lu(tf.constant(q, tf.float64))
+    return lower_upper.numpy().astype(np.float32), perm.numpy().astype(np.int32)
+
+
 @keras.saving.register_keras_serializable(package="tf_dpvae")
 class DecoupledPrior(Prior):
-    """p(z) = N(g(z); 0, I)·|det ∂g/∂z| with g = g⁽¹⁾ ∘ … ∘ g⁽ᴷ⁾ (paper eqs. 2-4).
+    """p(z) = N(g(z); 0, I)·|det ∂g/∂z| with g = g⁽¹⁾ ∘ P⁽¹⁾ ∘ … ∘ P⁽ᴷ⁻¹⁾ ∘ g⁽ᴷ⁾ (paper eqs. 2-4).
 
-    Block k is the affine coupling of eq. (3): it keeps the conditioning half of its input and maps the
-    other half v to v·exp(s_k) + t_k, with (t_k, s_k) from that block's ``CouplingNetwork``. Blocks
-    alternate which half conditions (the masks b_k and 1 − b_k): even blocks condition on the first
-    ⌊d/2⌋ coordinates, odd blocks on the last ⌈d/2⌉, so every coordinate is transformed. The chain's
-    log-determinant is Σ_k Σ_l (1 − b_k^l)·s_k^l, the term of eq. (5).
+    Coupling block k keeps its conditioning half x0 and maps the other half x1 elementwise:
+
+      coupling "affine" (eq. 3): x1 ↦ x1·exp(s_k(x0)) + t_k(x0), |s_k| ≤ scale_bound, and
+        |t_k| ≤ shift_bound when it is > 0 (``CouplingNetwork``); log-det Σ_l s_k^l.
+      coupling "spline": x1 ↦ RQS_k(x1; x0), a monotone rational-quadratic spline (Durkan et al.
+        2019) with ``spline_bins`` bins on [−B, B], B = ``spline_bound``, and the identity outside
+        (``tfb.RationalQuadraticSpline``, ``SplineCouplingNetwork``). It maps the box onto itself,
+        so |g⁻¹(z0)_i| ≤ max(B, max_j |z0_j|): prior samples keep N(0, I)'s tails exactly.
+        B = 5 by default: N(0, 1) puts 5.7e-7 of its mass outside ±5, so nearly every draw z0 is
+        shaped by the splines, and the codes of a KL-regularized encoder lie well inside; a wider
+        box only spends bins on empty space (choose it to cover the codes, design.md wave 3).
+
+    Between blocks, P⁽ᵏ⁾ mixes the coordinates (for d > 2 alternating halves never mix within one):
+      "alternate": no P; even blocks condition on the first ⌊d/2⌋ coordinates, odd on the last
+        ⌈d/2⌉ (today's, the default; every coordinate is transformed).
+      "reverse": P reverses the order; "random": fixed permutations drawn from
+        ``permutation_seed`` (the run's seed) and held as non-trainable variables, so checkpoints
+        and exports carry them;
+      "lu": a learned invertible linear map P·L·U (``tfb.ScaleMatvecLU``, Glow), started at a random
+        rotation; its log-det Σ log|U_ii| joins the sum.
+    With a P every block conditions on the first ⌊d/2⌋ coordinates. The chain's log-determinant is
+    the sum of the blocks' (and the LU maps'), the term of eq. (5).
     """
 
     kind = "dp"
 
     def __init__(self, latent_dim: int, num_blocks: int = 6, hidden_units: int = 64,
-                 hidden_layers: int = 2, scale_bound: float = 1.0, **kwargs):
+                 hidden_layers: int = 2, scale_bound: float = 1.0, shift_bound: float = 0.0,
+                 coupling: str = "affine", spline_bins: int = 8, spline_bound: float = 5.0,
+                 permutation: str = "alternate", permutation_seed: int = 0, **kwargs):
         if latent_dim < 2:
             raise ValueError(f"the decoupled prior needs latent_dim >= 2, got {latent_dim}")
+        if coupling not in FLOW_COUPLINGS or permutation not in FLOW_PERMUTATIONS:
+            raise ValueError(f"coupling must be one of {FLOW_COUPLINGS} and permutation one of "
+                             f"{FLOW_PERMUTATIONS}; got {coupling!r}, {permutation!r}")
         super().__init__(latent_dim, **kwargs)
-        self.num_blocks = num_blocks
-        self.hidden_units = hidden_units
-        self.hidden_layers = hidden_layers
-        self.scale_bound = scale_bound
+        self.num_blocks, self.hidden_units, self.hidden_layers = num_blocks, hidden_units, hidden_layers
+        self.scale_bound, self.shift_bound = scale_bound, shift_bound
+        self.coupling, self.spline_bins, self.spline_bound = coupling, spline_bins, spline_bound
+        self.permutation, self.permutation_seed = permutation, permutation_seed
         first_half = latent_dim // 2
         # RealNVP's num_masked: positive = the first units condition, negative = the last units do.
-        self.num_masked = [first_half if k % 2 == 0 else -(latent_dim - first_half)
-                           for k in range(num_blocks)]
-        self.couplings = [
-            CouplingNetwork(latent_dim - abs(m), hidden_units, hidden_layers, scale_bound,
-                            name=f"coupling_{k}")
-            for k, m in enumerate(self.num_masked)
-        ]
+        self.num_masked = [first_half if k % 2 == 0 or permutation != "alternate"
+                           else -(latent_dim - first_half) for k in range(num_blocks)]
+        self.couplings = [self._coupling_network(latent_dim - abs(m), f"coupling_{k}")
+                          for k, m in enumerate(self.num_masked)]
+
+    def _coupling_network(self, units, name):
+        if self.coupling == "spline":
+            return SplineCouplingNetwork(units, self.spline_bins, self.spline_bound,
+                                         self.hidden_units, self.hidden_layers, name=name)
+        return CouplingNetwork(units, self.hidden_units, self.hidden_layers, self.scale_bound,
+                               self.shift_bound, name=name)
 
     def build(self, input_shape=None):
         for coupling, masked in zip(self.couplings, self.num_masked):
             coupling.build((None, abs(masked)))
+        self.mixers = []   # the P⁽ᵏ⁾'s variables, k = 1..K−1 (none for alternate and reverse)
+        gaps, d, seed = self.num_blocks - 1, self.latent_dim, self.permutation_seed
+        if self.permutation == "random":
+            self.mixers = [self._constant_weight(f"permutation_{k}", np.array(p, np.int32), False)
+                           for k, p in enumerate(random_permutations(d, gaps, seed))]
+        elif self.permutation == "lu":
+            for k in range(gaps):
+                lower_upper, perm = random_rotation_lu(d, seed * 1000 + k)
+                lower_upper = lower_upper.astype(self.variable_dtype)
+                self.mixers.append((self._constant_weight(f"lower_upper_{k}", lower_upper, True),
+                                    self._constant_weight(f"lu_permutation_{k}", perm, False)))
+        self.built = True
+
+    def _constant_weight(self, name, value, trainable):
+        return self.add_weight(name=name, shape=value.shape, dtype=str(value.dtype),
+                               trainable=trainable,
+                               initializer=lambda shape, dtype=None: tf.constant(value, dtype))
+
+    def _mixer(self, k):
+        """P⁽ᵏ⁺¹⁾ as a bijector, or None for "alternate"."""
+        if self.permutation == "reverse":
+            return tfb.Permute(list(range(self.latent_dim - 1, -1, -1)), name=f"permute_{k}")
+        if self.permutation == "random":
+            return tfb.Permute(tf.convert_to_tensor(self.mixers[k]), name=f"permute_{k}")
+        if self.permutation == "lu":
+            lower_upper, perm = (tf.convert_to_tensor(v) for v in self.mixers[k])
+            return tfb.ScaleMatvecLU(lower_upper, perm, name=f"lu_{k}")
+        return None
+
+    def _coupling_bijector(self, k):
+        net, masked = self.couplings[k], self.num_masked[k]
+        if self.coupling == "spline":
+            def spline(x0, _units, net=net):
+                widths, heights, slopes = net(x0)
+                return tfb.RationalQuadraticSpline(widths, heights, slopes,
+                                                   range_min=-self.spline_bound)
+            return tfb.RealNVP(num_masked=masked, bijector_fn=spline, name=f"coupling_{k}")
+        return tfb.RealNVP(num_masked=masked,
+                           shift_and_log_scale_fn=lambda x0, _units, net=net: net(x0),
+                           name=f"coupling_{k}")
+
+    def steps(self) -> list:
+        """The chain's bijectors in generation order (z0 → z): coupling_0, P, coupling_1, …; fresh
+        views (TFP caches results per bijector instance, and a long-lived instance would hold on to
+        tensors of past steps)."""
+        if not self.built:
+            self.build()
+        steps = []
+        for k in range(self.num_blocks):
+            mixer = self._mixer(k - 1) if k > 0 else None
+            steps += ([mixer] if mixer is not None else []) + [self._coupling_bijector(k)]
+        return steps
 
     def bijector(self):
-        """g as a TFP bijector (forward: z → z0). A fresh view per call: TFP caches results per
-        bijector instance, and a long-lived instance would hold on to tensors of past steps."""
-        blocks = [
-            tfb.RealNVP(num_masked=masked,
-                        shift_and_log_scale_fn=lambda x0, _units, net=coupling: net(x0),
-                        name=f"coupling_{k}")
-            for k, (coupling, masked) in enumerate(zip(self.couplings, self.num_masked))
-        ]
+        """g as a TFP bijector (forward: z → z0)."""
         # Chain applies its last element first: g = g⁽¹⁾ ∘ … ∘ g⁽ᴷ⁾, as in eq. (4).
-        return tfb.Chain(blocks, name="decoupled_prior")
+        return tfb.Chain(self.steps(), name="decoupled_prior")
+
+    def forward_steps(self, z) -> list:
+        """[(name, log|det| [B])] of every step of g in the density direction z → z0 (the chain's
+        last element first); their sum is ``forward(z)[1]``."""
+        out = []
+        for step in self.steps()[::-1]:
+            out.append((step.name, step.forward_log_det_jacobian(z, event_ndims=1)))
+            z = step.forward(z)
+        return out
 
     def forward(self, z):
         g = self.bijector()
@@ -144,7 +251,10 @@ class DecoupledPrior(Prior):
 
     def get_config(self):
         return {**super().get_config(), "num_blocks": self.num_blocks, "hidden_units": self.hidden_units,
-                "hidden_layers": self.hidden_layers, "scale_bound": self.scale_bound}
+                "hidden_layers": self.hidden_layers, "scale_bound": self.scale_bound,
+                "shift_bound": self.shift_bound, "coupling": self.coupling,
+                "spline_bins": self.spline_bins, "spline_bound": self.spline_bound,
+                "permutation": self.permutation, "permutation_seed": self.permutation_seed}
 
 
 @keras.saving.register_keras_serializable(package="tf_dpvae")
