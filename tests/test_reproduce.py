@@ -2,6 +2,7 @@
 interruption (finished models are neither retrained nor re-evaluated), and bad input."""
 
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -173,8 +174,13 @@ def test_overrides_reach_every_model_the_record_and_the_default_out(tmp_path):
     assert request.protocol.latent_dim == 10
     assert request.overrides == {"latent_dim": 10, "config_overrides": (
         ("prior.num_blocks", 4), ("objective.beta", 2.5))}
-    for prior, config in table1.pair_configs(request.protocol, "beta", 0).items():
-        assert (config.model.latent_dim, config.prior.num_blocks, config.objective.beta) == (10, 4, 2.5)
+    pair = table1.pair_configs(request.protocol, "beta", 0)
+    for prior, config in pair.items():
+        assert (config.model.latent_dim, config.objective.beta) == (10, 2.5)
+    # a flow setting reaches the dp model only: the normal-prior model is shared by tables of flows
+    assert pair["dp"].prior.num_blocks == 4
+    assert pair["normal"] == table1.pair_configs(dataclasses.replace(
+        request.protocol, config_overrides=(("objective.beta", 2.5),)), "beta", 0)["normal"]
     assert request.protocol.title() == ("fashion_mnist, protocol `reduced`, latent dim 10, "
                                         "prior.num_blocks=4, objective.beta=2.5")
 
@@ -193,6 +199,8 @@ def test_a_table_made_with_other_settings_is_refused(tmp_path, capsys):
         "# Table 1, reproduced: moons, protocol `reduced`, latent dim 3, prior.num_blocks=4")
     config = json.loads((out / "runs" / "none-dp-seed0" / "config.json").read_text())
     assert config["model"]["latent_dim"] == 3 and config["prior"]["num_blocks"] == 4
+    normal = json.loads((out / "runs" / "none-normal-seed0" / "config.json").read_text())
+    assert normal["prior"]["num_blocks"] == 6   # the default: flow settings are the dp model's
     capsys.readouterr()
     before = {p: stamp(p) for p in out.rglob("*")}
     for other in (["--latent-dim", "2", "--set", "prior.num_blocks=4"], ["--latent-dim", "3"],

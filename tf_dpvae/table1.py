@@ -230,7 +230,7 @@ def post_hoc_settings(protocol: Protocol, prior: str, seed: int):
 def pair_configs(protocol: Protocol, reg: str, seed: int,
                  num_train: int | None = None) -> dict[str, RunConfig]:
     """The normal-prior model's configuration and its dp twin's, which differs in ``prior.kind`` only
-    (the paper's "no additional tuning"). ``num_train`` (training examples) sets ``train.epochs`` to
+    (the paper's "no additional tuning"), and in the flow settings a ``prior.*`` override gives. ``num_train`` (training examples) sets ``train.epochs`` to
     the fewest epochs that hold ``protocol.steps``; without it epochs is 1 (a placeholder for checks:
     the number of epochs may change between a run and its resumption)."""
     epochs = 1
@@ -248,8 +248,11 @@ def pair_configs(protocol: Protocol, reg: str, seed: int,
     for key, value in protocol.config_overrides:
         section, field = key.split(".", 1)
         changes.setdefault(section, {})[field] = value
+    flow = changes.pop("prior", {})
     normal = normal.replace(**changes) if changes else normal
-    return {"normal": normal, "dp": normal.replace(prior={"kind": "dp"})}
+    # The flow's settings reach the dp model only: the normal-prior model (and the post-hoc priors
+    # fitted to it) is the same model whatever the flow, so tables that compare flows share it.
+    return {"normal": normal, "dp": normal.replace(prior={**flow, "kind": "dp"})}
 
 
 @dataclasses.dataclass
