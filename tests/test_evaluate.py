@@ -47,7 +47,10 @@ def test_evaluate_writes_metrics_figures_and_tensorboard(trained_run, capsys):
     assert evaluate.main([str(out), *SMALL, "--seed", "3"]) == 0
     metrics = json.loads((out / "eval" / "metrics.json").read_text())
     m = metrics["metrics"]
-    assert set(m) == {"frechet_distance_data", "symmetric_kl", "nll", "leakage", "sample_quality_data"}
+    assert set(m) == {"frechet_distance_data", "symmetric_kl", "nll", "leakage", "sample_quality_data",
+                      "sample_quality_latent"}
+    latent = m["sample_quality_latent"]   # in z: the sKL's prior samples against its q(z) samples
+    assert latent["generated"] == latent["q_samples"] == 60 and 0.0 <= latent["precision"] <= 1.0
     quality = m["sample_quality_data"]   # on the data themselves, as the Fréchet distance
     assert quality["nearest_k"] == 5 and quality["generated"] == 40
     for key in ("precision", "recall", "density", "coverage", "lp_precision", "lp_coverage"):

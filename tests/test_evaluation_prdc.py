@@ -103,3 +103,22 @@ def test_radii_given_equal_radii_computed():
 def test_bad_input_names_the_problem(real, fake, k, match):
     with pytest.raises(ValueError, match=match):
         prdc.precision_recall_density_coverage(real, fake, k)
+
+
+def test_latent_sample_quality_sees_prior_mass_where_there_are_no_codes():
+    """evaluate's z-space variant: prior samples drawn like the codes score as the codes do; prior
+    samples of which a third sit in an empty pocket lose that third of their precision."""
+    from tf_dpvae.evaluation import run
+
+    rng = np.random.default_rng(12)
+    codes = rng.normal(size=(600, 3))
+    pocket = rng.normal(size=(200, 3)) * 0.1 + 40.0
+    terms = run.SklTerms(p_z=np.concatenate([rng.normal(size=(400, 3)), pocket]), q_z=codes,
+                         log_p_at_p=None, log_q_at_p=None, log_p_at_q=None, log_q_at_q=None)
+    scores = run.latent_sample_quality_metric(terms, 5)
+    clean = prdc.precision_recall_density_coverage(codes, terms.p_z[:400], 5)
+    assert scores["precision"] == pytest.approx(clean["precision"] * 400 / 600, rel=1e-9)
+    assert scores["generated"] == 600 and scores["q_samples"] == 600
+    tiny = run.SklTerms(p_z=codes[:4], q_z=codes[:4], log_p_at_p=None, log_q_at_p=None,
+                        log_p_at_q=None, log_q_at_q=None)
+    assert run.latent_sample_quality_metric(tiny, 5)["skipped"] is True

@@ -230,9 +230,10 @@ def post_hoc_settings(protocol: Protocol, prior: str, seed: int):
 def pair_configs(protocol: Protocol, reg: str, seed: int,
                  num_train: int | None = None) -> dict[str, RunConfig]:
     """The normal-prior model's configuration and its dp twin's, which differs in ``prior.kind`` only
-    (the paper's "no additional tuning"), and in the flow settings a ``prior.*`` override gives. ``num_train`` (training examples) sets ``train.epochs`` to
-    the fewest epochs that hold ``protocol.steps``; without it epochs is 1 (a placeholder for checks:
-    the number of epochs may change between a run and its resumption)."""
+    (the paper's "no additional tuning"), and in the flow settings a ``prior.*`` override gives.
+    ``num_train`` (training examples) sets ``train.epochs`` to the fewest epochs that hold
+    ``protocol.steps``; without it epochs is 1 (a placeholder for checks: the number of epochs may
+    change between a run and its resumption)."""
     epochs = 1
     if num_train is not None:
         epochs = max(1, math.ceil(protocol.steps / max(1, num_train // protocol.batch_size)))
@@ -389,9 +390,11 @@ def extract_values(metrics_file: dict, tau: float = -4.0) -> dict[str, Any]:
 # Sample metrics (evaluation.prdc) in the table: metrics.json group → prefix of the table's keys.
 # The Fréchet distance's own features (classifier for images, the data for vectors) have none.
 SAMPLE_EMBEDDINGS = {"sample_quality_classifier": "", "sample_quality_data": "",
-                     "sample_quality_random_conv": "rc_", "sample_quality_pixels": "px_"}
+                     "sample_quality_random_conv": "rc_", "sample_quality_pixels": "px_",
+                     "sample_quality_latent": "z_"}
 EMBEDDING_NAMES = {"": "the Fréchet distance's features", "rc_": "a random conv net",
-                   "px_": "pixels"}
+                   "px_": "pixels", "z_": "the representation space z (prior samples against q(z) "
+                                          "samples; no low-posterior or real-data rows)"}
 PRDC = ("precision", "recall", "density", "coverage")
 SAMPLE_KEYS = PRDC + tuple(f"lp_{m}" for m in PRDC)
 
@@ -516,7 +519,7 @@ DIAGNOSTICS = ("kl_qp", "kl_pq", "nll_ess_median")  # aggregated for the "where 
 SAMPLE_METRICS = tuple(f"{prefix}{key}" for prefix in EMBEDDING_NAMES for key in SAMPLE_KEYS)
 # dp beats its twin when its mean is higher: on the manifold (precision, density), reaching all of it
 # (recall, coverage); the Fréchet distance's features and the random conv net
-COMPARED_HIGHER = PRDC + ("rc_precision", "rc_density")
+COMPARED_HIGHER = PRDC + ("rc_precision", "rc_density", "z_precision", "z_density")
 
 
 def mean_se(values) -> dict[str, Any]:
@@ -829,7 +832,8 @@ def where_samples_land(request: Request, records: dict, aggregates: dict, pairs:
                     _cell(entry[f"{prefix}{m}"]) for m in SAMPLE_KEYS]) + " |")
         lines.append("")
     labels = {"precision": "P", "recall": "R", "density": "D", "coverage": "C",
-              "rc_precision": "P (random conv)", "rc_density": "D (random conv)"}
+              "rc_precision": "P (random conv)", "rc_density": "D (random conv)",
+              "z_precision": "P (z)", "z_density": "D (z)"}
     lines += ["**dp against its twin** on the sample metrics (“yes” = the dp model's mean is higher):",
               "", "| Regularizer | " + " | ".join(labels[m] for m in COMPARED_HIGHER) + " |",
               "|---|" + "---|" * len(COMPARED_HIGHER)]
@@ -854,11 +858,12 @@ def joint_or_post_hoc(request: Request, aggregates: dict) -> list[str]:
              "and −ELBO of its rows move only through p(z) in them.", "",
              f"| Regularizer | FD | LP-FD | sKL | IS-NLL | LS(τ={tau}) |", "|---|---|---|---|---|---|"]
     labels = {"dp": "dp", "flow": "flow", "gmm": "GMM"}
-    higher = [m for m in ("precision", "density", "rc_precision", "rc_density")
+    higher = [m for m in ("precision", "density", "rc_precision", "rc_density", "z_precision",
+                          "z_density")
               if any(aggregates[reg]["dp"].get(m, {}).get("n") for reg in request.regs)]
     if higher:   # the sample metrics, where higher is better
         names = {"precision": "P", "density": "D", "rc_precision": "P (random conv)",
-                 "rc_density": "D (random conv)"}
+                 "rc_density": "D (random conv)", "z_precision": "P (z)", "z_density": "D (z)"}
         lines[-2] = lines[-2][:-1] + "".join(f" {names[m]} |" for m in higher)
         lines[-1] += "---|" * len(higher)
     for reg in request.regs:

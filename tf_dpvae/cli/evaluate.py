@@ -113,9 +113,11 @@ def sample_quality_lines(met) -> list[str]:
         if q.get("skipped"):
             lines.append(f"samples on {name}: skipped ({q['reason']})")
             continue
+        lp = "lp_precision" in q   # the z-space variant has random prior samples only
         lines.append(f"samples on {name} (k={q['nearest_k']}): " + ", ".join(
-            f"{m} {q[m]:.3f}/{q['lp_' + m]:.3f}" for m in ("precision", "recall", "density", "coverage"))
-            + " (random/low-posterior)")
+            f"{m} {q[m]:.3f}" + (f"/{q['lp_' + m]:.3f}" if lp else "")
+            for m in ("precision", "recall", "density", "coverage"))
+            + (" (random/low-posterior)" if lp else " (prior samples)"))
     return lines
 
 

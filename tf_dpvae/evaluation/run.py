@@ -248,6 +248,21 @@ def sample_quality_metric(features, network_key, generated, lp_decoded, held_out
     return scores
 
 
+def latent_sample_quality_metric(terms: "SklTerms", nearest_k: int) -> dict:
+    """Precision, recall, density and coverage in the representation space z: the sKL's prior samples
+    z ~ p(z) against its samples of the aggregate posterior z ~ q(z). Where the prior puts mass where
+    there are no codes (pockets between them, tails beyond them), precision and density fall: the
+    question the decoupled prior is trained for, asked of the samples themselves (scale-free, unlike
+    log q(z), so comparable between models whose codes spread differently)."""
+    n = min(len(terms.p_z), len(terms.q_z))
+    scores = {"embedding": "the representation space z (prior samples against q(z) samples)",
+              "nearest_k": nearest_k, "generated": len(terms.p_z), "q_samples": len(terms.q_z)}
+    if n <= nearest_k:
+        return {**scores, "skipped": True,
+                "reason": f"{n} points in the smallest set, k = {nearest_k} needs more"}
+    return {**scores, **prdc.precision_recall_density_coverage(terms.q_z, terms.p_z, nearest_k)}
+
+
 def sample_quality_embeddings(fd_features, fd_name: str, fd_key, example_ndim: int) -> list[tuple]:
     """(group name in metrics.json, features, cache key, description) of every embedding the sample
     metrics are computed on: the Fréchet distance's features (the classifier's for images, the data
@@ -497,6 +512,8 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     with clock("symmetric_kl"):   # in the representation space
         terms = skl_terms(model, means, log_vars, s.skl_samples, seeds)
         metrics["symmetric_kl"] = symmetric_kl_metric(terms)
+    with clock("sample_quality"):
+        metrics["sample_quality_latent"] = latent_sample_quality_metric(terms, s.nearest_k)
     with clock("leakage"):
         metrics["leakage"], leak = leakage_metric(model, terms, s.taus)
     with clock("nll"):
