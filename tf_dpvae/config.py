@@ -111,9 +111,12 @@ MIN_OBS_STD = 1e-6         # 1/σ_x² must stay finite in float32
 def _finite_in(name: str, value: Any, low: float, high: float, strict_low: bool = False) -> None:
     """A finite number in [low, high] (or (low, high] with ``strict_low``), else ConfigError naming
     the argument, the range and the received value."""
-    _finite(name, value, low, strict=strict_low)
-    _require(value <= high, f"{name} must be a finite number in {'(' if strict_low else '['}{low:g}, "
-                            f"{high:g}], got {value!r}")
+    if low == 0.0:
+        _finite(name, value, low, strict=strict_low)   # the long-standing message below the range
+    _finite(name, value)
+    opening = "(" if strict_low else "["
+    _require((value > low if strict_low else value >= low) and value <= high,
+             f"{name} must be a finite number in {opening}{low:g}, {high:g}], got {value!r}")
 
 
 def _count(name: str, value: Any, high: int, low: int = 0, why: str = "") -> None:
@@ -345,6 +348,9 @@ class TrainConfig:
                                 "scaling)", choices=MIXED_PRECISION, group=DEVICES)
     jit: bool = flag(False, "XLA-compile the training step (slower on these CPUs; measure)",
                      group=DEVICES)
+    # A peer that accepts TCP but is not a TF worker would otherwise hold the start-up for minutes
+    peer_timeout: int = flag(600, "multiworker: seconds to wait for every TF_CONFIG peer before "
+                             "giving up with one line (exit 2)", group=DEVICES)
 
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)
@@ -373,6 +379,7 @@ class TrainConfig:
         _choice("strategy", self.strategy, STRATEGIES)
         _choice("mixed-precision", self.mixed_precision, MIXED_PRECISION)
         _require(isinstance(self.jit, bool), f"jit must be true or false, got {self.jit!r}")
+        _count("peer-timeout", self.peer_timeout, 86_400, 1)
         _require(isinstance(self.devices, str), f"devices must be a comma-separated list of device "
                                                 f"names, got {self.devices!r}")
         names = [d.strip() for d in self.devices.split(",")] if self.devices else []
@@ -492,22 +499,89 @@ class RetrofitFlags:
     post_hoc: PostHocConfig = dataclasses.field(default_factory=PostHocConfig)
 
 
-def read_json_file(path: str, flag: str) -> Any:
-    """The JSON value in ``path``; ConfigError naming ``flag`` and the file if it cannot be read or
-    does not parse."""
+# Bounds on a JSON file we read (issue 26): a configuration is a few kB, two levels deep.
+MAX_JSON_BYTES = 16 * 2 ** 20
+MAX_JSON_DEPTH = 32
+MAX_JSON_DIGITS = 100      # an integer longer than this is no setting (and int() of 5,000 digits fails)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """``json.loads``'s ``object_pairs_hook``: a dict, or ValueError naming a key given twice (plain
+    JSON silently keeps the last)."""
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"the key {shorten(key, 80)!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def _long_integer(text: str) -> int:
+    """``json.loads``'s ``parse_int``, refusing integers longer than ``MAX_JSON_DIGITS``."""
+    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
+        raise ValueError(f"an integer of {len(text.lstrip('-')):,} digits (at most "
+                         f"{MAX_JSON_DIGITS} accepted)")
+    return int(text)
+
+
+def json_depth_over(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``text``'s brackets nest deeper than ``limit`` (strings skipped), checked before
+    parsing so that 100,000 nested arrays never reach the recursive parser."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            escaped, in_string = (not escaped and char == "\\"), in_string and (escaped or char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def parse_json(text: str, what: str) -> Any:
+    """The JSON value of ``text`` (``what``: how to name it, e.g. "--config 'c.json'"); ConfigError
+    for a parse error, a key given twice in one object, nesting deeper than ``MAX_JSON_DEPTH``, or an
+    integer longer than ``MAX_JSON_DIGITS``."""
+    if json_depth_over(text):
+        raise ConfigError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels; a configuration is a "
+                          f"JSON object of sections")
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_int=_long_integer)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{what} does not parse as JSON: {err.msg} at line {err.lineno} "
+                          f"column {err.colno}") from None
+    except (ValueError, RecursionError) as err:   # the hooks' refusals; a float the parser rejects
+        raise ConfigError(f"{what} is refused: {shorten(str(err), 200)}") from None
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with "…" (a long value is never echoed whole)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_json_file(path: str, flag: str) -> Any:
+    """The JSON value in ``path`` (``parse_json``); ConfigError naming ``flag`` and the file if it
+    cannot be read, is larger than ``MAX_JSON_BYTES``, is not UTF-8, or is refused by ``parse_json``."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_JSON_BYTES + 1)
     except OSError as err:
         raise ConfigError(f"{flag} {path!r} cannot be read: {err.strerror or err}") from None
+    if len(data) > MAX_JSON_BYTES:
+        raise ConfigError(f"{flag} {path!r} is larger than {MAX_JSON_BYTES // 2 ** 20} MiB; a "
+                          f"configuration is a few kB")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:   # binary garbage, a damaged file
         raise ConfigError(f"{flag} {path!r} is not UTF-8 text (byte {err.start}); it is not a JSON "
                           f"file, or it is damaged") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{flag} {path!r} does not parse as JSON: {err.msg} at line {err.lineno} "
-                          f"column {err.colno}") from None
+    return parse_json(text, f"{flag} {path!r}")
 
 
 def read_config_file(path: str) -> RunConfig:

@@ -45,7 +45,8 @@ from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
 # Settings that may change between a run and its resumption (a longer run, a smoke test).
 # Where it runs may change too: a run started on one device can resume mirrored, and the reverse.
 RESUMABLE_CHANGES = {("train", "epochs"), ("train", "steps"), ("train", "strategy"),
-                     ("train", "devices"), ("train", "jit"), ("train", "log_every")}
+                     ("train", "devices"), ("train", "jit"), ("train", "log_every"),
+                     ("train", "peer_timeout")}
 BEST_DIR = "best"            # under checkpoints/
 BEST_RECORD = "best.json"    # in checkpoints/best/
 SELECTION_METRIC = "val_nelbo"
@@ -523,7 +524,8 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
     last_step = min(total_steps, config.train.steps) if config.train.steps else total_steps
     locks.check_free(out_dir)   # a directory in use is reported as such, not as a mismatch
     resuming = check_out_dir(out_dir, config)
-    strategy = distribute.make_strategy(config.train.strategy, config.train.devices)
+    strategy = distribute.make_strategy(config.train.strategy, config.train.devices,
+                                        config.train.peer_timeout)
     distribute.check_batch(config.train.batch_size, strategy)
     # Everything that creates variables (model, optimizers' slots, the checkpoint's restore) runs in
     # the strategy's scope; for the default strategy (one device) the scope changes nothing.
