@@ -269,7 +269,7 @@ class BestCheckpoint(keras.callbacks.Callback):
             log(found.notice() + ("" if found.latest else "; the best-epoch selection starts over"))
         self.manager = checkpoints.Rotation(checkpoint, found, keep=1, log=log)
         if self.manager.latest_checkpoint:
-            self.value.assign(tf.train.load_variable(self.manager.latest_checkpoint,
+            self.value.assign(tf.train.load_variable(checkpoints.tf_path(self.manager.latest_checkpoint),
                                                      "selection/.ATTRIBUTES/VARIABLE_VALUE"))
 
     def on_epoch_end(self, epoch, logs=None):
@@ -552,7 +552,7 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
         manager = checkpoints.Rotation(checkpoint, found, keep=3, log=log)
         resumed_from = 0
         if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            checkpoint.restore(checkpoints.tf_path(manager.latest_checkpoint)).assert_existing_objects_matched()
             resumed_from = int(model.optimizer.iterations.numpy())
             log(f"resuming from {manager.latest_checkpoint} (step {resumed_from})")
         elif resuming:
