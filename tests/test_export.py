@@ -562,3 +562,37 @@ def test_a_run_without_the_recorded_shape_still_exports_from_its_data(run, tmp_p
     os.symlink(os.path.join(run[0], "checkpoints"), old / "checkpoints")
     result = savedmodel.export_run(str(old), str(tmp_path / "models"))
     assert savedmodel.read_metadata(result.path)["example_shape"] == [2]
+
+
+@pytest.fixture
+def read_only_mount(tmp_path):
+    """A small tmpfs under tmp_path, remountable read-only (root only); skipped where mounting is
+    not allowed."""
+    point = tmp_path / "share"
+    point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(point)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield point
+    subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+@pytest.mark.parametrize("with_lock_file", [True, False])
+def test_an_archived_run_on_a_read_only_share_exports_with_a_notice(run, read_only_mount, tmp_path,
+                                                                    capfd, with_lock_file):
+    """Issue 26: the lock file cannot be created or written on a read-only share; the export to a
+    writable --out still works, says how it locked (or that it could not), and writes nothing there."""
+    archived = read_only_mount / "run"
+    shutil.copytree(run[0], archived)
+    if not with_lock_file:
+        os.remove(archived / ".lock")
+    subprocess.run(["mount", "-o", "remount,ro", str(read_only_mount)], check=True)
+    before = sorted(os.listdir(archived))
+    capfd.readouterr()
+    assert export_main([str(archived), "--out", str(tmp_path / "models")]) == 0
+    err = capfd.readouterr().err
+    assert ("read-only: holding its lock without writing a record" if with_lock_file
+            else "read-only and has no lock file: reading it without a lock") in err, err
+    assert sorted(os.listdir(archived)) == before
+    assert os.path.isdir(tmp_path / "models" / "1" / "variables")
