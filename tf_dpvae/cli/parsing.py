@@ -59,7 +59,8 @@ def disk_problem(err: BaseException) -> str | None:
     text = str(err)
     if type(err).__module__.startswith("tensorflow") and any(m in text for m in DISK_MESSAGES):
         first = next((line for line in text.splitlines() if any(m in line for m in DISK_MESSAGES)))
-        return (f"{first.strip()[:300]}; what was written before stays intact: make room, then rerun "
+        first = re.sub(r"\{\{[^}]*\}\}\s*|\s*\[Op:\w+\]", "", first).strip()   # TF's op names
+        return (f"{first[:300]}; what was written before stays intact: make room, then rerun "
                 f"the same command")
     return None
 
@@ -127,6 +128,11 @@ def out_dir_problem(out: str | None, flag: str = "--out") -> str | None:
     file, a path under a file, or a nearest existing directory that this user cannot write."""
     if out is None:
         return None
+    try:
+        out.encode("utf-8")
+    except UnicodeEncodeError:   # bytes that are not UTF-8, surrogate-escaped by Python
+        return (f"{flag} must be a UTF-8 path, got {shorten(ascii(out), 200)} (TensorFlow writes "
+                f"checkpoints and summaries only under UTF-8 paths)")
     if not out.strip():
         return f"{flag} must be a directory path, got {out!r} (leave it out for the default)"
     if os.path.exists(out):
