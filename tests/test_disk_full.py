@@ -79,3 +79,24 @@ def test_enospc_during_training_is_one_line_and_the_rerun_resumes(small_disk):
     assert f"resuming from {kept} (step {step})" in stdout, stdout[-3000:] + stderr[-3000:]
     assert f"(step {step + 2}, resumed from step {step})" in stdout
     assert not [n for n in os.listdir(out / "checkpoints" / "best") if n.endswith("_temp")]
+
+
+def test_enospc_during_export_is_one_line_and_no_version_appears(small_disk, tmp_path, capfd):
+    """The export's temporary version is removed and no ``OUT/1`` appears; the run is untouched."""
+    from conftest import tiny_config
+    from tf_dpvae import training
+    from tf_dpvae.export.__main__ import main as export_main
+
+    run = tmp_path / "run"
+    training.fit(tiny_config("none", "dp"), str(run), verbose=0, log=lambda *_: None)
+    out = small_disk / "models"
+    out.mkdir()
+    fill(small_disk)
+    capfd.readouterr()
+    assert export_main([str(run), "--out", str(out)]) == 2
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and re.search(r"[Nn]o space left", lines[0]), lines
+    assert os.listdir(out) == []
+    os.remove(small_disk / "filler")
+    assert export_main([str(run), "--out", str(out)]) == 0
+    assert os.listdir(out) == ["1"]

@@ -596,3 +596,16 @@ def test_an_archived_run_on_a_read_only_share_exports_with_a_notice(run, read_on
             else "read-only and has no lock file: reading it without a lock") in err, err
     assert sorted(os.listdir(archived)) == before
     assert os.path.isdir(tmp_path / "models" / "1" / "variables")
+
+
+def test_export_says_when_it_takes_over_a_stale_lock(run, tmp_path, capfd):
+    """Issue 26: a lock record left by a process that is gone is taken over, and the export says so."""
+    copy = tmp_path / "run"
+    shutil.copytree(run[0], copy)
+    (copy / ".lock").write_text(json.dumps({"pid": 999999, "host": "gone", "purpose": "train",
+                                            "started": "2026-01-01T00:00:00+00:00"}))
+    capfd.readouterr()
+    assert export_main([str(copy), "--out", str(tmp_path / "models")]) == 0
+    err = capfd.readouterr().err
+    assert f"taking over the lock of {copy} left by pid 999999 on host gone" in err, err
+    assert (copy / ".lock").read_text() == ""

@@ -107,7 +107,9 @@ def _npy_size(stream, declared_in: str, source: str) -> tuple[int, tuple]:
 def check_npy_headers(path: str, source: str) -> None:
     """DataError if an array in ``path`` (an .npz archive or a .npy file) declares more data than the
     file holds (a damaged or hostile header: 10^12 floats would be allocated before the read fails),
-    or if an archive holds no .npy array at all."""
+    or if an archive holds no .npy array at all. A path that is not a file is left to the caller."""
+    if not os.path.isfile(path):
+        return
     if not zipfile.is_zipfile(path):
         with open(path, "rb") as f:
             if f.read(6) != b"\x93NUMPY":
