@@ -510,7 +510,11 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
     """Train (or resume) the run ``config`` describes in ``out_dir``; see the module docstring.
 
     The run directory is locked (``locks.hold``) from the moment it is created until the run ends:
-    a second process training, evaluating or exporting in it gets ``locks.RunLocked`` (exit 2)."""
+    a second process training, evaluating or exporting in it gets ``locks.RunLocked`` (exit 2).
+    Ctrl-C (or SIGTERM under ``interrupts.raising_on_signals``) during training saves a checkpoint at
+    the current step and raises ``interrupts.Interrupted`` saying what was kept
+    (``save_on_interrupt``); an attempt that fails before any checkpoint exists removes what it
+    wrote (``undo_on_failure``)."""
     with contextlib.ExitStack() as held:
         return _fit(config, out_dir, splits, verbose, log, held)
 
