@@ -117,3 +117,32 @@ def test_sigterm_raises_interrupted_inside_guarded_only():
     assert guarded("prog", body) == 143
     assert seen == [signal.SIGTERM]
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+@pytest.mark.parametrize("existed", [False, True])
+def test_an_attempt_that_fails_before_its_first_checkpoint_leaves_nothing(tmp_path, monkeypatch,
+                                                                          existed):
+    """Issue 26: a run directory appears only once a run has a checkpoint. An attempt that fails
+    before (here: the disk fills as TensorBoard's HParams are written) removes what it wrote, and a
+    corrected rerun with other settings is not refused as "a run with different settings"."""
+    import errno
+
+    from conftest import tiny_config
+    from tf_dpvae import training
+
+    out = tmp_path / "run"
+    if existed:
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "logs"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "write_hparams", disk_full)
+        with pytest.raises(OSError):
+            training.fit(tiny_config("none", "dp"), str(out), verbose=0, log=lambda *_: None)
+    assert sorted(os.listdir(out)) == ["notes.txt"] if existed else not out.exists()
+    result = training.fit(tiny_config("none", "dp", train={"lr": 2e-3}), str(out), verbose=0,
+                          log=lambda *_: None)
+    assert result.step == 3 and json.loads((out / "config.json").read_text())["train"]["lr"] == 2e-3

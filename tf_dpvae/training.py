@@ -158,9 +158,10 @@ def undo_on_failure(out_dir: str, before: set[str] | None):
             else:
                 with contextlib.suppress(OSError):
                     os.remove(path)
-        if before is None:   # new: remove it whole; the lock file last, still held (locks.hold)
-            with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):   # the lock file last, still held (locks.hold)
+            if locks.LOCK_FILE not in keep:
                 os.remove(locks.lock_path(out_dir))
+            if before is None:   # a new directory: removed whole
                 os.rmdir(out_dir)
         return False
     return undo
