@@ -146,3 +146,29 @@ def test_an_attempt_that_fails_before_its_first_checkpoint_leaves_nothing(tmp_pa
     result = training.fit(tiny_config("none", "dp", train={"lr": 2e-3}), str(out), verbose=0,
                           log=lambda *_: None)
     assert result.step == 3 and json.loads((out / "config.json").read_text())["train"]["lr"] == 2e-3
+
+
+def test_guarded_turns_disk_errors_into_one_line_and_lets_bugs_through(capsys):
+    import errno
+
+    def raising(err):
+        def body():
+            raise err
+        return body
+
+    cases = [(OSError(errno.ENOSPC, "No space left on device", "/r/eval/x.json"),
+              "no space left on the device writing '/r/eval/x.json' (ENOSPC)"),
+             (PermissionError(errno.EACCES, "Permission denied", "/r/eval"),
+              "permission denied writing '/r/eval' (EACCES)"),
+             (OSError(errno.EROFS, "Read-only file system"), "the file system is read-only (EROFS)")]
+    tf_like = type("ResourceExhaustedError", (Exception,), {"__module__": "tensorflow.errors"})
+    cases.append((tf_like("{{function_node f}} /r/ckpt-3_temp/part; No space left on device "
+                          "[Op:SaveV2]"), "/r/ckpt-3_temp/part; No space left on device; what"))
+    for err, fragment in cases:
+        assert guarded("prog", raising(err)) == 2
+        line = capsys.readouterr().err
+        assert line.count("\n") == 1 and line.startswith("prog: error: ") and fragment in line, line
+    with pytest.raises(RuntimeError):
+        guarded("prog", raising(RuntimeError("a bug")))
+    with pytest.raises(OSError):
+        guarded("prog", raising(OSError(errno.EBADF, "Bad file descriptor")))
