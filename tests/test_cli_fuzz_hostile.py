@@ -241,3 +241,20 @@ def test_a_tf_config_port_already_in_use_is_one_line(tmp_path):
     assert len(lines) == 1 and f"TF_CONFIG task address 127.0.0.1:{port} cannot be used" in lines[0], \
         stderr[-3000:]
     assert os.listdir(tmp_path) == []
+
+
+def test_the_leader_waiting_for_a_peer_that_is_not_a_tf_worker_ends_within_peer_timeout(tmp_path):
+    """This process is worker 0 (the coordination leader) and worker 1 is a plain socket: TensorFlow's
+    own wait is not bounded by its registration timeout, so the watchdog ends it: one line, nothing
+    written, within the bound (status 137: the process is killed, being blocked inside TensorFlow)."""
+    with listening_socket() as peer:
+        port = peer.getsockname()[1]
+        start = time.monotonic()
+        process = start_worker(tmp_path, cluster(free_port(), port, index=0), "--peer-timeout", "5")
+        stdout, stderr = process.communicate(timeout=180)
+    lines = stderr.strip().splitlines()
+    assert process.returncode == -signal.SIGKILL, stderr[-3000:]
+    assert len(lines) == 1 and f"peers 127.0.0.1:{port} did not all join within 5 s" in lines[0], \
+        stderr[-3000:]
+    assert time.monotonic() - start < 120
+    assert os.listdir(tmp_path) == []

@@ -162,7 +162,10 @@ def multi_worker_strategy(tf_config: dict, peer_timeout: float):
             service_type="standalone", service_leader=multi_worker_util.coordination_leader(cluster),
             coordinated_jobs=jobs, cluster_register_timeout_in_ms=int(remaining * 1000))
     try:
-        with default_signals(), native_stderr_held() as held:
+        with default_signals(), watchdog(
+                remaining + 5, f"the TF_CONFIG peers {', '.join(peers)} did not all join within "
+                               f"{peer_timeout:g} s (--peer-timeout); check that every worker runs "
+                               f"this command, and the addresses"), native_stderr_held() as held:
             strategy = tf.distribute.MultiWorkerMirroredStrategy()
         held.replay()   # TensorFlow's own lines of a start-up that worked
         return strategy
@@ -174,6 +177,38 @@ def multi_worker_strategy(tf_config: dict, peer_timeout: float):
             f"the TF_CONFIG peer{'s' if len(peers) != 1 else ''} {', '.join(peers) or '(none)'} "
             f"could not be reached within {peer_timeout:g} s (--peer-timeout): {first}; check that "
             f"every worker of TF_CONFIG runs this command, and the addresses") from None
+
+
+WATCHDOG = """
+import os, select, signal, sys
+fd, pid, timeout, line = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+if not select.select([fd], [], [], timeout)[0]:   # the pipe closes when the wait ends in time
+    sys.stderr.write(line + "\\n")
+    sys.stderr.flush()
+    os.kill(pid, signal.SIGKILL)
+"""
+
+
+@contextlib.contextmanager
+def watchdog(timeout: float, line: str):
+    """A helper process that, if the block has not ended within ``timeout`` seconds, writes
+    ``PROG: error: line`` on stderr and kills this process (SIGKILL: it may be blocked inside
+    TensorFlow holding the GIL and catching SIGTERM, where nothing else can end it). For the
+    coordination leader's wait for its peers, which TensorFlow does not bound by
+    ``cluster_register_timeout``. Nothing has been written when it fires."""
+    import subprocess
+
+    read, write = os.pipe()
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "tf_dpvae"
+    prog = "python -m tf_dpvae.train" if prog in ("__main__.py", "train.py", "-m") else prog
+    guard = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(read), str(os.getpid()),
+                              str(timeout), f"{prog}: error: {line}"], pass_fds=(read,))
+    os.close(read)
+    try:
+        yield
+    finally:
+        os.close(write)   # the watchdog sees end-of-file and leaves
+        guard.wait()
 
 
 def leader_address(tf_config: dict) -> str:
@@ -266,6 +301,8 @@ def check_own_port(tf_config: dict) -> None:
                           f"({err.strerror})") from None
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as probe:
+        # as a server binds (gRPC sets it too): a port held only by closed connections is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as err:
