@@ -100,3 +100,24 @@ def test_enospc_during_export_is_one_line_and_no_version_appears(small_disk, tmp
     os.remove(small_disk / "filler")
     assert export_main([str(run), "--out", str(out)]) == 0
     assert os.listdir(out) == ["1"]
+
+
+def test_evaluating_a_run_whose_directory_is_not_writable_is_one_line(small_disk, tmp_path, capfd):
+    """evaluate writes eval/ into the run: on a read-only file system that is one line and exit 2,
+    the run untouched (root passes permission bits, so the test uses a read-only mount)."""
+    import shutil
+
+    from conftest import tiny_config
+    from tf_dpvae import training
+    from tf_dpvae.cli.evaluate import main as evaluate_main
+
+    run = tmp_path / "run"
+    training.fit(tiny_config("none", "dp"), str(run), verbose=0, log=lambda *_: None)
+    shutil.copytree(run, small_disk / "run")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    before = sorted(os.listdir(small_disk / "run"))
+    capfd.readouterr()
+    assert evaluate_main([str(small_disk / "run"), "--num-samples", "100"]) == 2
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "Read-only file system" in lines[0], lines
+    assert sorted(os.listdir(small_disk / "run")) == before
