@@ -153,3 +153,53 @@ def test_a_new_rotation_removes_what_a_killed_save_left(tmp_path):
     checkpoints.Rotation(make(), checkpoints.find(str(tmp_path)), keep=3, log=print)
     assert set(os.listdir(tmp_path)) == before - {"ckpt-3_temp", ".tmp-abc123",
                                                   "ckpt-3.data-00000-of-00001.tempstate123"}
+
+
+LOCALE_SCRIPT = r"""
+import os, sys
+from tf_dpvae import checkpoints
+from tf_dpvae.model import build_model, make_checkpoint, restore_weights
+from conftest import tiny_config
+assert sys.getfilesystemencoding() == "ascii", sys.getfilesystemencoding()
+for directory in sys.argv[1:]:   # surrogate-escaped str: the UTF-8 bytes of a non-ASCII name
+    found = checkpoints.find(directory)
+    assert found.latest and not found.damaged and not found.state_problem, found
+    assert checkpoints.damage(found.latest) is None
+    restore_weights(build_model(tiny_config("none", "dp"), (None, 2)), found.latest)
+    model = build_model(tiny_config("none", "dp"), (None, 2))
+    try:
+        checkpoints.Rotation(make_checkpoint(model), found, keep=2).save(4)
+    except checkpoints.CheckpointError as err:
+        assert "run with LC_ALL=C.UTF-8" in str(err), err
+    else:
+        raise AssertionError("the save under the C locale did not fail as TensorFlow's does")
+    after = checkpoints.find(directory)   # TensorFlow wrote the files before failing: whole or not
+    assert after.latest and not after.damaged, after
+print("ok")
+"""
+
+
+def test_checkpoints_read_back_under_the_c_locale_with_non_ascii_paths(tmp_path):
+    """LC_ALL=C without Python's UTF-8 mode (paths are then surrogate-escaped str): checkpoints under
+    non-ASCII directories are found, verified and restored, never called damaged; a save there is
+    one clear error, not a traceback (TensorFlow's own write cannot handle such a path)."""
+    import subprocess
+    import sys
+
+    from tf_dpvae.model import build_model, make_checkpoint
+
+    from conftest import tiny_config
+
+    directories = [tmp_path / "résultats" / "checkpoints", tmp_path / "日本" / "checkpoints"]
+    for directory in directories:
+        directory.mkdir(parents=True)
+        model = build_model(tiny_config("none", "dp"), (None, 2))
+        checkpoints.Rotation(make_checkpoint(model), checkpoints.find(str(directory)),
+                             keep=2).save(checkpoint_number=3)
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONPATH": os.pathsep.join([os.path.dirname(tests), tests]),
+           "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "-c", LOCALE_SCRIPT, *map(os.fsencode, directories)],
+                          env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == b"ok", done.stderr[-3000:]

@@ -142,3 +142,64 @@ def test_flow_flags_are_generated():
          "--flow-permutation", "lu"]))
     assert (config.prior.coupling, config.prior.spline_bins, config.prior.spline_bound,
             config.prior.permutation) == ("spline", 4, 3.0, "lu")
+
+
+# ------------------------------------------------------------------ issue 26: finite but unusable
+@pytest.mark.parametrize("section, values, fragment", [
+    ("train", {"lr": 1e308}, "lr must be a finite number in (0, 10], got 1e+308"),
+    ("train", {"epochs": 10 ** 12}, "epochs must be an integer in [1, 1,000,000], got 1000000000000"),
+    ("train", {"steps": 2 ** 40}, "steps must be an integer in [0, 2,147,483,647] (0 = no limit)"),
+    ("objective", {"beta": 1e300}, "beta must be a finite number in [0, 1e+06], got 1e+300"),
+    ("objective", {"disc_lr": 1e5}, "disc-lr must be a finite number in (0, 10], got 100000.0"),
+    ("objective", {"disc_beta_2": 1.0}, "disc-beta-2 must be a finite number in [0, 0.999999]"),
+    ("model", {"obs_std": 1e-300}, "obs-std must be a finite number in [1e-06, 1e+06], got 1e-300"),
+    ("data", {"noise": 1e200}, "noise must be a finite number in [0, 1e+06], got 1e+200"),
+])
+def test_finite_but_unusable_values_are_refused_naming_the_range(section, values, fragment):
+    with pytest.raises(ConfigError) as err:
+        RunConfig().replace(**{section: values})
+    assert fragment in str(err.value)
+
+
+def test_planned_steps_beyond_int32_are_refused_before_anything_is_written():
+    from tf_dpvae.training import planned_steps
+
+    train = RunConfig().replace(train={"epochs": 1_000_000, "batch_size": 2}).train
+    with pytest.raises(ConfigError, match=r"epochs 1,000,000 × 5,000 steps per epoch is "
+                                          r"5,000,000,000 steps"):
+        planned_steps(train, 10_000)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('{"train": {"lr": 0.1}, "train": {"lr": 0.2}}', "the key 'train' appears twice in one object"),
+    ('{"train": {"lr": 0.1, "lr": 0.2}}', "the key 'lr' appears twice in one object"),
+    ("[" * 100_000 + "]" * 100_000, "nests deeper than 32 levels"),
+    ('{"train": {"epochs": ' + "9" * 5000 + "}}", "an integer of 5,000 digits (at most 100"),
+])
+def test_json_files_with_duplicate_keys_deep_nesting_or_huge_integers_are_refused(tmp_path, text,
+                                                                                  fragment):
+    from tf_dpvae.config import read_config_file
+
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        read_config_file(str(path))
+    assert fragment in str(err.value) and f"--config {str(path)!r}" in str(err.value)
+    assert len(str(err.value)) < 300
+
+
+def test_a_json_file_over_the_size_bound_is_refused_unread(tmp_path, monkeypatch):
+    from tf_dpvae import config
+
+    monkeypatch.setattr(config, "MAX_JSON_BYTES", 1000)
+    path = tmp_path / "c.json"
+    path.write_text('{"train": {}}' + " " * 2000)
+    with pytest.raises(ConfigError, match="is larger than"):
+        config.read_json_file(str(path), "--config")
+
+
+def test_json_depth_skips_brackets_inside_strings():
+    from tf_dpvae.config import json_depth_over
+
+    assert not json_depth_over('{"a": "[[[[[[\\"[[[[", "b": [[1]]}', 3)
+    assert json_depth_over("[[[[1]]]]", 3)

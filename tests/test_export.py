@@ -4,6 +4,7 @@ in-graph input checks; atomicity; the command line and the export at the end of 
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -173,6 +174,11 @@ def test_num_samples_limit_is_inclusive(served):
     ("sample", sample_request(MAX + 1), rf"num_samples must be .*\[{MAX + 1}\]"),
     ("sample", sample_request(temperature=float("nan")), r"temperature must be a finite number"),
     ("sample", sample_request(temperature=-1.0), r"temperature must be a finite number >= 0"),
+    ("sample", sample_request(temperature=3e38), r"temperature must be .* <= 10; got\] \[3e\+38\]"),
+    ("log_prob", {"z": np.full((2, 2), 1e30, np.float32)},
+     r"z must lie within \[-10000, 10000\] .*largest magnitude:\] \[1e\+30\]"),
+    ("encode", {"images": np.full((2, 2), 1e6, np.float32)},
+     r"images must lie within \[-10000, 10000\] .*largest magnitude:\] \[1e\+06\]"),
     # seed's spec is fully static ([2]), so the optimizer of the serving session may fold our check
     # away; the stateless RNG op then refuses it itself ("seed must have shape [2], not [3]").
     ("sample", sample_request(seed=[1, 2, 3]), r"seed must have shape \[2\].*\[3\]"),
@@ -212,6 +218,56 @@ def test_non_finite_or_empty_batches_fail_with_invalid_argument_naming_the_input
         unchecked_run(served, signature, **{name: value})
     assert all(np.isfinite(v).all() for v in served.run(signature, **{name: np.ones((3, 2),
                                                                                     np.float32)}).values())
+
+
+# Finite requests a hostile client may send (issue 26); each must give finite outputs or InvalidArgument.
+EXTREMES = [0.0, 1e-45, -1e-45, 1.0, 3.0, -9999.0, 1e4, -1e4, 1.0001e4, 1e6, 1e30, -3.4e38, 3.4e38]
+
+
+def hostile_requests():
+    for t in [0.0, 1e-45, 0.7, 10.0, 10.001, 1e6, 3e38]:
+        yield "sample", sample_request(n=MAX, temperature=t)
+    for value in EXTREMES:
+        for signature, name in BATCH_INPUTS.items():
+            rows = np.full((3, 2), value, np.float32)
+            rows[0] = [value, -value]
+            yield signature, {name: rows}
+
+
+def test_finite_requests_give_finite_outputs_or_invalid_argument_on_every_signature(served):
+    """Through the TF1 session path (what TF Serving runs): never an inf or NaN in an answer; the
+    documented ranges (temperature ≤ 10, |input| ≤ 1e4) are answered, beyond them refused by name."""
+    answered, refused = set(), set()
+    for signature, inputs in hostile_requests():
+        try:
+            outputs = served.run(signature, **inputs)
+        except tf.errors.InvalidArgumentError as err:
+            assert re.search(r"must (be|lie)|not finite", err.message), err.message
+            refused.add(signature)
+            continue
+        for key, value in outputs.items():
+            assert np.isfinite(value).all(), (signature, inputs, key)
+        if "log_var" in outputs:
+            assert -30.0 <= outputs["log_var"].min() and outputs["log_var"].max() <= 30.0
+        answered.add(signature)
+    assert answered == refused == set(BATCH_INPUTS) | {"sample"}
+    # the edges of the documented ranges are answered
+    assert np.isfinite(served.run("sample", **sample_request(temperature=10.0))["z"]).all()
+    edge = np.array([[1e4, -1e4]], np.float32)
+    for signature, name in BATCH_INPUTS.items():
+        assert all(np.isfinite(v).all() for v in served.run(signature, **{name: edge}).values())
+
+
+def test_an_output_that_overflows_is_invalid_argument_not_inf():
+    from tf_dpvae.export.signatures import finite_outputs
+
+    with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+        x = tf.compat.v1.placeholder(tf.float32, [None])
+        out = finite_outputs({"log_prob": x * 1e30})
+        assert session.run(out, {x: [1.0]})["log_prob"][0] == pytest.approx(1e30)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="the log_prob of this request is "
+                                                                 "not finite"):
+            session.run(out, {x: [1e10]})
 
 
 @pytest.mark.parametrize("temperature", [float("inf"), float("-inf")])
@@ -534,3 +590,50 @@ def test_flow_options_serve_like_the_live_model(tmp_path, options):
         np.testing.assert_allclose(served.run("encode", images=x)["z0"],
                                    model.prior.forward(model.encode(x)[0])[0].numpy(), **tol)
     assert not np.allclose(expected["z"], expected["z0"])
+
+
+@pytest.fixture
+def read_only_mount(tmp_path):
+    """A small tmpfs under tmp_path, remountable read-only (root only); skipped where mounting is
+    not allowed."""
+    point = tmp_path / "share"
+    point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(point)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield point
+    subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+@pytest.mark.parametrize("with_lock_file", [True, False])
+def test_an_archived_run_on_a_read_only_share_exports_with_a_notice(run, read_only_mount, tmp_path,
+                                                                    capfd, with_lock_file):
+    """Issue 26: the lock file cannot be created or written on a read-only share; the export to a
+    writable --out still works, says how it locked (or that it could not), and writes nothing there."""
+    archived = read_only_mount / "run"
+    shutil.copytree(run[0], archived)
+    if not with_lock_file:
+        os.remove(archived / ".lock")
+    subprocess.run(["mount", "-o", "remount,ro", str(read_only_mount)], check=True)
+    before = sorted(os.listdir(archived))
+    capfd.readouterr()
+    assert export_main([str(archived), "--out", str(tmp_path / "models")]) == 0
+    err = capfd.readouterr().err
+    assert ("read-only: holding its lock without writing a record" if with_lock_file
+            else "read-only and has no lock file: reading it without a lock") in err, err
+    assert sorted(os.listdir(archived)) == before
+    assert os.path.isdir(tmp_path / "models" / "1" / "variables")
+
+
+def test_export_says_when_it_takes_over_a_stale_lock(run, tmp_path, capfd):
+    """Issue 26: a lock record left by a process that is gone is taken over, and the export says so."""
+    copy = tmp_path / "run"
+    shutil.copytree(run[0], copy)
+    (copy / ".lock").write_text(json.dumps({"pid": 999999, "host": "gone", "purpose": "train",
+                                            "started": "2026-01-01T00:00:00+00:00"}))
+    capfd.readouterr()
+    assert export_main([str(copy), "--out", str(tmp_path / "models")]) == 0
+    err = capfd.readouterr().err
+    assert f"taking over the lock of {copy} left by pid 999999 on host gone" in err, err
+    assert (copy / ".lock").read_text() == ""

@@ -44,6 +44,26 @@ class CheckpointError(UserError):
     """A directory holds checkpoints but none of them reads back whole."""
 
 
+def tf_path(path: str) -> str | bytes:
+    """``path`` as TensorFlow must receive it to name the same file, whatever the locale.
+
+    TensorFlow encodes a ``str`` path as UTF-8. Under a locale that is not UTF-8 (``LC_ALL=C`` with
+    Python's UTF-8 mode off) Python decodes a non-ASCII path's bytes with surrogate escapes, which
+    UTF-8 cannot encode: TensorFlow then fails with UnicodeEncodeError, which once read as "the
+    checkpoint is damaged" (issue 26). Such a path is handed over as the str its bytes spell in
+    UTF-8. TensorFlow cannot name a file whose path bytes are not UTF-8 at all (it decodes the path
+    it wrote as UTF-8): ``CheckpointError`` saying so."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        try:
+            return os.fsencode(path).decode("utf-8")
+        except UnicodeDecodeError:
+            raise CheckpointError(f"{path!r} is not UTF-8 and TensorFlow reads and writes checkpoints "
+                                  f"only under UTF-8 paths; rename the directory") from None
+
+
 def on_disk(directory: str) -> list[str]:
     """The checkpoint prefixes (``DIR/ckpt-N``) of which any file exists in ``directory``, by N
     ascending. Whether each is whole is ``damage``'s question."""
@@ -58,8 +78,9 @@ def damage(prefix: str) -> str | None:
     in it reads (each is checked against its stored CRC32C)."""
     if not os.path.isfile(prefix + ".index"):
         return "its .index file is missing"
+    name = tf_path(prefix)   # a path TensorFlow cannot name is said as such, not as damage
     try:
-        reader = tf.train.load_checkpoint(prefix)
+        reader = tf.train.load_checkpoint(name)
         for name in reader.get_variable_to_dtype_map():
             reader.get_tensor(name)
     # what a damaged bundle raises: OpError (bad sstable, CRC mismatch, missing shard), IndexError
@@ -79,7 +100,7 @@ def state_problem(directory: str) -> str | None:
     level = logger.level
     logger.setLevel("ERROR")   # its warnings about the parse error: the caller says it in one line
     try:
-        state = tf.train.get_checkpoint_state(directory)   # None for a file that does not parse
+        state = tf.train.get_checkpoint_state(tf_path(directory))   # None for a file that does not parse
     except ValueError:   # parses, but names no checkpoint (an empty file, say)
         state = None
     finally:
@@ -194,7 +215,13 @@ class Rotation:
         did not read back (then nothing is deleted and the previous checkpoints stay current)."""
         os.makedirs(self.directory, exist_ok=True)
         self.checkpoint.save_counter.assign_add(1)   # as tf.train.Checkpoint.save: in the file too
-        path = self.checkpoint.write(os.path.join(self.directory, f"{PREFIX}-{checkpoint_number}"))
+        path = os.path.join(self.directory, f"{PREFIX}-{checkpoint_number}")
+        try:
+            self.checkpoint.write(tf_path(path))
+        except UnicodeError:   # TensorFlow globs the str it wrote with the locale's encoding
+            raise CheckpointError(
+                f"TensorFlow cannot write checkpoints under {path!r}, a non-ASCII path, while the "
+                f"locale is not UTF-8; run with LC_ALL=C.UTF-8 (or PYTHONUTF8=1)") from None
         why = damage(path)
         if why is not None:
             self.log(f"the new checkpoint {path} does not read back ({why}); keeping "

@@ -97,6 +97,33 @@ MAX_LAYERS = 64            # hidden layers, flow layers
 MAX_FLOW_BLOCKS = 256
 MAX_CONV_FILTERS = 1024
 MAX_NUM_EXAMPLES = 10_000_000   # two moons: generated in memory (2 floats each, with a tenth more)
+# Finite but unusable values (issue 26): a value past these is refused before anything is written.
+# Adam's step is about lr per weight: past 10 every weight leaves any useful range in one step, and
+# 1e308 overflows the schedule's float64 arithmetic.
+MAX_LR = 10.0
+MAX_EPOCHS = 1_000_000
+MAX_STEPS = 2 ** 31 - 1    # the optimizer's step and the schedule's T stay within int32
+MAX_WEIGHT = 1e6           # objective weights (β, γ, λ, C_max ...): beyond, the loss overflows float32
+MAX_SCALE = 1e6            # σ_x, MMD bandwidth, noise, clip norm: far outside the data's own scale
+MAX_ADAM_BETA = 0.999999   # β = 1 divides Adam's bias correction by zero
+MIN_OBS_STD = 1e-6         # 1/σ_x² must stay finite in float32
+
+
+def _finite_in(name: str, value: Any, low: float, high: float, strict_low: bool = False) -> None:
+    """A finite number in [low, high] (or (low, high] with ``strict_low``), else ConfigError naming
+    the argument, the range and the received value."""
+    if low == 0.0:
+        _finite(name, value, low, strict=strict_low)   # the long-standing message below the range
+    _finite(name, value)
+    opening = "(" if strict_low else "["
+    _require((value > low if strict_low else value >= low) and value <= high,
+             f"{name} must be a finite number in {opening}{low:g}, {high:g}], got {value!r}")
+
+
+def _count(name: str, value: Any, high: int, low: int = 0, why: str = "") -> None:
+    """An integer in [low, high] (a step or epoch count), else ConfigError naming the value."""
+    _require(isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
+             f"{name} must be an integer in [{low}, {high:,}]{why}, got {value!r}")
 
 
 def _int_in(name: str, value: Any, low: int, high: int, why: str = "") -> None:
@@ -218,21 +245,23 @@ class ObjectiveConfig:
         _choice("reg", self.reg, REGULARIZERS)
         for name in ("beta", "capacity_gamma", "capacity_max", "tc_alpha", "tc_beta", "tc_gamma",
                      "factor_gamma", "info_lambda"):
-            _finite(name.replace("_", "-"), getattr(self, name), 0.0)
-        _finite("info-alpha", self.info_alpha)
+            _finite_in(name.replace("_", "-"), getattr(self, name), 0.0, MAX_WEIGHT)
+        _finite_in("info-alpha", self.info_alpha, -MAX_WEIGHT, MAX_WEIGHT)
         _positive_int("capacity-steps", self.capacity_steps)
+        _count("capacity-steps", self.capacity_steps, MAX_STEPS, 1)
         _choice("tc-estimator", self.tc_estimator, TC_ESTIMATORS)
         _require(isinstance(self.dataset_size, int) and self.dataset_size >= 0,
                  f"dataset-size must be a non-negative integer, got {self.dataset_size!r}")
         _positive_int("disc-units", self.disc_units)
         _positive_int("disc-layers", self.disc_layers)
-        _finite("disc-lr", self.disc_lr, 0.0, strict=True)
-        _finite("disc-beta-1", self.disc_beta_1, 0.0)
-        _finite("disc-beta-2", self.disc_beta_2, 0.0)
+        _finite_in("disc-lr", self.disc_lr, 0.0, MAX_LR, strict_low=True)
+        _finite_in("disc-beta-1", self.disc_beta_1, 0.0, MAX_ADAM_BETA)
+        _finite_in("disc-beta-2", self.disc_beta_2, 0.0, MAX_ADAM_BETA)
         _choice("mmd-kernel", self.mmd_kernel, MMD_KERNELS)
-        _finite("mmd-scale", self.mmd_scale, 0.0, strict=True)
+        _finite_in("mmd-scale", self.mmd_scale, 0.0, MAX_SCALE, strict_low=True)
         _require(isinstance(self.reg_warmup_steps, int) and self.reg_warmup_steps >= 0,
                  f"reg-warmup-steps must be a non-negative integer, got {self.reg_warmup_steps!r}")
+        _count("reg-warmup-steps", self.reg_warmup_steps, MAX_STEPS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,6 +290,7 @@ class ModelConfig:
         _int_in("hidden-layers", self.hidden_layers, 1, MAX_LAYERS)
         _choice("likelihood", self.likelihood, LIKELIHOODS)
         _finite("obs-std", self.obs_std, 0.0, strict=True)
+        _finite_in("obs-std", self.obs_std, MIN_OBS_STD, MAX_SCALE)
         _choice("arch", self.arch, ARCHS)
         _int_in("conv-filters", self.conv_filters, 1, MAX_CONV_FILTERS)
         _int_in("conv-units", self.conv_units, 1, MAX_WIDTH)
@@ -289,7 +319,7 @@ class DataConfig:
                  f"dataset must be a non-empty name, got {self.dataset!r}")
         _int_in("num-examples", self.num_examples, 2, MAX_NUM_EXAMPLES,
                 " (two moons are standardized: one point has no spread)")
-        _finite("noise", self.noise, 0.0)
+        _finite_in("noise", self.noise, 0.0, MAX_SCALE)
         _require(isinstance(self.data_dir, str), f"data-dir must be a path, got {self.data_dir!r}")
         _require(isinstance(self.download, bool), f"download must be true or false, "
                                                   f"got {self.download!r}")
@@ -336,14 +366,20 @@ class TrainConfig:
                                 "scaling)", choices=MIXED_PRECISION, group=DEVICES)
     jit: bool = flag(False, "XLA-compile the training step (slower on these CPUs; measure)",
                      group=DEVICES)
+    # A peer that accepts TCP but is not a TF worker would otherwise hold the start-up for minutes
+    peer_timeout: int = flag(600, "multiworker: seconds to wait for every TF_CONFIG peer before "
+                             "giving up with one line (exit 2)", group=DEVICES)
 
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)
+        _count("epochs", self.epochs, MAX_EPOCHS, 1)
         _require(isinstance(self.steps, int) and self.steps >= 0,
                  f"steps must be a non-negative integer (0 = no limit), got {self.steps!r}")
+        _count("steps", self.steps, MAX_STEPS, why=" (0 = no limit)")
         _positive_int("batch-size", self.batch_size)
         _require(self.batch_size >= 2, f"batch-size must be at least 2, got {self.batch_size!r}")
         _finite("lr", self.lr, 0.0, strict=True)
+        _finite_in("lr", self.lr, 0.0, MAX_LR, strict_low=True)
         _choice("lr-schedule", self.lr_schedule, LR_SCHEDULES)
         _require(isinstance(self.lr_final_fraction, (int, float))
                  and not isinstance(self.lr_final_fraction, bool)
@@ -352,13 +388,16 @@ class TrainConfig:
         _require(isinstance(self.warmup_steps, int) and not isinstance(self.warmup_steps, bool)
                  and self.warmup_steps >= 0,
                  f"warmup-steps must be a non-negative integer, got {self.warmup_steps!r}")
-        _finite("clip-norm", self.clip_norm, 0.0)
+        _count("warmup-steps", self.warmup_steps, MAX_STEPS)
+        _finite_in("clip-norm", self.clip_norm, 0.0, MAX_SCALE)
         _positive_int("log-every", self.log_every)
+        _count("log-every", self.log_every, MAX_STEPS, 1)
         _require(isinstance(self.seed, int) and 0 <= self.seed < 2**31,
                  f"seed must be an integer in [0, 2**31), got {self.seed!r}")
         _choice("strategy", self.strategy, STRATEGIES)
         _choice("mixed-precision", self.mixed_precision, MIXED_PRECISION)
         _require(isinstance(self.jit, bool), f"jit must be true or false, got {self.jit!r}")
+        _count("peer-timeout", self.peer_timeout, 86_400, 1)
         _require(isinstance(self.devices, str), f"devices must be a comma-separated list of device "
                                                 f"names, got {self.devices!r}")
         names = [d.strip() for d in self.devices.split(",")] if self.devices else []
@@ -461,7 +500,7 @@ class PostHocConfig:
                  f"got {self.components!r}")
         _int_in("steps", self.steps, 1, 10_000_000)
         _int_in("batch-size", self.batch_size, 1, 1_000_000)
-        _finite("lr", self.lr, 0.0, strict=True)
+        _finite_in("lr", self.lr, 0.0, MAX_LR, strict_low=True)
         _choice("codes", self.codes, POST_HOC_CODES)
         _choice("checkpoint", self.checkpoint, CHECKPOINT_CHOICES)
         _require(isinstance(self.seed, int) and not isinstance(self.seed, bool)
@@ -478,22 +517,89 @@ class RetrofitFlags:
     post_hoc: PostHocConfig = dataclasses.field(default_factory=PostHocConfig)
 
 
-def read_json_file(path: str, flag: str) -> Any:
-    """The JSON value in ``path``; ConfigError naming ``flag`` and the file if it cannot be read or
-    does not parse."""
+# Bounds on a JSON file we read (issue 26): a configuration is a few kB, two levels deep.
+MAX_JSON_BYTES = 16 * 2 ** 20
+MAX_JSON_DEPTH = 32
+MAX_JSON_DIGITS = 100      # an integer longer than this is no setting (and int() of 5,000 digits fails)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """``json.loads``'s ``object_pairs_hook``: a dict, or ValueError naming a key given twice (plain
+    JSON silently keeps the last)."""
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"the key {shorten(key, 80)!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def _long_integer(text: str) -> int:
+    """``json.loads``'s ``parse_int``, refusing integers longer than ``MAX_JSON_DIGITS``."""
+    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
+        raise ValueError(f"an integer of {len(text.lstrip('-')):,} digits (at most "
+                         f"{MAX_JSON_DIGITS} accepted)")
+    return int(text)
+
+
+def json_depth_over(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``text``'s brackets nest deeper than ``limit`` (strings skipped), checked before
+    parsing so that 100,000 nested arrays never reach the recursive parser."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            escaped, in_string = (not escaped and char == "\\"), in_string and (escaped or char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def parse_json(text: str, what: str) -> Any:
+    """The JSON value of ``text`` (``what``: how to name it, e.g. "--config 'c.json'"); ConfigError
+    for a parse error, a key given twice in one object, nesting deeper than ``MAX_JSON_DEPTH``, or an
+    integer longer than ``MAX_JSON_DIGITS``."""
+    if json_depth_over(text):
+        raise ConfigError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels; a configuration is a "
+                          f"JSON object of sections")
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_int=_long_integer)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{what} does not parse as JSON: {err.msg} at line {err.lineno} "
+                          f"column {err.colno}") from None
+    except (ValueError, RecursionError) as err:   # the hooks' refusals; a float the parser rejects
+        raise ConfigError(f"{what} is refused: {shorten(str(err), 200)}") from None
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with "…" (a long value is never echoed whole)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_json_file(path: str, flag: str) -> Any:
+    """The JSON value in ``path`` (``parse_json``); ConfigError naming ``flag`` and the file if it
+    cannot be read, is larger than ``MAX_JSON_BYTES``, is not UTF-8, or is refused by ``parse_json``."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_JSON_BYTES + 1)
     except OSError as err:
         raise ConfigError(f"{flag} {path!r} cannot be read: {err.strerror or err}") from None
+    if len(data) > MAX_JSON_BYTES:
+        raise ConfigError(f"{flag} {path!r} is larger than {MAX_JSON_BYTES // 2 ** 20} MiB; a "
+                          f"configuration is a few kB")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:   # binary garbage, a damaged file
         raise ConfigError(f"{flag} {path!r} is not UTF-8 text (byte {err.start}); it is not a JSON "
                           f"file, or it is damaged") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{flag} {path!r} does not parse as JSON: {err.msg} at line {err.lineno} "
-                          f"column {err.colno}") from None
+    return parse_json(text, f"{flag} {path!r}")
 
 
 def read_config_file(path: str) -> RunConfig:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import fcntl
 import json
 import os
@@ -96,12 +97,39 @@ def check_free(run_dir: str) -> None:
         os.close(fd)
 
 
+READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 @contextlib.contextmanager
-def hold(run_dir: str, purpose: str, log=None):
+def _read_only(run_dir: str, log):
+    """The lock of a run directory this process cannot write (a read-only share, an archive): an
+    exclusive flock on the existing lock file opened read-only (a writer elsewhere still excludes
+    us), with no record written; no lock file at all: nobody can be writing there (training writes
+    one first), so the block runs unlocked. ``log`` hears which."""
+    try:
+        fd = os.open(lock_path(run_dir), os.O_RDONLY)
+    except OSError:
+        if log is not None:
+            log(f"{run_dir} is read-only and has no lock file: reading it without a lock")
+        yield
+        return
+    try:
+        _lock_or_raise(fd, run_dir)
+        if log is not None:
+            log(f"{run_dir} is read-only: holding its lock without writing a record")
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def hold(run_dir: str, purpose: str, log=None, read_only_ok: bool = False):
     """Hold ``run_dir`` (which must exist) exclusively for the block; see the module docstring.
 
     Raises RunLocked if another process holds it. ``log`` (a callable taking a line, default: none)
-    hears about a stale record taken over.
+    hears about a stale record taken over. ``read_only_ok`` (for a command that only reads the run,
+    such as export to another directory): a lock file this process cannot create or write is not an
+    error; the lock is then taken as ``_read_only`` says, with a notice.
     """
     key = os.path.realpath(run_dir)
     with _held_guard:
@@ -121,6 +149,10 @@ def hold(run_dir: str, purpose: str, log=None):
     try:
         fd = os.open(lock_path(run_dir), os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as err:
+        if read_only_ok and err.errno in READ_ONLY_ERRNOS:
+            with _read_only(run_dir, log):
+                yield
+            return
         raise RunLocked(f"cannot create the lock file {lock_path(run_dir)!r}: "
                         f"{err.strerror or err}") from None
     try:

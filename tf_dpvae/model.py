@@ -395,7 +395,9 @@ def make_checkpoint(model: DPVAE, with_optimizers: bool = True) -> tf.train.Chec
 def restore_weights(model: DPVAE, checkpoint_path: str) -> None:
     """Load a training checkpoint's weights into ``model`` (built by ``build_model`` from the run's
     configuration); raises if any model variable is missing from the checkpoint."""
-    status = make_checkpoint(model, with_optimizers=False).read(checkpoint_path)
+    from tf_dpvae.checkpoints import tf_path   # a non-UTF-8 locale's path (issue 26)
+
+    status = make_checkpoint(model, with_optimizers=False).read(tf_path(checkpoint_path))
     status.expect_partial()  # the optimizers' slots are in the file but not wanted here
     status.assert_existing_objects_matched()
 

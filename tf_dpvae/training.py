@@ -25,6 +25,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import sys
 
 import keras
@@ -32,8 +33,9 @@ import numpy as np
 import tensorflow as tf
 
 from tf_dpvae import data as data_lib
-from tf_dpvae import checkpoints, distribute, locks
-from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, RunConfig, read_json_file
+from tf_dpvae import checkpoints, distribute, interrupts, locks
+from tf_dpvae.config import (EXAMPLE_KEY, MAX_STEPS, POST_HOC_KEY, ConfigError, RunConfig,
+                             read_json_file)
 from tf_dpvae.files import clean_stale_files, write_atomic
 from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
 from tf_dpvae.summaries import (BestEpochSummaries, FigureSummaries, ImageSummaries, LatentSummaries,
@@ -43,7 +45,8 @@ from tf_dpvae.summaries import (BestEpochSummaries, FigureSummaries, ImageSummar
 # Settings that may change between a run and its resumption (a longer run, a smoke test).
 # Where it runs may change too: a run started on one device can resume mirrored, and the reverse.
 RESUMABLE_CHANGES = {("train", "epochs"), ("train", "steps"), ("train", "strategy"),
-                     ("train", "devices"), ("train", "jit"), ("train", "log_every")}
+                     ("train", "devices"), ("train", "jit"), ("train", "log_every"),
+                     ("train", "peer_timeout")}
 BEST_DIR = "best"            # under checkpoints/
 BEST_RECORD = "best.json"    # in checkpoints/best/
 SELECTION_METRIC = "val_nelbo"
@@ -76,7 +79,12 @@ def planned_steps(train, num_train: int) -> int:
     if num_train < train.batch_size:
         raise ConfigError(f"batch-size {train.batch_size} is larger than the training set "
                           f"({num_train} examples); use a batch size of at most {num_train}")
-    return train.epochs * (num_train // train.batch_size)
+    total = train.epochs * (num_train // train.batch_size)
+    if total > MAX_STEPS:
+        raise ConfigError(f"epochs {train.epochs:,} × {num_train // train.batch_size:,} steps per epoch "
+                          f"is {total:,} steps, more than the {MAX_STEPS:,} an int32 step counter "
+                          f"holds; use fewer epochs (or --steps to stop early)")
+    return total
 
 
 def weights_finite(model: DPVAE) -> bool:
@@ -128,6 +136,62 @@ def check_out_dir(out_dir: str, config: RunConfig) -> bool:
         raise ConfigError(f"--out {out_dir!r} holds a run with different settings "
                           f"({', '.join(differences)}); choose a new --out to start another run")
     return True
+
+
+def undo_on_failure(out_dir: str, before: set[str] | None):
+    """An exit callback (``ExitStack.push``) for a training attempt in ``out_dir``: if the attempt
+    fails (an exception, an interrupt) before any checkpoint exists there, it removes what the
+    attempt created (``config.json``, ``logs/``, ...; the directory itself if it was new), so that a
+    run directory appears only once a run has started (issue 26) and a corrected rerun is not
+    refused as "a run with different settings". ``before``: the entries that existed before the
+    attempt (None: the directory did not exist). Never suppresses the exception."""
+    def undo(exc_type, exc, tb):
+        saved = (checkpoints.on_disk(os.path.join(out_dir, "checkpoints"))
+                 or checkpoints.on_disk(os.path.join(out_dir, "checkpoints", BEST_DIR)))
+        if exc_type is None or saved or not os.path.isdir(out_dir):
+            return False
+        keep = before or set()
+        for name in sorted(set(os.listdir(out_dir)) - keep - {locks.LOCK_FILE}):
+            path = os.path.join(out_dir, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+        with contextlib.suppress(OSError):   # the lock file last, still held (locks.hold)
+            if locks.LOCK_FILE not in keep:
+                os.remove(locks.lock_path(out_dir))
+            if before is None:   # a new directory: removed whole
+                os.rmdir(out_dir)
+        return False
+    return undo
+
+
+def save_on_interrupt(err: KeyboardInterrupt, model: DPVAE, manager: checkpoints.Rotation,
+                      guard: "NaNGuard") -> interrupts.Interrupted:
+    """Save a checkpoint at the current step after an interrupt (a second signal is ignored while it
+    is written), and return the ``Interrupted`` to raise, its message saying what was kept.
+
+    A train step is one TensorFlow call, which a Python signal handler cannot split: the weights and
+    the optimizer's step seen here belong to the same step. Weights that are no longer finite are not
+    saved (``NaNGuard.healthy``); the earlier checkpoint is then the one kept."""
+    stop = interrupts.as_interrupted(err)
+    step = int(model.optimizer.iterations.numpy())
+    latest = manager.latest_checkpoint
+    with interrupts.ignored():
+        if latest and latest.endswith(f"-{step}"):
+            path = latest
+        elif step > 0 and guard.model is not None and guard.healthy():
+            path = manager.save(checkpoint_number=step)
+        else:
+            path = None
+    if path:
+        kept = f"saved {path} at step {step}; rerun the same command to resume from it"
+    elif latest:
+        kept = f"nothing saved at step {step}; {latest} is kept, a rerun resumes from it"
+    else:
+        kept = f"no checkpoint at step {step}; a rerun starts from the beginning"
+    return stop.with_message(kept)
 
 
 class CheckpointOnEpoch(keras.callbacks.Callback):
@@ -206,7 +270,7 @@ class BestCheckpoint(keras.callbacks.Callback):
             log(found.notice() + ("" if found.latest else "; the best-epoch selection starts over"))
         self.manager = checkpoints.Rotation(checkpoint, found, keep=1, log=log)
         if self.manager.latest_checkpoint:
-            self.value.assign(tf.train.load_variable(self.manager.latest_checkpoint,
+            self.value.assign(tf.train.load_variable(checkpoints.tf_path(self.manager.latest_checkpoint),
                                                      "selection/.ATTRIBUTES/VARIABLE_VALUE"))
 
     def on_epoch_end(self, epoch, logs=None):
@@ -324,7 +388,12 @@ def fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
     The run directory is locked (``locks.hold``) from the moment it is created until the run ends:
     a second process training, evaluating or exporting in it gets ``locks.RunLocked`` (exit 2).
     ``hparams_experiment``: also declare the HParams experiment in the run's logs (off where a caller
-    declares one for a folder of runs, as Table 1 does: TensorBoard takes one experiment)."""
+    declares one for a folder of runs, as Table 1 does: TensorBoard takes one experiment).
+
+    Ctrl-C (or SIGTERM under ``interrupts.raising_on_signals``) during training saves a checkpoint at
+    the current step and raises ``interrupts.Interrupted`` saying what was kept
+    (``save_on_interrupt``); an attempt that fails before any checkpoint exists removes what it
+    wrote (``undo_on_failure``)."""
     with contextlib.ExitStack() as held:
         return _fit(config, out_dir, splits, verbose, log, held, hparams_experiment)
 
@@ -338,7 +407,8 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
     last_step = min(total_steps, config.train.steps) if config.train.steps else total_steps
     locks.check_free(out_dir)   # a directory in use is reported as such, not as a mismatch
     resuming = check_out_dir(out_dir, config)
-    strategy = distribute.make_strategy(config.train.strategy, config.train.devices)
+    strategy = distribute.make_strategy(config.train.strategy, config.train.devices,
+                                        config.train.peer_timeout)
     distribute.check_batch(config.train.batch_size, strategy)
     # Everything that creates variables (model, optimizers' slots, the checkpoint's restore) runs in
     # the strategy's scope; for the default strategy (one device) the scope changes nothing.
@@ -346,11 +416,13 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
         model = new_model(config, splits)
         model.monitor_steps()   # gradient norms for TensorBoard, outside the checkpoint
         # Only now is the configuration known to make a model: a bad one leaves nothing written.
+        before = set(os.listdir(out_dir)) if os.path.isdir(out_dir) else None
         try:
             os.makedirs(out_dir, exist_ok=True)
         except OSError as err:
             raise ConfigError(f"--out {out_dir!r} cannot be created: {err.strerror or err}") from None
         held.enter_context(locks.hold(out_dir, "train", log))
+        held.push(undo_on_failure(out_dir, before))   # runs before the lock is released
         clean_stale_files(out_dir)   # config.json's or figure.png's temporary, if a run was killed
         # Again under the lock: another process may have started a run here since the first check.
         resuming = check_out_dir(out_dir, config)
@@ -364,7 +436,7 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
         manager = checkpoints.Rotation(checkpoint, found, keep=3, log=log)
         resumed_from = 0
         if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            checkpoint.restore(checkpoints.tf_path(manager.latest_checkpoint)).assert_existing_objects_matched()
             resumed_from = int(model.optimizer.iterations.numpy())
             log(f"resuming from {manager.latest_checkpoint} (step {resumed_from})")
         elif resuming:
@@ -392,10 +464,13 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
     final_logs = {}
     if not done:
         write_hparams(log_dir, config, experiment=hparams_experiment)
-        history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
-                            steps_per_epoch=steps_per_epoch, initial_epoch=initial_epoch,
-                            callbacks=callbacks, verbose=verbose,
-                            shuffle=False)  # tf.data shuffles, seeded
+        try:
+            history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
+                                steps_per_epoch=steps_per_epoch, initial_epoch=initial_epoch,
+                                callbacks=callbacks, verbose=verbose,
+                                shuffle=False)  # tf.data shuffles, seeded
+        except KeyboardInterrupt as err:   # Ctrl-C, or SIGTERM under interrupts.raising_on_signals
+            raise save_on_interrupt(err, model, manager, guard) from None
         final_logs = {k: float(v[-1]) for k, v in history.history.items() if v}
     else:
         log(f"nothing to do: the run already reached step {resumed_from} of {last_step}")

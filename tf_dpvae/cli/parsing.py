@@ -4,12 +4,14 @@ the mapping of ``UserError`` to one line and exit status 2, and the run-director
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import re
 import sys
 from typing import Callable
 
+from tf_dpvae import interrupts
 from tf_dpvae.errors import UserError
 
 USAGE_ERROR = 2   # bad input: argparse's own status, and every UserError's
@@ -22,20 +24,67 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
 
 
-def report(prog: str, err: UserError) -> int:
-    """Print ``PROG: error: MESSAGE`` on stderr as one line (a message's lines joined by "; ");
-    return exit status 2."""
+MAX_MESSAGE = 2000   # characters of one error line; a 50 MB value is not echoed whole (issue 26)
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text``, or its start and end around "… (N characters left out) …" if it is over ``limit``."""
+    if len(text) <= limit:
+        return text
+    keep = (limit - 40) // 2
+    return f"{text[:keep]}… ({len(text) - 2 * keep:,} characters left out) …{text[-keep:]}"
+
+
+def report(prog: str, err: BaseException) -> int:
+    """Print ``PROG: error: MESSAGE`` on stderr as one line (a message's lines joined by "; ", cut
+    to ``MAX_MESSAGE`` characters); return exit status 2."""
     message = "; ".join(line.strip() for line in str(err).strip().splitlines()) or type(err).__name__
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    print(f"{prog}: error: {shorten(message)}", file=sys.stderr)
     return USAGE_ERROR
 
 
+# OS errors a user fixes outside the program (space, permissions, a read-only share): one line, exit 2
+DISK_ERRNOS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+               errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+               errno.EPERM: "operation not permitted", errno.EMFILE: "too many open files"}
+DISK_MESSAGES = ("No space left on device", "Disk quota exceeded", "Read-only file system")
+
+
+def disk_problem(err: BaseException) -> str | None:
+    """One line for an error of the disk or file system (``DISK_ERRNOS``, or TensorFlow's own
+    errors whose message says "No space left on device"), or None for anything else."""
+    if isinstance(err, OSError) and err.errno in DISK_ERRNOS:
+        where = f" writing {err.filename!r}" if err.filename else ""
+        return (f"{DISK_ERRNOS[err.errno]}{where} ({errno.errorcode[err.errno]}); what was written "
+                f"before stays intact: make room or fix the permission, then rerun the same command")
+    text = str(err)
+    if type(err).__module__.startswith("tensorflow") and any(m in text for m in DISK_MESSAGES):
+        first = next((line for line in text.splitlines() if any(m in line for m in DISK_MESSAGES)))
+        first = re.sub(r"\{\{[^}]*\}\}\s*|\s*\[Op:\w+\]", "", first).strip()   # TF's op names
+        return (f"{first[:300]}; what was written before stays intact: make room, then rerun "
+                f"the same command")
+    return None
+
+
 def guarded(prog: str, body: Callable[[], int]) -> int:
-    """``body()``'s exit status, or 2 after one line on stderr if it raises a ``UserError``."""
+    """``body()``'s exit status, run with SIGINT and SIGTERM raising ``Interrupted``; or, after one
+    line on stderr: 2 for a ``UserError`` or a disk error (``disk_problem``), 128 + the signal's
+    number for an interrupt (130 Ctrl-C, 143 SIGTERM)."""
     try:
-        return body()
+        with interrupts.raising_on_signals():
+            return body()
     except UserError as err:
         return report(prog, err)
+    except KeyboardInterrupt as err:
+        stop = interrupts.as_interrupted(err)
+        print(f"{prog}: interrupted by {stop.name}" + (f"; {stop.message}" if stop.message else ""),
+              file=sys.stderr)
+        return stop.status
+    except Exception as err:  # noqa: BLE001 - only disk errors are turned into a line; others re-raised
+        problem = disk_problem(err)
+        if problem is None:
+            raise
+        return report(prog, UserError(problem))
 
 
 def path_tag(name: str, fallback: str = "data") -> str:
@@ -96,6 +145,11 @@ def out_dir_problem(out: str | None, flag: str = "--out") -> str | None:
     file, a path under a file, or a nearest existing directory that this user cannot write."""
     if out is None:
         return None
+    try:
+        out.encode("utf-8")
+    except UnicodeEncodeError:   # bytes that are not UTF-8, surrogate-escaped by Python
+        return (f"{flag} must be a UTF-8 path, got {shorten(ascii(out), 200)} (TensorFlow writes "
+                f"checkpoints and summaries only under UTF-8 paths)")
     if not out.strip():
         return f"{flag} must be a directory path, got {out!r} (leave it out for the default)"
     if os.path.exists(out):

@@ -41,7 +41,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def main(argv=None, prog: str = PROG) -> int:
-    """Train; 0 on success, 1 if training diverged or the export failed, 2 for bad input."""
+    """Train; 0 on success, 1 if training diverged or the export failed, 2 for bad input or a full
+    disk, 130 / 143 after Ctrl-C / SIGTERM (a checkpoint saved at the step it arrived: rerun to
+    resume)."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     return guarded(parser.prog, lambda: train(parser.prog, args))

@@ -51,6 +51,7 @@ def load_npz(path: str, config: DataConfig, seed: int) -> Splits:
         raise DataError("npz: needs a path, e.g. npz:/data/images.npz")
     if not os.path.isfile(path):
         raise DataError(f"{source}: no such file")
+    check_npy_headers(path, source)   # sizes from the headers, before any array is allocated
     try:
         loaded = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
@@ -82,6 +83,60 @@ def load_npz(path: str, config: DataConfig, seed: int) -> Splits:
                             f"({len(images)},); got {labels.dtype} {labels.shape}")
         labels = labels.astype(np.int64)
     return _split(images, labels, source, seed)
+
+
+# The largest image a folder may hold, in pixels (a PNG header may declare 20000² = 4e8 of them; its
+# decoded copy would take 1.2 GB); checked from the header before decoding. 8192² is far above
+# --image-size's 1024.
+MAX_IMAGE_PIXELS = 8192 * 8192
+
+
+def _npy_size(stream, declared_in: str, source: str) -> tuple[int, tuple]:
+    """(bytes of data, shape) an ``.npy`` header on ``stream`` declares; DataError if unreadable."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)   # 2.0 and 3.0 share the layout
+        shape, _, dtype = read(stream)
+    except (ValueError, OSError, EOFError, SyntaxError) as err:
+        raise DataError(f"{source}: {declared_in} has no readable .npy header "
+                        f"({str(err).splitlines()[0][:200]})") from None
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize, shape
+
+
+def check_npy_headers(path: str, source: str) -> None:
+    """DataError if an array in ``path`` (an .npz archive or a .npy file) declares more data than the
+    file holds (a damaged or hostile header: 10^12 floats would be allocated before the read fails),
+    or if an archive holds no .npy array at all. A path that is not a file is left to the caller."""
+    if not os.path.isfile(path):
+        return
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                return   # not an .npy file: np.load's own error names it
+            f.seek(0)
+            size, shape = _npy_size(f, "the file", source)
+            held = os.path.getsize(path) - f.tell()
+        if size > held:
+            raise DataError(f"{source}: its header declares shape {shape} ({size:,} bytes) but the "
+                            f"file holds {held:,}; the file is damaged")
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if m.filename.endswith(".npy")]
+            if not members:
+                raise DataError(f"{source}: the zip archive holds no .npy array (found "
+                                f"{len(archive.infolist())} other files); expected a NumPy .npz")
+            for member in members:
+                with archive.open(member) as f:
+                    size, shape = _npy_size(f, member.filename, source)
+                    held = member.file_size - f.tell()
+                if size > held:
+                    raise DataError(f"{source}: {member.filename} declares shape {shape} "
+                                    f"({size:,} bytes) but holds {held:,}; the archive is damaged")
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise DataError(f"{source}: not a NumPy .npz/.npy file ({str(err).splitlines()[0]})") \
+            from None
 
 
 def _image_files(root: str, source: str) -> list[str]:
@@ -120,9 +175,18 @@ def load_folder(path: str, config: DataConfig, seed: int) -> Splits:
     decoded = []
     for file in files:
         try:
-            with Image.open(file) as img:
+            with Image.open(file) as img:   # reads the header only
+                if img.width * img.height > MAX_IMAGE_PIXELS:
+                    raise DataError(f"{source}: {os.path.relpath(file, path)} declares "
+                                    f"{img.width}×{img.height} pixels; at most {MAX_IMAGE_PIXELS:,} "
+                                    f"(8192×8192) are read")
                 img.load()
                 decoded.append(img.copy())
+        except DataError:
+            raise
+        except Image.DecompressionBombError:   # Pillow's own bound, checked on open
+            raise DataError(f"{source}: {os.path.relpath(file, path)} declares more pixels than "
+                            f"{MAX_IMAGE_PIXELS:,} (8192×8192); it is not read") from None
         except (UnidentifiedImageError, OSError, ValueError) as err:
             raise DataError(f"{source}: {os.path.relpath(file, path)} is not a readable image "
                             f"({type(err).__name__})") from None

@@ -18,6 +18,18 @@ import os
 DEFAULT_MAX_SAMPLES = 10_000
 
 
+# Documented ranges of the serving inputs (issue 26): a finite request outside them fails with
+# InvalidArgument naming the input, and no signature returns a non-finite value for a finite request
+# (every output is checked in the graph too). Temperature scales ε ~ N(0, I): Glow samples at 0.7,
+# and past 10 the draws sit where no code was ever trained. Images and codes beyond ±1e4 are outside
+# any standardized data set or posterior (two moons: |x| < 3; images: [0, 1]).
+MAX_TEMPERATURE = 10.0
+MAX_ABS_INPUT = 1e4
+# encode's log_var is clipped to this range: exp(½·30) ≈ 3.3e6 is already a posterior wider than any
+# code, and an input far from the data would otherwise give a log-variance whose exp overflows.
+LOG_VAR_RANGE = (-30.0, 30.0)
+
+
 def run_dir_problem(run_dir: str) -> str | None:
     """Why ``run_dir`` cannot be exported, as one line, or None if it looks like a run directory."""
     if not os.path.isdir(run_dir):

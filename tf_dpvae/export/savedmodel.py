@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 
@@ -215,8 +216,14 @@ def export_run(run_dir: str, out: str | None = None, max_samples: int = DEFAULT_
         raise ExportError(problem)
     # The run directory is locked for the export (locks.hold): training cannot rotate the checkpoint
     # away while it is read, and a second export or evaluation waits its turn (RunLocked, exit 2).
-    with locks.hold(run_dir, "export"):
+    # An archived run on a read-only share exports without writing into it (a notice says so); a
+    # stale lock record taken over is said too.
+    with locks.hold(run_dir, "export", log=_notice, read_only_ok=True):
         return _export_run(run_dir, out, max_samples, input_shape, skip_if_exported, checkpoint)
+
+
+def _notice(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def _export_run(run_dir, out, max_samples, input_shape, skip_if_exported, checkpoint):

@@ -14,6 +14,11 @@ Signatures (input → output keys; d = latent size, S = the model's example shap
     log_prob                  z [B, d] → log_prob [B] = log N(g(z); 0, I) + log|det ∂g/∂z|  (eq. 2);
                               a post-hoc gmm's mixture density
 
+Documented ranges (``tf_dpvae.export``): temperature in [0, ``MAX_TEMPERATURE`` = 10]; images and z
+within ±``MAX_ABS_INPUT`` (1e4); encode's log_var is clipped to ``LOG_VAR_RANGE`` ([-30, 30]). A request
+outside them fails with InvalidArgument naming the input; and every output is checked finite in the
+graph (``finite_outputs``), so a finite request gets finite values or InvalidArgument, never inf/NaN.
+
 Every input is checked *inside the graph* before it is used, and a bad one fails the request with
 InvalidArgument and a message that names the input and the bad value: its shape, and for the batch
 inputs (images, z) at least one row and every value finite (``check_batch``). The input specs in the
@@ -35,7 +40,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tf_dpvae.export import DEFAULT_MAX_SAMPLES, max_samples_problem
+from tf_dpvae.export import (DEFAULT_MAX_SAMPLES, LOG_VAR_RANGE, MAX_ABS_INPUT, MAX_TEMPERATURE,
+                             max_samples_problem)
 
 SIGNATURE_NAMES = ("serving_default", "sample", "encode", "decode", "reconstruct", "log_prob")
 
@@ -60,9 +66,10 @@ def check_shape(x, expected, name: str):
                                     shape], summarize=8, name=f"check_{name}_shape")
 
 
-def check_batch(x, expected, name: str) -> list:
+def check_batch(x, expected, name: str, limit: float = MAX_ABS_INPUT) -> list:
     """The checks of a batch input ``x`` (``expected`` its shape, None first): its shape
-    (``check_shape``), then, with the shape known good, at least one row and every value finite.
+    (``check_shape``), then, with the shape known good, at least one row, every value finite, and
+    every value within [-limit, limit].
 
     A 0-row batch would otherwise fail deep in a conv network with a message about some layer's
     shape, and NaN or inf would pass straight through to plausible-looking answers (a dense layer
@@ -77,7 +84,31 @@ def check_batch(x, expected, name: str) -> list:
                                     name=f"check_{name}_rows"),
                 tf.debugging.Assert(tf.equal(non_finite, 0),
                                     [f"{name} must be finite (no NaN or inf); non-finite values:",
-                                     non_finite], name=f"check_{name}_finite")]
+                                     non_finite], name=f"check_{name}_finite"),
+                check_range(x, limit, name)]
+
+
+def check_range(x, limit: float, name: str):
+    """An Assert op: every finite value of ``x`` lies within [-limit, limit] (the largest magnitude
+    is in the message). Non-finite values are the finiteness check's to report."""
+    magnitude = tf.abs(tf.where(tf.math.is_finite(x), x, tf.zeros_like(x)))
+    largest = tf.reduce_max(tf.concat([tf.reshape(magnitude, [-1]), [0.0]], 0))
+    return tf.debugging.Assert(largest <= limit, [
+        f"{name} must lie within [-{limit:g}, {limit:g}] (the documented serving range); largest "
+        f"magnitude:", largest], name=f"check_{name}_range")
+
+
+def finite_outputs(outputs: dict) -> dict:
+    """``outputs`` behind a check that every value is finite: a request whose answer overflows fails
+    with InvalidArgument naming the output, never returns inf or NaN."""
+    checks = [tf.debugging.Assert(
+        tf.reduce_all(tf.math.is_finite(value)),
+        [f"the {key} of this request is not finite (float32 overflow): the input is too far from "
+         f"the training data; non-finite values:",
+         tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(value)), tf.int64))],
+        name=f"check_{key}_output_finite") for key, value in outputs.items()]
+    with tf.control_dependencies(checks):
+        return {key: tf.identity(value) for key, value in outputs.items()}
 
 
 def _checked(checks, *tensors):
@@ -122,34 +153,36 @@ def build_archive(model, max_samples: int = DEFAULT_MAX_SAMPLES) -> keras.export
                 [f"num_samples must be an integer in [1, {max_samples}] (the limit chosen at "
                  f"export); got", n], name="check_num_samples"))
             checks.append(tf.debugging.Assert(
-                tf.logical_and(tf.math.is_finite(t), t >= 0.0),
-                ["temperature must be a finite number >= 0; got", t], name="check_temperature"))
+                tf.logical_and(tf.math.is_finite(t),
+                               tf.logical_and(t >= 0.0, t <= MAX_TEMPERATURE)),
+                [f"temperature must be a finite number >= 0 and <= {MAX_TEMPERATURE:g}; got", t],
+                name="check_temperature"))
         n, seed, t = _checked(checks, n, seed, t)
         drawn = model.sample(n, seed, t)
         out = {"images": drawn["images"], "z": drawn["z"]}
         if has_z0:
             out["z0"] = drawn["z0"]
-        return out
+        return finite_outputs(out)
 
     def encode(images):
         images = _checked(check_batch(images, images_shape, "images"), images)
         mean, log_var = model.encode(images)
-        out = {"mean": mean, "log_var": log_var}
+        out = {"mean": mean, "log_var": tf.clip_by_value(log_var, *LOG_VAR_RANGE)}
         if has_z0:
             out["z0"] = model.prior.forward(mean)[0]
-        return out
+        return finite_outputs(out)
 
     def decode(z):
         z = _checked(check_batch(z, z_shape, "z"), z)
-        return {"images": model.decode_mean(z)}
+        return finite_outputs({"images": model.decode_mean(z)})
 
     def reconstruct(images):
         images = _checked(check_batch(images, images_shape, "images"), images)
-        return {"images": model(images)}
+        return finite_outputs({"images": model(images)})
 
     def log_prob(z):
         z = _checked(check_batch(z, z_shape, "z"), z)
-        return {"log_prob": model.prior.log_prob(z)}
+        return finite_outputs({"log_prob": model.prior.log_prob(z)})
 
     # No ``archive.track(model)``: the archive saves the variables its endpoints read (the TF variables
     # behind the Keras ones, ``_all_variables``), which is all a server needs. Tracking the model would
