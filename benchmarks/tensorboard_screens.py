@@ -6,8 +6,9 @@ HTTP API lists: the check of issue 25, rerunnable.
 Without --logdir it first makes a tiny Table 1 on two moons (VAE pair and post-hoc rows, seed 0, a few
 hundred steps) in a temporary directory. It starts ``tensorboard --logdir DIR --host 127.0.0.1`` on a
 free port, asks its HTTP API for the runs, the scalar tags and the HParams sessions (printed as a
-table), then has headless Chromium (Debian's ``chromium``) draw ``#scalars`` and ``#hparams`` into
-``OUT/tensorboard_scalars.png`` and ``OUT/tensorboard_hparams.png`` (default OUT: results/tensorboard).
+table), then has headless Chromium (Debian's ``chromium``) draw the Time Series, HParams, Text and
+Images dashboards into ``OUT/tensorboard_{scalars,hparams,text,images}.png`` (default OUT:
+results/tensorboard).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import urllib.request
 
 from provenance import ROOT, stamp  # noqa: E402  (benchmarks/, first on sys.path as a script)
 
-PAGES = {"scalars": "#timeseries", "hparams": "#hparams"}
+PAGES = {"scalars": "#timeseries", "hparams": "#hparams", "text": "#text", "images": "#images"}
 
 
 def free_port() -> int:
