@@ -330,6 +330,8 @@ def test_sample_metrics_of_every_embedding_reach_the_tables(tmp_path):
     assert pairs["precision"] is True and pairs["recall"] is False and pairs["fd"] is False
     # joint or post hoc: FD ties go to the first (dp); P: GMM highest, D: flow highest
     assert "| VAE | dp | dp | dp | dp | dp | GMM | flow | GMM | flow |" in md
+    assert ("| Regularizer | FD | LP-FD | sKL | IS-NLL | LS(τ=-4) | P | D | P (random conv) | "
+            "D (random conv) |\n|---|---|---|---|---|---|---|---|---|---|\n| VAE |") in md
 
 
 def test_sample_metrics_are_part_of_an_evaluation_that_counts(tmp_path):

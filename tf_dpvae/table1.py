@@ -864,7 +864,7 @@ def joint_or_post_hoc(request: Request, aggregates: dict) -> list[str]:
     if higher:   # the sample metrics, where higher is better
         names = {"precision": "P", "density": "D", "rc_precision": "P (random conv)",
                  "rc_density": "D (random conv)", "z_precision": "P (z)", "z_density": "D (z)"}
-        lines[-2] = lines[-2][:-1] + "".join(f" {names[m]} |" for m in higher)
+        lines[-2] += "".join(f" {names[m]} |" for m in higher)
         lines[-1] += "---|" * len(higher)
     for reg in request.regs:
         cells = [MODEL_NAMES[reg][0]]
