@@ -192,8 +192,22 @@ def test_a_table_made_with_other_settings_is_refused(tmp_path, capsys):
     """The overrides are recorded in table1.json and its title; rerunning into the same --out with
     other ones is refused with one line before anything is written, the same ones resume."""
     out = tmp_path / "out"
-    args = [a for a in TINY if a != "beta"] + ["--latent-dim", "3", "--set", "prior.num_blocks=4"]
+    args = [a for a in TINY if a not in ("beta", "--no-post-hoc")] + [
+        "--post-hoc-steps", "3", "--latent-dim", "3", "--set", "prior.num_blocks=4"]
     assert reproduce.main(["table1", *args, "--out", str(out)]) == 0
+    # TensorBoard (issue 25): every model, post-hoc rows included, is one HParams session in its
+    # logs/, with the table's numbers as that session's metrics (group table1)
+    from test_summaries import scalar_steps, sessions
+
+    for name in ("none-normal-seed0", "none-dp-seed0", "none-flow-seed0", "none-gmm-seed0"):
+        found = sessions(str(out / "runs" / name))
+        assert len(found) == 1, (name, found)
+        (hparams, directory), = next(iter(found.values()))
+        assert directory == str(out / "runs" / name / "logs")
+        assert (hparams["reg"], hparams["prior"], hparams["seed"]) == ("none", name.split("-")[1], 0)
+        assert {"table1/fd_random", "table1/skl", "table1/precision"} <= set(
+            scalar_steps(str(out / "runs" / name / "logs" / "table1")))
+    assert len(list((out / "runs").glob("events.out.tfevents.*"))) == 1   # the one experiment
     data = json.loads((out / "table1.json").read_text())
     assert data["protocol"]["latent_dim"] == 3
     assert data["protocol"]["config_overrides"] == [["prior.num_blocks", 4]]
@@ -208,7 +222,7 @@ def test_a_table_made_with_other_settings_is_refused(tmp_path, capsys):
     before = {p: stamp(p) for p in out.rglob("*")}
     for other in (["--latent-dim", "2", "--set", "prior.num_blocks=4"], ["--latent-dim", "3"],
                   ["--latent-dim", "3", "--set", "prior.num_blocks=6"]):
-        changed = [a for a in TINY if a != "beta"] + other
+        changed = [a for a in TINY if a not in ("beta", "--no-post-hoc")] + other
         code, err = one_line_error(["table1", *changed, "--out", str(out)], capsys)
         assert code == 2 and len(err) == 1 and "holds a table made with other settings" in err[0]
     assert {p: stamp(p) for p in out.rglob("*")} == before
