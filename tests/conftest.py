@@ -27,3 +27,17 @@ def tiny_config(reg="none", prior_kind="dp", **sections):
 @pytest.fixture
 def make_config():
     return tiny_config
+
+
+def mounted_tmpfs(point, size):
+    """Mount a tmpfs of ``size`` (e.g. "8m") at the new directory ``point``; yield it, then unmount.
+    Skips the test where mounting is not allowed (it needs root)."""
+    import subprocess
+
+    point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+    yield point
+    subprocess.run(["umount", "-l", str(point)], capture_output=True)

@@ -22,14 +22,9 @@ TINY = ["--no-export", "--reg", "none", "--num-examples", "200", "--batch-size",
 
 @pytest.fixture
 def small_disk(tmp_path):
-    point = tmp_path / "disk"
-    point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(point)],
-                          capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
-    yield point
-    subprocess.run(["umount", "-l", str(point)], capture_output=True)
+    from conftest import mounted_tmpfs
+
+    yield from mounted_tmpfs(tmp_path / "disk", "8m")
 
 
 def train(out, *extra, **popen):

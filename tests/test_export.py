@@ -596,14 +596,9 @@ def test_flow_options_serve_like_the_live_model(tmp_path, options):
 def read_only_mount(tmp_path):
     """A small tmpfs under tmp_path, remountable read-only (root only); skipped where mounting is
     not allowed."""
-    point = tmp_path / "share"
-    point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(point)],
-                          capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield point
-    subprocess.run(["umount", "-l", str(point)], capture_output=True)
+    from conftest import mounted_tmpfs
+
+    yield from mounted_tmpfs(tmp_path / "share", "64m")
 
 
 @pytest.mark.parametrize("with_lock_file", [True, False])

@@ -63,8 +63,43 @@ class MLPDecoder(keras.Model):
                 "hidden_units": self.hidden_units, "hidden_layers": self.hidden_layers}
 
 
+class _Conditioner(keras.layers.Layer):
+    """The network shared by the coupling blocks: x0 [B, m] → ``hidden_layers`` Dense(hidden_units)
+    with LeakyReLU(0.01) → a zero-initialized ``head`` of ``head_units`` raw outputs, which each
+    block turns into its bijector's parameters (``call``)."""
+
+    def __init__(self, output_units: int, head_units: int, hidden_units: int = 64,
+                 hidden_layers: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.output_units = output_units
+        self.hidden_units = hidden_units
+        self.hidden_layers = hidden_layers
+        self.hidden = [keras.layers.Dense(hidden_units, name=f"hidden_{i}")
+                       for i in range(hidden_layers)]
+        self.activation = keras.layers.LeakyReLU(negative_slope=0.01)
+        self.head = keras.layers.Dense(head_units, kernel_initializer="zeros", name="head")
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.hidden:
+            layer.build(shape)
+            shape = shape[:-1] + (self.hidden_units,)
+        self.head.build(shape)
+
+    def raw(self, x0):
+        """The head's raw outputs [B, head_units]."""
+        h = x0
+        for layer in self.hidden:
+            h = self.activation(layer(h))
+        return self.head(h)
+
+    def get_config(self):
+        return {**super().get_config(), "output_units": self.output_units,
+                "hidden_units": self.hidden_units, "hidden_layers": self.hidden_layers}
+
+
 @keras.saving.register_keras_serializable(package="tf_dpvae")
-class CouplingNetwork(keras.layers.Layer):
+class CouplingNetwork(_Conditioner):
     """(shift t_k, log-scale s_k) of one affine coupling block (paper eq. 3) from its conditioning half.
 
     x0 [B, m] → (t [B, n], s [B, n]); s = scale_bound·tanh(raw) keeps every block's scaling within
@@ -77,37 +112,19 @@ class CouplingNetwork(keras.layers.Layer):
 
     def __init__(self, output_units: int, hidden_units: int = 64, hidden_layers: int = 2,
                  scale_bound: float = 1.0, shift_bound: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.output_units = output_units
-        self.hidden_units = hidden_units
-        self.hidden_layers = hidden_layers
+        super().__init__(output_units, 2 * output_units, hidden_units, hidden_layers, **kwargs)
         self.scale_bound = scale_bound
         self.shift_bound = shift_bound
-        self.hidden = [keras.layers.Dense(hidden_units, name=f"hidden_{i}")
-                       for i in range(hidden_layers)]
-        self.activation = keras.layers.LeakyReLU(negative_slope=0.01)
-        self.head = keras.layers.Dense(2 * output_units, kernel_initializer="zeros", name="head")
-
-    def build(self, input_shape):
-        shape = tuple(input_shape)
-        for layer in self.hidden:
-            layer.build(shape)
-            shape = shape[:-1] + (self.hidden_units,)
-        self.head.build(shape)
 
     def call(self, x0):
-        h = x0
-        for layer in self.hidden:
-            h = self.activation(layer(h))
-        shift, raw_log_scale = keras.ops.split(self.head(h), 2, axis=-1)
+        shift, raw_log_scale = keras.ops.split(self.raw(x0), 2, axis=-1)
         if self.shift_bound > 0:
             shift = self.shift_bound * keras.ops.tanh(shift)
         return shift, self.scale_bound * keras.ops.tanh(raw_log_scale)
 
     def get_config(self):
-        return {**super().get_config(), "output_units": self.output_units,
-                "hidden_units": self.hidden_units, "hidden_layers": self.hidden_layers,
-                "scale_bound": self.scale_bound, "shift_bound": self.shift_bound}
+        return {**super().get_config(), "scale_bound": self.scale_bound,
+                "shift_bound": self.shift_bound}
 
 
 # Smallest bin, as a fraction of the box's width, and smallest knot slope of the spline couplings (the
@@ -117,7 +134,7 @@ MIN_KNOT_SLOPE = 1e-3
 
 
 @keras.saving.register_keras_serializable(package="tf_dpvae")
-class SplineCouplingNetwork(keras.layers.Layer):
+class SplineCouplingNetwork(_Conditioner):
     """The parameters of one rational-quadratic spline coupling (Durkan et al. 2019, eqs. 4-6) from
     its conditioning half: x0 [B, m] → (widths [B, n, K], heights [B, n, K], slopes [B, n, K − 1]).
 
@@ -133,31 +150,14 @@ class SplineCouplingNetwork(keras.layers.Layer):
 
     def __init__(self, output_units: int, num_bins: int = 8, bound: float = 5.0,
                  hidden_units: int = 64, hidden_layers: int = 2, **kwargs):
-        super().__init__(**kwargs)
-        self.output_units = output_units
+        super().__init__(output_units, output_units * (3 * num_bins - 1), hidden_units,
+                         hidden_layers, **kwargs)
         self.num_bins = num_bins
         self.bound = bound
-        self.hidden_units = hidden_units
-        self.hidden_layers = hidden_layers
-        self.hidden = [keras.layers.Dense(hidden_units, name=f"hidden_{i}")
-                       for i in range(hidden_layers)]
-        self.activation = keras.layers.LeakyReLU(negative_slope=0.01)
-        self.head = keras.layers.Dense(output_units * (3 * num_bins - 1), kernel_initializer="zeros",
-                                       name="head")
-
-    def build(self, input_shape):
-        shape = tuple(input_shape)
-        for layer in self.hidden:
-            layer.build(shape)
-            shape = shape[:-1] + (self.hidden_units,)
-        self.head.build(shape)
 
     def call(self, x0):
-        h = x0
-        for layer in self.hidden:
-            h = self.activation(layer(h))
         k = self.num_bins
-        raw = keras.ops.reshape(self.head(h), (-1, self.output_units, 3 * k - 1))   # [B, n, 3K − 1]
+        raw = keras.ops.reshape(self.raw(x0), (-1, self.output_units, 3 * k - 1))   # [B, n, 3K − 1]
         width, eps = 2.0 * self.bound, MIN_BIN_FRACTION
         widths = width * (eps + (1.0 - k * eps) * keras.ops.softmax(raw[..., :k], axis=-1))
         heights = width * (eps + (1.0 - k * eps) * keras.ops.softmax(raw[..., k:2 * k], axis=-1))
@@ -166,9 +166,7 @@ class SplineCouplingNetwork(keras.layers.Layer):
         return widths, heights, slopes
 
     def get_config(self):
-        return {**super().get_config(), "output_units": self.output_units,
-                "num_bins": self.num_bins, "bound": self.bound,
-                "hidden_units": self.hidden_units, "hidden_layers": self.hidden_layers}
+        return {**super().get_config(), "num_bins": self.num_bins, "bound": self.bound}
 
 
 @keras.saving.register_keras_serializable(package="tf_dpvae")
