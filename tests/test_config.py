@@ -115,19 +115,47 @@ def test_flow_options_are_validated_in_one_line(values, fragment):
 
 
 def test_old_config_without_the_flow_options_loads_as_the_defaults(tmp_path):
-    """A config.json written before issue 22 lacks the new prior keys: it reads back equal to the
-    defaults, and training's resumption check treats the missing keys as equal."""
+    """A config.json written before issue 22 lacks the new prior keys: it reads back as the flow
+    those runs had (affine coupling, linear shift, alternating halves: ``LEGACY_VALUES``, whatever
+    today's defaults), and training's resumption check compares it as that flow."""
+    from tf_dpvae.config import LEGACY_VALUES
     from tf_dpvae.training import check_out_dir
 
-    values = RunConfig().to_dict()
+    legacy = RunConfig().replace(prior={"coupling": "affine", "shift_bound": 0.0,
+                                        "permutation": "alternate"})
+    assert LEGACY_VALUES["prior"] == {"coupling": "affine", "shift_bound": 0.0,
+                                      "permutation": "alternate"}
+    values = legacy.to_dict()
     for key in ("shift_bound", "coupling", "spline_bins", "spline_bound", "permutation"):
         del values["prior"][key]
-    assert RunConfig.from_dict(values) == RunConfig()
+    assert RunConfig.from_dict(values) == legacy
     (tmp_path / "config.json").write_text(json.dumps(values))
-    assert check_out_dir(str(tmp_path), RunConfig()) is True
+    assert check_out_dir(str(tmp_path), legacy) is True
+    with pytest.raises(ConfigError, match=r"prior\.coupling"):
+        check_out_dir(str(tmp_path), legacy.replace(prior={"coupling": "spline"}))
     options = RunConfig().replace(prior={"coupling": "spline", "permutation": "random",
                                          "spline_bins": 4, "spline_bound": 3.0})
     assert RunConfig.from_dict(json.loads(options.to_json())) == options
+
+
+def test_a_normal_prior_run_resumes_whatever_the_flow_settings(tmp_path):
+    """A normal-prior model has no flow, so its recorded flow settings do not block resuming it (or a
+    table reusing it) under other flow defaults; a dp run's flow settings still do."""
+    from tf_dpvae.training import check_out_dir
+
+    normal = RunConfig().replace(prior={"kind": "normal"})
+    (tmp_path / "config.json").write_text(normal.to_json())
+    other_flow = normal.replace(prior={"coupling": "spline", "permutation": "random"})
+    assert check_out_dir(str(tmp_path), other_flow) is True
+    with pytest.raises(ConfigError, match=r"prior\.kind"):
+        check_out_dir(str(tmp_path), other_flow.replace(prior={"kind": "dp"}))
+    dp = tmp_path / "dp"
+    dp.mkdir()
+    (dp / "config.json").write_text(
+        RunConfig().replace(prior={"kind": "dp", "coupling": "affine"}).to_json())
+    with pytest.raises(ConfigError, match=r"prior\.coupling"):
+        check_out_dir(str(dp), RunConfig().replace(prior={"kind": "dp", "coupling": "spline",
+                                                          "shift_bound": 0.0}))
 
 
 def test_flow_flags_are_generated():

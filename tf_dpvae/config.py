@@ -444,6 +444,7 @@ class RunConfig:
         unknown = set(values) - set(sections) - {EXAMPLE_KEY, POST_HOC_KEY}
         _require(not unknown, f"unknown configuration sections {sorted(unknown)}; "
                               f"accepted: {sorted(sections)}")
+        values = with_legacy_values(values)
         parts = {}
         for field in dataclasses.fields(cls):
             section_cls = field.default_factory  # type: ignore[misc]
@@ -461,6 +462,23 @@ class RunConfig:
         for name, changes in sections.items():
             values[name] = {**values[name], **changes}
         return RunConfig.from_dict(values)
+
+
+# Settings added after runs were first recorded, with the value every run recorded without them
+# used: a saved configuration that lacks one means that value, not today's default (issue 22 made the
+# spline coupling the default; a run recorded before the flow options existed is affine).
+LEGACY_VALUES = {"prior": {"coupling": "affine", "shift_bound": 0.0, "permutation": "alternate"}}
+
+
+def with_legacy_values(values: Mapping[str, Any]) -> dict:
+    """``values`` (a configuration's sections) with each key of ``LEGACY_VALUES`` that a present
+    section lacks filled in with the value runs used before that key existed."""
+    out = {name: (dict(section) if isinstance(section, Mapping) else section)
+           for name, section in values.items()}
+    for name, legacy in LEGACY_VALUES.items():
+        if isinstance(out.get(name), dict):
+            out[name] = {**legacy, **out[name]}
+    return out
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,7 +35,7 @@ import tensorflow as tf
 from tf_dpvae import data as data_lib
 from tf_dpvae import checkpoints, distribute, interrupts, locks
 from tf_dpvae.config import (EXAMPLE_KEY, MAX_STEPS, POST_HOC_KEY, ConfigError, RunConfig,
-                             read_json_file)
+                             read_json_file, with_legacy_values)
 from tf_dpvae.files import clean_stale_files, write_atomic
 from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
 from tf_dpvae.summaries import (BestEpochSummaries, FigureSummaries, ImageSummaries, LatentSummaries,
@@ -127,10 +127,15 @@ def check_out_dir(out_dir: str, config: RunConfig) -> bool:
         raise ConfigError(f"--out {out_dir!r} holds a retrofit (a prior fitted after training by "
                           f"python -m tf_dpvae.retrofit), which training cannot resume; choose a new "
                           f"--out to start another run")
+    previous = with_legacy_values(previous)
     current = config.to_dict()
+    # A normal-prior model has no flow: its flow settings (defaults that a release may change) do
+    # not describe it, so an older normal-prior run still resumes and a table still reuses it.
+    normal = current["prior"]["kind"] == "normal" == previous.get("prior", {}).get("kind")
     differences = sorted(
         f"{section}.{key}" for section, values in current.items() for key, value in values.items()
         if (section, key) not in RESUMABLE_CHANGES
+        and not (normal and section == "prior")
         and previous.get(section, {}).get(key, value) != value)
     if differences:
         raise ConfigError(f"--out {out_dir!r} holds a run with different settings "
