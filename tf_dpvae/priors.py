@@ -128,7 +128,7 @@ class DecoupledPrior(Prior):
 
     Between blocks, P⁽ᵏ⁾ mixes the coordinates (for d > 2 alternating halves never mix within one):
       "alternate": no P; even blocks condition on the first ⌊d/2⌋ coordinates, odd on the last
-        ⌈d/2⌉ (today's, the default; every coordinate is transformed).
+        ⌈d/2⌉ (the default, the paper's; every coordinate is transformed).
       "reverse": P reverses the order; "random": fixed permutations drawn from
         ``permutation_seed`` (the run's seed) and held as non-trainable variables, so checkpoints
         and exports carry them;
