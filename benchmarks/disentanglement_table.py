@@ -57,7 +57,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 import provenance  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
-from tf_dpvae import table1  # noqa: E402
+from tf_dpvae.experiments import results as table1  # noqa: E402
+from tf_dpvae.experiments import statistics  # noqa: E402
 from tf_dpvae.config import RunConfig  # noqa: E402
 from tf_dpvae.files import write_atomic  # noqa: E402
 
@@ -208,7 +209,7 @@ def row_values(record: dict) -> dict:
 
 
 def cell(values) -> str:
-    stats = table1.mean_se(values)
+    stats = statistics.mean_se(values)
     if stats["mean"] is None:
         return "–"
     digits = 3 if abs(stats["mean"]) < 10 else 1

@@ -30,7 +30,7 @@ from tqdm import tqdm  # noqa: E402
 from tf_dpvae import files  # noqa: E402
 from tf_dpvae.evaluation import sampling  # noqa: E402
 from tf_dpvae.evaluation.run import restore_run, skl_terms, symmetric_kl_metric  # noqa: E402
-from tf_dpvae.table1 import model_name  # noqa: E402
+from tf_dpvae.experiments.protocol import model_name  # noqa: E402
 
 import provenance  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
 

@@ -95,7 +95,8 @@ def test_every_choices_tuple_equals_its_registry():
 
 
 def test_command_choices_equal_their_registries():
-    from tf_dpvae import table1, tuning
+    from tf_dpvae import tuning
+    from tf_dpvae.experiments.protocol import PROTOCOLS
     from tf_dpvae.cli import evaluate, export, main, reproduce, tune
 
     tune_actions = {a.dest: a for a in tune.build_parser()._actions}
@@ -106,7 +107,7 @@ def test_command_choices_equal_their_registries():
         assert tuple(checkpoint.choices) == config_lib.CHECKPOINT_CHOICES
     table = reproduce.build_parser()._subparsers._group_actions[0].choices["table1"]
     protocol = {a.dest: a for a in table._actions}["protocol"]
-    assert tuple(protocol.choices) == tuple(sorted(table1.PROTOCOLS))
+    assert tuple(protocol.choices) == tuple(sorted(PROTOCOLS))
     assert set(main.COMMANDS) == {"train", "evaluate", "export", "tune", "features", "reproduce",
                                   "retrofit"}
 
@@ -232,8 +233,8 @@ def test_settings_flags_refuse_bad_values_in_one_line(capsys, command, argv, fra
 
 
 def test_settings_choices_equal_their_registries():
-    from tf_dpvae import table1
     from tf_dpvae.cli import reproduce
+    from tf_dpvae.experiments.protocol import PROTOCOLS
     from tf_dpvae.evaluation import disentanglement
     from tf_dpvae.evaluation.settings import EvalSettings
 
@@ -242,7 +243,7 @@ def test_settings_choices_equal_their_registries():
     assert by_field["disentanglement"].choices == disentanglement.METRICS
     by_field = {f.field: f for f in flags.settings_flags(reproduce.Table1Settings)}
     assert by_field["regs"].choices == config_lib.REGULARIZERS
-    assert by_field["protocol"].choices == tuple(sorted(table1.PROTOCOLS))
+    assert by_field["protocol"].choices == tuple(sorted(PROTOCOLS))
     assert reproduce.Table1Settings().regs == config_lib.REGULARIZERS
     for settings_cls, parser in settings_commands():
         actions = actions_by_dest(parser)

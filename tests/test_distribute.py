@@ -22,7 +22,8 @@ import sys
 import numpy as np
 import pytest
 
-from tf_dpvae import distribute, train
+from tf_dpvae import distribute
+from tf_dpvae.cli import train
 from tf_dpvae.config import ConfigError, RunConfig
 
 WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")

@@ -8,16 +8,17 @@ from tf_dpvae.errors import UserError
 
 
 def user_error_classes():
-    from tf_dpvae import config, networks, runs, table1
+    from tf_dpvae import config, networks, runs
     from tf_dpvae.cli import features
     from tf_dpvae.datasets import base
     from tf_dpvae.evaluation import classifier, frechet, inception, objectives, run
+    from tf_dpvae.experiments import protocol
     from tf_dpvae.export import savedmodel
 
     return [config.ConfigError, base.DataError, networks.ArchitectureError, runs.RunError,
             savedmodel.ExportError, run.EvaluationError, objectives.ObjectiveError,
             classifier.ClassifierError, inception.InceptionError, frechet.FrechetError,
-            table1.Table1Error, features.FeatureDataError]
+            protocol.Table1Error, features.FeatureDataError]
 
 
 def test_every_bad_input_error_is_a_user_error():

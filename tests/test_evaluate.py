@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tf_dpvae import evaluate, training
-from tf_dpvae.evaluation import run
+from tf_dpvae import training
+from tf_dpvae.cli import evaluate
+from tf_dpvae.evaluation import feature_networks, run
+from tf_dpvae.evaluation import settings as eval_settings
 from tf_dpvae.model import build_model, make_checkpoint
 
 SMALL = ["--num-samples", "40", "--lp-pool", "2", "--skl-samples", "60", "--is-samples", "16",
@@ -153,11 +155,11 @@ def test_evaluation_sizes_have_upper_bounds(trained_run, capsys, flag, value, fr
 def test_evaluation_larger_than_memory_is_refused_before_computing(trained_run, capsys, monkeypatch):
     out, _ = trained_run
     settings = run.EvalSettings(num_samples=10_000, lp_pool=5)
-    need = run.memory_estimate(settings, (28, 28, 1), 10)
-    run.check_memory(settings, (28, 28, 1), 10, available=2 * need)   # fits
+    need = eval_settings.memory_estimate(settings, (28, 28, 1), 10)
+    eval_settings.check_memory(settings, (28, 28, 1), 10, available=2 * need)   # fits
     with pytest.raises(run.EvaluationError, match="lower --num-samples or --lp-pool"):
-        run.check_memory(settings, (28, 28, 1), 10, available=need)
-    monkeypatch.setattr(run, "physical_memory", lambda: 1000)   # a 1 kB machine
+        eval_settings.check_memory(settings, (28, 28, 1), 10, available=need)
+    monkeypatch.setattr(eval_settings, "physical_memory", lambda: 1000)   # a 1 kB machine
     before = sorted(os.listdir(out))
     code, err = exit_code_and_error([str(out), *SMALL], capsys)
     assert code == 2 and "GiB" in err and "--num-samples" in err
@@ -197,10 +199,10 @@ def test_eval_is_published_as_one_set(tmp_path, monkeypatch):
 
 def test_image_features_need_a_valid_classifier(tmp_path):
     with pytest.raises(run.EvaluationError, match="--classifier"):
-        run._feature_function(3, None)
+        feature_networks.feature_function(3, None)
     with pytest.raises(run.EvaluationError, match="no trained feature classifier"):
-        run._feature_function(3, str(tmp_path))
-    features, name, info = run._feature_function(1, None)
+        feature_networks.feature_function(3, str(tmp_path))
+    features, name, info = feature_networks.feature_function(1, None)
     assert name == "frechet_distance_data" and info == {}
     np.testing.assert_array_equal(features(np.ones((2, 2))), np.ones((2, 2)))
 
@@ -234,7 +236,7 @@ def test_reference_features_are_computed_once_per_network_and_images(monkeypatch
     """The real images' features (held-out set, training head) do not depend on the model: computed
     once per (network, image bytes) in a process, read-only; other images, another network or no key
     compute again."""
-    monkeypatch.setattr(run, "_REFERENCE_FEATURES", {})
+    monkeypatch.setattr(feature_networks, "_REFERENCE_FEATURES", {})
     calls = []
 
     def features(x):
@@ -242,17 +244,17 @@ def test_reference_features_are_computed_once_per_network_and_images(monkeypatch
         return np.asarray(x, np.float64).reshape(len(x), -1) * 2
 
     images = np.random.default_rng(0).random((5, 4, 4, 1)).astype(np.float32)
-    first = run._reference_features(features, "sha-a", images)
-    again = run._reference_features(features, "sha-a", images.copy())
+    first = feature_networks.reference_features(features, "sha-a", images)
+    again = feature_networks.reference_features(features, "sha-a", images.copy())
     np.testing.assert_array_equal(first, features(images))
     assert again is first and not first.flags.writeable and len(calls) == 2
     changed = images.copy()
     changed[0, 0, 0, 0] += 1e-3
-    run._reference_features(features, "sha-a", changed)
-    run._reference_features(features, "sha-b", images)
-    run._reference_features(features, None, images)
-    run._reference_features(features, None, images)
+    feature_networks.reference_features(features, "sha-a", changed)
+    feature_networks.reference_features(features, "sha-b", images)
+    feature_networks.reference_features(features, None, images)
+    feature_networks.reference_features(features, None, images)
     assert len(calls) == 6
-    for i in range(2 * run._REFERENCE_CACHE_SIZE):
-        run._reference_features(features, f"sha-{i}", images[:1])
-    assert len(run._REFERENCE_FEATURES) == run._REFERENCE_CACHE_SIZE
+    for i in range(2 * feature_networks._REFERENCE_CACHE_SIZE):
+        feature_networks.reference_features(features, f"sha-{i}", images[:1])
+    assert len(feature_networks._REFERENCE_FEATURES) == feature_networks._REFERENCE_CACHE_SIZE

@@ -8,7 +8,8 @@ import os
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tf_dpvae import evaluate, training
+from tf_dpvae import training
+from tf_dpvae.cli import evaluate
 
 SMALL = ["--num-samples", "40", "--lp-pool", "2", "--skl-samples", "60", "--is-samples", "8",
          "--nll-examples", "8", "--taus=-20,-5,-2"]

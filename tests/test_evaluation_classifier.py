@@ -60,7 +60,7 @@ def test_interface_is_checked():
 
 
 def test_features_cli_on_an_npz_and_bad_input(tmp_path, capsys):
-    from tf_dpvae import features
+    from tf_dpvae.cli import features
 
     x, y = synthetic(300, 2)
     xt, yt = synthetic(100, 3)
@@ -82,7 +82,7 @@ def test_features_cli_on_an_npz_and_bad_input(tmp_path, capsys):
 
 def test_features_cli_uses_the_data_loader_and_its_labels(tmp_path, capsys):
     """--dataset npz:PATH goes through tf_dpvae.data.load: its labels, its split; unlabelled data fail."""
-    from tf_dpvae import features
+    from tf_dpvae.cli import features
 
     x, y = synthetic(400, 4)
     np.savez(tmp_path / "lab.npz", images=(x * 255).astype(np.uint8), labels=y)

@@ -475,7 +475,7 @@ def test_cli_run_without_checkpoint_is_exit_2(tmp_path, capsys):
 
 
 def test_train_exports_at_the_end_unless_told_not_to(tmp_path, monkeypatch, capsys):
-    from tf_dpvae.train import main as train_main
+    from tf_dpvae.cli.train import main as train_main
 
     monkeypatch.chdir(tmp_path)
     small = ["--num-examples", "200", "--batch-size", "20", "--hidden-units", "16", "--flow-units",

@@ -8,7 +8,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from tf_dpvae import data as data_lib
 from tf_dpvae import plots, training
-from tf_dpvae.train import main
+from tf_dpvae.cli.train import main
 
 TINY_CONV = {"conv_filters": 4, "conv_units": 16}
 

@@ -133,3 +133,51 @@ def test_nothing_in_the_library_imports_a_command():
             continue
         commands = {t for t in targets if t.startswith("tf_dpvae.cli") or t in SHIMS}
         assert not commands, (source, commands)
+
+
+# The layers below the experiments (docs/architecture.md): none of them imports tf_dpvae.experiments.
+BELOW_EXPERIMENTS = ("tf_dpvae.config", "tf_dpvae.errors", "tf_dpvae.json_files", "tf_dpvae.runs",
+                     "tf_dpvae.checkpoints", "tf_dpvae.data", "tf_dpvae.datasets", "tf_dpvae.networks",
+                     "tf_dpvae.priors", "tf_dpvae.regularizers", "tf_dpvae.model", "tf_dpvae.training",
+                     "tf_dpvae.evaluation", "tf_dpvae.retrofitting", "tf_dpvae.post_hoc",
+                     "tf_dpvae.plots", "tf_dpvae.summaries", "tf_dpvae.export")
+
+
+def _under(name: str, prefixes) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def test_the_experiments_sit_above_training_and_evaluation():
+    edges = graph()
+    assert "tf_dpvae.training" in edges["tf_dpvae.experiments.cell"]
+    assert "tf_dpvae.evaluation.run" in edges["tf_dpvae.experiments.cell"]
+    for source, targets in edges.items():
+        if _under(source, BELOW_EXPERIMENTS):
+            assert not any(t.startswith("tf_dpvae.experiments") for t in targets), source
+    # above them only the commands, explore (a notebook's view) and the tuner's pair (the one pair)
+    importers = {s for s, t in edges.items() if not s.startswith("tf_dpvae.experiments")
+                 and any(x.startswith("tf_dpvae.experiments") for x in t)}
+    assert importers <= {"tf_dpvae.cli.reproduce", "tf_dpvae.explore", "tf_dpvae.tuning.pair"}, importers
+
+
+def test_the_run_layout_and_the_checks_import_nothing_above_them():
+    edges = graph()
+    assert edges["tf_dpvae.json_files"] == {"tf_dpvae.config"}
+    assert not {t for t in edges["tf_dpvae.runs"]
+                if _under(t, ("tf_dpvae.training", "tf_dpvae.evaluation", "tf_dpvae.experiments"))}
+
+
+def test_the_experiments_import_tensorflow_only_in_the_cell():
+    """At module level, only ``experiments/cell.py`` imports TensorFlow (directly or through a
+    module that does): the command line builds and checks a table's request before TensorFlow
+    loads. Function-level imports are not module level."""
+    heavy = ("tensorflow", "keras", "tf_dpvae.training", "tf_dpvae.evaluation.run", "tf_dpvae.checkpoints",
+             "tf_dpvae.model", "tf_dpvae.plots", "tf_dpvae.retrofitting")
+    for path in sorted((ROOT / "experiments").glob("*.py")):
+        if path.name == "cell.py":
+            continue
+        top = [n for n in ast.parse(path.read_text()).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = [a.name for n in top for a in n.names if isinstance(n, ast.Import)]
+        names += [n.module or "" for n in top if isinstance(n, ast.ImportFrom)]
+        names += [f"{n.module}.{a.name}" for n in top if isinstance(n, ast.ImportFrom) for a in n.names]
+        assert not [m for m in names if _under(m, heavy)], path.name

@@ -10,7 +10,10 @@ import sys
 
 import pytest
 
-from tf_dpvae import reproduce, table1
+from tf_dpvae.cli import reproduce
+from tf_dpvae.experiments.hparams import HPARAMS_CONFIG_SUFFIX
+from tf_dpvae.experiments.protocol import pair_configs
+from tf_dpvae.experiments.results import checkpoint_step
 
 TINY = ["--dataset", "moons", "--regs", "none", "beta", "--seeds", "0", "--steps", "4", "--no-post-hoc",
         "--num-samples", "40", "--lp-pool", "2", "--skl-samples", "60", "--is-samples", "8",
@@ -34,9 +37,9 @@ def test_table1_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
     runs = out / "runs"
     request = reproduce.request_from_args(reproduce.build_parser().parse_args(
         ["table1", *TINY, "--out", str(out)]))
-    halfway = table1.pair_configs(request.protocol, "none", 0)["dp"].replace(train={"steps": 2})
+    halfway = pair_configs(request.protocol, "none", 0)["dp"].replace(train={"steps": 2})
     training.fit(halfway, str(runs / "none-dp-seed0"), verbose=0, log=lambda *_: None)
-    assert table1.checkpoint_step(str(runs / "none-dp-seed0")) == 2
+    assert checkpoint_step(str(runs / "none-dp-seed0")) == 2
 
     evaluate_run = eval_run.evaluate_run
 
@@ -55,7 +58,7 @@ def test_table1_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
     assert "Traceback" not in captured.err   # (above it: the evaluation's progress bars)
     assert "none-dp-seed0: resuming from" in printed and "(step 2)" in printed
     assert [r["seeds"] for r in csv.DictReader((out / "table1.csv").open())] == ["1", "1", "1", "0"]
-    assert table1.checkpoint_step(str(runs / "beta-dp-seed0")) == 4
+    assert checkpoint_step(str(runs / "beta-dp-seed0")) == 4
     assert not (runs / "beta-dp-seed0" / "eval" / "metrics.json").exists()
     finished = {n: stamp(runs / n / "eval" / "metrics.json") for n in NAMES[:3]}
     checkpoints = {n: stamp(runs / n / "checkpoints" / "checkpoint") for n in NAMES}
@@ -71,7 +74,7 @@ def test_table1_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
 
     for name in NAMES:
         run = runs / name
-        assert table1.checkpoint_step(str(run)) == 4
+        assert checkpoint_step(str(run)) == 4
         metrics = json.loads((run / "eval" / "metrics.json").read_text())
         assert metrics["step"] == 4 and metrics["settings"]["is_samples"] == 8
         assert (run / "eval" / "samples.npz").is_file() and (run / "table1_timing.json").is_file()
@@ -80,7 +83,7 @@ def test_table1_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
     configs = [json.loads((runs / n / "config.json").read_text()) for n in NAMES[:2]]
     assert configs[0]["prior"].pop("kind") == "normal" and configs[1]["prior"].pop("kind") == "dp"
     assert configs[0] == configs[1]
-    assert any(f.endswith(table1.HPARAMS_CONFIG_SUFFIX) for f in os.listdir(runs))
+    assert any(f.endswith(HPARAMS_CONFIG_SUFFIX) for f in os.listdir(runs))
 
     rows = list(csv.DictReader((out / "table1.csv").open()))
     assert [(r["regularizer"], r["prior"], r["seeds"]) for r in rows] == [
@@ -177,12 +180,12 @@ def test_overrides_reach_every_model_the_record_and_the_default_out(tmp_path):
     assert request.protocol.latent_dim == 10
     assert request.overrides == {"latent_dim": 10, "config_overrides": (
         ("prior.num_blocks", 4), ("objective.beta", 2.5))}
-    pair = table1.pair_configs(request.protocol, "beta", 0)
+    pair = pair_configs(request.protocol, "beta", 0)
     for prior, config in pair.items():
         assert (config.model.latent_dim, config.objective.beta) == (10, 2.5)
     # a flow setting reaches the dp model only: the normal-prior model is shared by tables of flows
     assert pair["dp"].prior.num_blocks == 4
-    assert pair["normal"] == table1.pair_configs(dataclasses.replace(
+    assert pair["normal"] == pair_configs(dataclasses.replace(
         request.protocol, config_overrides=(("objective.beta", 2.5),)), "beta", 0)["normal"]
     assert request.protocol.title() == ("fashion_mnist, protocol `reduced`, latent dim 10, "
                                         "prior.num_blocks=4, objective.beta=2.5")

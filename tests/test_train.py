@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tf_dpvae.train import main
+from tf_dpvae.cli.train import main
 
 SMALL = ["--num-examples", "200", "--batch-size", "20", "--hidden-units", "16", "--flow-units", "16",
          "--flow-blocks", "2", "--disc-units", "16", "--disc-layers", "2", "--steps", "3",

@@ -7,7 +7,8 @@ import os
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
-from tf_dpvae import train, tune, tuning
+from tf_dpvae import tuning
+from tf_dpvae.cli import train, tune
 from tf_dpvae.config import ConfigError
 
 from conftest import tiny_config

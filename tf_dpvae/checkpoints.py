@@ -44,6 +44,27 @@ class CheckpointError(UserError):
     """A directory holds checkpoints but none of them reads back whole."""
 
 
+def step_of(prefix: str, default: int = 0) -> int:
+    """N of a checkpoint prefix ``.../ckpt-N`` (the optimizer step it was saved at), ``default`` for a
+    name that is not one. The one parser of a checkpoint's step."""
+    tail = os.path.basename(str(prefix)).rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else default
+
+
+def recorded_step(directory: str) -> int:
+    """The step of the checkpoint the state file of ``directory`` names current
+    (``model_checkpoint_path``), 0 if there is none or it cannot be read. Plain file reading: no
+    TensorFlow, no check that the checkpoint reads back (``find`` is that)."""
+    try:
+        with open(os.path.join(directory, STATE_FILE)) as f:
+            for line in f:
+                if line.startswith("model_checkpoint_path:"):
+                    return step_of(line.split(":", 1)[1].strip().strip('"'))
+    except (OSError, UnicodeDecodeError):
+        pass
+    return 0
+
+
 def tf_path(path: str) -> str | bytes:
     """``path`` as TensorFlow must receive it to name the same file, whatever the locale.
 

@@ -11,10 +11,11 @@ default is derived from the authors' configuration, the field's comment gives th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-import math
 from typing import Any, ClassVar, Mapping
 
+from tf_dpvae import errors
 from tf_dpvae.errors import UserError
 
 REGULARIZERS = ("none", "beta", "betab", "tc", "factor", "info")
@@ -79,14 +80,10 @@ class ConfigError(UserError):
     """A setting has a value outside what is accepted; the message names both."""
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
-
-
-def _positive_int(name: str, value: Any) -> None:
-    _require(isinstance(value, int) and not isinstance(value, bool) and value > 0,
-             f"{name} must be a positive integer, got {value!r}")
+# The shared checks (``errors``), raising ConfigError: a bad setting names the argument and the value.
+_require = functools.partial(errors.require, error=ConfigError)
+_positive_int = functools.partial(errors.check_positive_int, error=ConfigError)
+_seed = functools.partial(errors.check_seed, error=ConfigError)
 
 
 # Upper bounds on sizes (issue 14): far above any use in the paper, far below what exhausts memory or
@@ -109,40 +106,11 @@ MAX_ADAM_BETA = 0.999999   # β = 1 divides Adam's bias correction by zero
 MIN_OBS_STD = 1e-6         # 1/σ_x² must stay finite in float32
 
 
-def _finite_in(name: str, value: Any, low: float, high: float, strict_low: bool = False) -> None:
-    """A finite number in [low, high] (or (low, high] with ``strict_low``), else ConfigError naming
-    the argument, the range and the received value."""
-    if low == 0.0:
-        _finite(name, value, low, strict=strict_low)   # the long-standing message below the range
-    _finite(name, value)
-    opening = "(" if strict_low else "["
-    _require((value > low if strict_low else value >= low) and value <= high,
-             f"{name} must be a finite number in {opening}{low:g}, {high:g}], got {value!r}")
-
-
-def _count(name: str, value: Any, high: int, low: int = 0, why: str = "") -> None:
-    """An integer in [low, high] (a step or epoch count), else ConfigError naming the value."""
-    _require(isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
-             f"{name} must be an integer in [{low}, {high:,}]{why}, got {value!r}")
-
-
-def _int_in(name: str, value: Any, low: int, high: int, why: str = "") -> None:
-    if low == 1:
-        _positive_int(name, value)   # the long-standing message for 0 and negative values
-    _require(isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
-             f"{name} must be an integer in [{low}, {high:,}]{why}, got {value!r}")
-
-
-def _finite(name: str, value: Any, minimum: float | None = None, strict: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and minimum is not None:
-        ok = value > minimum if strict else value >= minimum
-    bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
-    _require(ok, f"{name} must be a finite number{bound}, got {value!r}")
-
-
-def _choice(name: str, value: Any, accepted: tuple[str, ...]) -> None:
-    _require(value in accepted, f"{name} must be one of {', '.join(accepted)}; got {value!r}")
+_finite_in = functools.partial(errors.check_finite_in, error=ConfigError)
+_count = functools.partial(errors.check_count, error=ConfigError)
+_int_in = functools.partial(errors.check_int_in, error=ConfigError)
+_finite = functools.partial(errors.check_finite, error=ConfigError)
+_choice = functools.partial(errors.check_choice, error=ConfigError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -398,8 +366,7 @@ class TrainConfig:
         _finite_in("clip-norm", self.clip_norm, 0.0, MAX_SCALE)
         _positive_int("log-every", self.log_every)
         _count("log-every", self.log_every, MAX_STEPS, 1)
-        _require(isinstance(self.seed, int) and 0 <= self.seed < 2**31,
-                 f"seed must be an integer in [0, 2**31), got {self.seed!r}")
+        _seed("seed", self.seed)
         _choice("strategy", self.strategy, STRATEGIES)
         _choice("mixed-precision", self.mixed_precision, MIXED_PRECISION)
         _require(isinstance(self.jit, bool), f"jit must be true or false, got {self.jit!r}")
@@ -527,8 +494,7 @@ class PostHocConfig:
         _finite_in("lr", self.lr, 0.0, MAX_LR, strict_low=True)
         _choice("codes", self.codes, POST_HOC_CODES)
         _choice("checkpoint", self.checkpoint, CHECKPOINT_CHOICES)
-        _require(isinstance(self.seed, int) and not isinstance(self.seed, bool)
-                 and 0 <= self.seed < 2**31, f"seed must be an integer in [0, 2**31), got {self.seed!r}")
+        _seed("seed", self.seed)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -539,110 +505,3 @@ class RetrofitFlags:
     """The retrofit command's configuration: one section, whose fields ``cli.flags`` turns into flags."""
 
     post_hoc: PostHocConfig = dataclasses.field(default_factory=PostHocConfig)
-
-
-# Bounds on a JSON file we read (issue 26): a configuration is a few kB, two levels deep.
-MAX_JSON_BYTES = 16 * 2 ** 20
-MAX_JSON_DEPTH = 32
-MAX_JSON_DIGITS = 100      # an integer longer than this is no setting (and int() of 5,000 digits fails)
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
-    """``json.loads``'s ``object_pairs_hook``: a dict, or ValueError naming a key given twice (plain
-    JSON silently keeps the last)."""
-    seen = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f"the key {shorten(key, 80)!r} appears twice in one object")
-        seen[key] = value
-    return seen
-
-
-def _long_integer(text: str) -> int:
-    """``json.loads``'s ``parse_int``, refusing integers longer than ``MAX_JSON_DIGITS``."""
-    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
-        raise ValueError(f"an integer of {len(text.lstrip('-')):,} digits (at most "
-                         f"{MAX_JSON_DIGITS} accepted)")
-    return int(text)
-
-
-def json_depth_over(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether ``text``'s brackets nest deeper than ``limit`` (strings skipped), checked before
-    parsing so that 100,000 nested arrays never reach the recursive parser."""
-    if text.count("[") + text.count("{") <= limit:
-        return False
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            escaped, in_string = (not escaped and char == "\\"), in_string and (escaped or char != '"')
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
-
-
-def parse_json(text: str, what: str) -> Any:
-    """The JSON value of ``text`` (``what``: how to name it, e.g. "--config 'c.json'"); ConfigError
-    for a parse error, a key given twice in one object, nesting deeper than ``MAX_JSON_DEPTH``, or an
-    integer longer than ``MAX_JSON_DIGITS``."""
-    if json_depth_over(text):
-        raise ConfigError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels; a configuration is a "
-                          f"JSON object of sections")
-    try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_int=_long_integer)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{what} does not parse as JSON: {err.msg} at line {err.lineno} "
-                          f"column {err.colno}") from None
-    except (ValueError, RecursionError) as err:   # the hooks' refusals; a float the parser rejects
-        raise ConfigError(f"{what} is refused: {shorten(str(err), 200)}") from None
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters with "…" (a long value is never echoed whole)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def read_json_file(path: str, flag: str) -> Any:
-    """The JSON value in ``path`` (``parse_json``); ConfigError naming ``flag`` and the file if it
-    cannot be read, is larger than ``MAX_JSON_BYTES``, is not UTF-8, or is refused by ``parse_json``."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_JSON_BYTES + 1)
-    except OSError as err:
-        raise ConfigError(f"{flag} {path!r} cannot be read: {err.strerror or err}") from None
-    if len(data) > MAX_JSON_BYTES:
-        raise ConfigError(f"{flag} {path!r} is larger than {MAX_JSON_BYTES // 2 ** 20} MiB; a "
-                          f"configuration is a few kB")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:   # binary garbage, a damaged file
-        raise ConfigError(f"{flag} {path!r} is not UTF-8 text (byte {err.start}); it is not a JSON "
-                          f"file, or it is damaged") from None
-    return parse_json(text, f"{flag} {path!r}")
-
-
-def read_config_file(path: str) -> RunConfig:
-    """The ``RunConfig`` a JSON file holds (a run's ``config.json``, a tuner's ``best_config.json``).
-
-    Sections and keys may be partial: what the file leaves out keeps its default. Raises ConfigError,
-    naming the file and the problem, if it cannot be read, does not parse, is not a JSON object of
-    sections, or holds an unknown key or a bad value.
-    """
-    values = read_json_file(path, "--config")
-    _require(isinstance(values, dict),
-             f"--config {path!r} must hold a JSON object of sections, got {type(values).__name__}")
-    for name, section in values.items():
-        _require(isinstance(section, dict),
-                 f"--config {path!r}: section {name!r} must be a JSON object, "
-                 f"got {type(section).__name__}")
-    try:
-        return RunConfig.from_dict(values)
-    except ConfigError as err:
-        raise ConfigError(f"--config {path!r}: {err}") from None
-    except TypeError as err:  # a field given a value of the wrong kind the validators don't expect
-        raise ConfigError(f"--config {path!r}: {err}") from None

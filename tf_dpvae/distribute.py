@@ -27,7 +27,8 @@ import tempfile
 import threading
 import time
 
-from tf_dpvae.config import ConfigError, TrainConfig, parse_json
+from tf_dpvae.config import ConfigError, TrainConfig
+from tf_dpvae.json_files import parse_json
 
 
 def parse_devices(devices: str) -> list[str]:

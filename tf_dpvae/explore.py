@@ -9,43 +9,27 @@
                                  between the same end points (paper Fig. 5), with log q(z) along both
 
 Everything returned is NumPy (float64 for latents and densities), ready for ``tf_dpvae.plots``.
-This module joins training and evaluation, so nothing in the package imports it.
+This module joins training and evaluation (through ``experiments.cell``), so nothing in the package
+imports it. ``Evaluated`` is ``experiments.cell.Evaluated``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import tensorflow as tf
 
-from tf_dpvae import divergences, training
+from tf_dpvae import divergences
 from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density, sample_aggregate_posterior
 from tf_dpvae.config import RunConfig
 from tf_dpvae.evaluation import posterior_samples
-from tf_dpvae.evaluation import run as eval_run
+from tf_dpvae.evaluation.settings import EvalSettings
+from tf_dpvae.experiments.cell import Evaluated, train_and_evaluate_cell
 
 
-@dataclasses.dataclass
-class Evaluated:
-    """What ``train_and_evaluate`` returns.
-
-    run: ``training.RunResult`` (``run.model`` holds the best checkpoint's weights); metrics: the
-    ``eval/metrics.json`` dict; figures: name → PNG bytes (``eval/*.png``); arrays: decoded random and
-    low-posterior samples; values: the Table 1 numbers of ``table1.extract_values`` (fd, lp_fd,
-    lp_fd_ratio, skl, nll, neg_elbo, leakage = LS(τ) at ``tau``), None where not computed.
-    """
-
-    run: training.RunResult
-    metrics: dict
-    figures: dict
-    arrays: dict
-    values: dict
-
-
-def train_and_evaluate(config: RunConfig, run_dir: str, settings: eval_run.EvalSettings,
+def train_and_evaluate(config: RunConfig, run_dir: str, settings: EvalSettings,
                        splits=None, tau: float = -4.0, log=print) -> Evaluated:
-    """Train (or resume) ``config`` in ``run_dir``, evaluate its best checkpoint, write ``eval/``.
+    """Train (or resume) ``config`` in ``run_dir``, evaluate its best checkpoint, write ``eval/``:
+    ``experiments.cell.train_and_evaluate_cell``, the cell every table runs.
 
     The run directory then has the layout of one model of ``python -m tf_dpvae.reproduce table1``
     (``eval/metrics.json``, the figures, ``eval/samples.npz``), so a notebook reads runs it trained
@@ -59,17 +43,12 @@ def train_and_evaluate(config: RunConfig, run_dir: str, settings: eval_run.EvalS
       tau: the threshold τ of the leakage score reported in ``values["leakage"]``.
       log: where progress lines go.
 
+    Returns: ``experiments.cell.Evaluated`` (run, metrics, figures, arrays, values).
+
     Raises:
       training.TrainingDiverged, evaluation.run.EvaluationError, config.ConfigError: as the two steps.
     """
-    from tf_dpvae import table1
-
-    result = training.fit(config, run_dir, splits=splits, verbose=0, log=log)
-    evaluated = eval_run.evaluate_run(run_dir, settings, log=log)
-    eval_run.write_results(run_dir, evaluated, extra_files={
-        table1.SAMPLES_FILE: table1.samples_payload(evaluated["arrays"])})
-    values = table1.extract_values(evaluated["metrics"], tau)["values"]
-    return Evaluated(result, evaluated["metrics"], evaluated["figures"], evaluated["arrays"], values)
+    return train_and_evaluate_cell(config, settings, run_dir, splits=splits, tau=tau, log=log)
 
 
 def encode_means(model, x, batch: int = 2048):

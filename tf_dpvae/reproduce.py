@@ -2,7 +2,6 @@
 
 import sys
 
-from tf_dpvae.cli.reproduce import *  # noqa: F403 - this path keeps working for imports too
 from tf_dpvae.cli.reproduce import main
 
 if __name__ == "__main__":

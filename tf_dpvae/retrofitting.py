@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_dpvae import locks, post_hoc, runs
+from tf_dpvae import checkpoints, locks, post_hoc, runs
 from tf_dpvae.config import POST_HOC_KEY, PostHocConfig
 from tf_dpvae.errors import UserError
 from tf_dpvae.files import publish_dir, write_atomic
@@ -124,7 +124,7 @@ def retrofit_run(source: str, settings: PostHocConfig, out: str | None = None, l
             run = runs.load_run(source, with_data=True, checkpoint=settings.checkpoint)
         except runs.RunError as err:
             raise RetrofitError(str(err)) from None
-        latest_step = int(runs.latest_checkpoint(source).rsplit("-", 1)[-1])
+        latest_step = checkpoints.step_of(runs.latest_checkpoint(source))
     splits = run.splits
     log(f"retrofit: {settings.sampler} on {source} ({run.checkpoint_kind} checkpoint, step {run.step}); "
         f"encoding {len(splits.train)} training and {len(splits.validation)} held-out examples")
@@ -175,11 +175,13 @@ def retrofit_run(source: str, settings: PostHocConfig, out: str | None = None, l
     def fill(directory):
         write_atomic(os.path.join(directory, runs.CONFIG_FILE), config_json)
         checkpoint = make_checkpoint(model, with_optimizers=False)
-        kinds = [runs.CHECKPOINT_DIR] + ([os.path.join(runs.CHECKPOINT_DIR, runs.BEST_DIR)]
-                                         if run.checkpoint_kind == "best" else [])
-        for sub in kinds:
-            tf.train.CheckpointManager(checkpoint, os.path.join(directory, sub), max_to_keep=1).save(
+        kinds = ["latest"] + (["best"] if run.checkpoint_kind == "best" else [])
+        for kind in kinds:   # as training writes them: saved, read back, then recorded
+            where = runs.checkpoint_dir(directory, kind)
+            saved = checkpoints.Rotation(checkpoint, checkpoints.find(where), keep=1, log=log).save(
                 checkpoint_number=max(run.step, 0))
+            if saved is None:   # Rotation said why; nothing is published
+                raise RetrofitError(f"the retrofit's checkpoint under {where} does not read back")
         writer = tf.summary.create_file_writer(os.path.join(directory, LOG_DIR))
         with writer.as_default():
             for tag, step, value in scalars:

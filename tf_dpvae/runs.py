@@ -1,7 +1,18 @@
-"""A run directory written by ``training.fit``, and loading its trained model back.
+"""A run directory written by ``training.fit``: its layout, and loading its trained model back.
+
+The layout, owned here (training, retrofit, evaluation, export and the tables take these names):
+
+    config.json            CONFIG_FILE: the configuration's sections (``config.RunConfig.to_dict``),
+                           the example record (``EXAMPLE_KEY``), a retrofit's record (``POST_HOC_KEY``)
+    checkpoints/           CHECKPOINT_DIR: ``ckpt-<step>`` (the format is ``checkpoints``'s)
+    checkpoints/best/      BEST_DIR under it: the epoch with the lowest validation negative ELBO
+    logs/                  LOG_DIR: TensorBoard
+    eval/                  EVAL_DIR: ``evaluate``'s results, ``METRICS_FILE`` among them
 
 Export and evaluation read runs through this one module, so that the checkpoint layout
-(``model.make_checkpoint``) is written in one place and read in one place.
+(``model.make_checkpoint``) is written in one place and read in one place. Nothing here imports
+TensorFlow at import time (``load_run`` does when called): the commands check a run directory
+before TensorFlow loads.
 """
 
 from __future__ import annotations
@@ -11,17 +22,33 @@ import json
 import os
 import sys
 
-import tensorflow as tf
+from typing import TYPE_CHECKING
 
-from tf_dpvae import checkpoints
-from tf_dpvae import data as data_lib
-from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, PostHocConfig, RunConfig, read_json_file
+from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, PostHocConfig, RunConfig
+from tf_dpvae.json_files import read_json_file
 from tf_dpvae.errors import UserError
-from tf_dpvae.model import DPVAE, build_model, restore_weights
+
+if TYPE_CHECKING:   # annotations only: the modules import TensorFlow
+    from tf_dpvae import data as data_lib
+    from tf_dpvae.model import DPVAE
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
 BEST_DIR = "best"   # checkpoints/best/: the lowest validation negative ELBO (training.BestCheckpoint)
+LOG_DIR = "logs"
+EVAL_DIR = "eval"
+METRICS_FILE = "metrics.json"   # under eval/
+
+
+def is_run(directory: str) -> bool:
+    """Whether ``directory`` holds a run's ``config.json`` (a cheap check, before TensorFlow loads)."""
+    return os.path.isdir(directory) and os.path.isfile(os.path.join(directory, CONFIG_FILE))
+
+
+def checkpoint_dir(run_dir: str, kind: str = "latest") -> str:
+    """Where the run keeps its ``latest`` checkpoints (``checkpoints/``) or its ``best`` one."""
+    base = os.path.join(run_dir, CHECKPOINT_DIR)
+    return os.path.join(base, BEST_DIR) if kind == "best" else base
 
 
 def _stderr(line: str) -> None:
@@ -98,6 +125,8 @@ def _intact(directory: str, log, advice: str = "train the run again") -> str | N
     """The newest checkpoint in ``directory`` that reads back whole (``checkpoints.find``), saying
     what was skipped; None if there is none at all; RunError ending in ``advice`` if there are some
     but none is intact."""
+    from tf_dpvae import checkpoints
+
     found = checkpoints.find(directory)
     try:
         found.require(advice)
@@ -111,7 +140,7 @@ def _intact(directory: str, log, advice: str = "train the run again") -> str | N
 def latest_checkpoint(run_dir: str, log=None) -> str:
     """The newest checkpoint of the run that reads back whole (a damaged newer one is skipped and
     ``log`` hears which), found from the files on disk, whatever the state file says."""
-    path = _intact(os.path.join(run_dir, CHECKPOINT_DIR), log)
+    path = _intact(checkpoint_dir(run_dir), log)
     if path is None:
         raise RunError(f"{run_dir!r} has no checkpoint yet ({CHECKPOINT_DIR}/ is written at the end "
                        f"of each epoch); train it first")
@@ -126,7 +155,7 @@ def checkpoint_path(run_dir: str, which: str = "best", log=None) -> tuple[str, s
     if which not in ("best", "latest"):
         raise RunError(f"checkpoint must be 'best' or 'latest', got {which!r}")
     if which == "best":
-        best = _intact(os.path.join(run_dir, CHECKPOINT_DIR, BEST_DIR), log,
+        best = _intact(checkpoint_dir(run_dir, "best"), log,
                        "read the latest checkpoint instead (--checkpoint latest)")
         if best is not None:
             return best, "best"
@@ -146,6 +175,12 @@ def load_run(run_dir: str, input_shape=None, with_data: bool = False,
     does not fit the model. A damaged checkpoint is skipped for the newest intact one of its kind, and
     ``log`` (a callable taking a line; default: stderr) hears so.
     """
+    import tensorflow as tf
+
+    from tf_dpvae import checkpoints
+    from tf_dpvae import data as data_lib
+    from tf_dpvae.model import build_model, restore_weights
+
     if log is None:
         log = _stderr
     config = read_config(run_dir)
@@ -169,6 +204,5 @@ def load_run(run_dir: str, input_shape=None, with_data: bool = False,
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise RunError(f"checkpoint {checkpoint} does not fit the model of {CONFIG_FILE}: "
                        f"{first}") from None
-    tail = checkpoint.rsplit("-", 1)[-1]
-    return LoadedRun(config, model, checkpoint, int(tail) if tail.isdigit() else -1,
+    return LoadedRun(config, model, checkpoint, checkpoints.step_of(checkpoint, default=-1),
                      splits if with_data else None, kind, post_hoc)

@@ -33,10 +33,11 @@ import numpy as np
 import tensorflow as tf
 
 from tf_dpvae import data as data_lib
-from tf_dpvae import checkpoints, distribute, interrupts, locks
+from tf_dpvae import checkpoints, distribute, interrupts, locks, runs
 from tf_dpvae.config import (EXAMPLE_KEY, MAX_STEPS, POST_HOC_KEY, ConfigError, RunConfig,
-                             read_json_file, with_legacy_values)
+                             with_legacy_values)
 from tf_dpvae.files import clean_stale_files, write_atomic
+from tf_dpvae.json_files import read_json_file
 from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
 from tf_dpvae.summaries import (BestEpochSummaries, FigureSummaries, ImageSummaries, LatentSummaries,
                                 RunText, StepScalars, ValidationScalars, moons_figure_png,
@@ -47,7 +48,6 @@ from tf_dpvae.summaries import (BestEpochSummaries, FigureSummaries, ImageSummar
 RESUMABLE_CHANGES = {("train", "epochs"), ("train", "steps"), ("train", "strategy"),
                      ("train", "devices"), ("train", "jit"), ("train", "log_every"),
                      ("train", "peer_timeout")}
-BEST_DIR = "best"            # under checkpoints/
 BEST_RECORD = "best.json"    # in checkpoints/best/
 SELECTION_METRIC = "val_nelbo"
 
@@ -108,25 +108,30 @@ def run_record(config: RunConfig, splits: data_lib.Splits) -> str:
     return json.dumps(record, indent=2, sort_keys=True)
 
 
-def check_out_dir(out_dir: str, config: RunConfig) -> bool:
+def check_out_dir(out_dir: str, config: RunConfig, flag: str = "--out",
+                  advice: str | None = None) -> bool:
     """Validate ``out_dir`` before anything is written. Returns True if it holds a run to resume.
+
+    ``flag`` names the directory in the messages (the command's flag, or "run directory" for a
+    caller that chose it); ``advice`` ends the messages about a run that cannot be resumed (default:
+    "choose a new <flag> to start another run").
 
     Raises ConfigError if it is a file, holds a damaged ``config.json``, or holds a run whose
     configuration differs in anything but the run length.
     """
+    advice = advice or f"choose a new {flag} to start another run"
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ConfigError(f"--out {out_dir!r} is a file; give a directory (new or an earlier run's)")
-    saved = os.path.join(out_dir, "config.json")
+        raise ConfigError(f"{flag} {out_dir!r} is a file; give a directory (new or an earlier run's)")
+    saved = os.path.join(out_dir, runs.CONFIG_FILE)
     if not os.path.exists(saved):
         return False
     previous = read_json_file(saved, "the run's configuration")
     if not isinstance(previous, dict) or not all(isinstance(v, dict) for v in previous.values()):
         raise ConfigError(f"the run's configuration {saved!r} is damaged (not a JSON object of "
-                          f"sections); restore it from a copy, or choose a new --out")
+                          f"sections); restore it from a copy, or choose a new {flag}")
     if POST_HOC_KEY in previous:
-        raise ConfigError(f"--out {out_dir!r} holds a retrofit (a prior fitted after training by "
-                          f"python -m tf_dpvae.retrofit), which training cannot resume; choose a new "
-                          f"--out to start another run")
+        raise ConfigError(f"{flag} {out_dir!r} holds a retrofit (a prior fitted after training by "
+                          f"python -m tf_dpvae.retrofit), which training cannot resume; {advice}")
     previous = with_legacy_values(previous)
     current = config.to_dict()
     # A normal-prior model has no flow: its flow settings (defaults that a release may change) do
@@ -138,8 +143,8 @@ def check_out_dir(out_dir: str, config: RunConfig) -> bool:
         and not (normal and section == "prior")
         and previous.get(section, {}).get(key, value) != value)
     if differences:
-        raise ConfigError(f"--out {out_dir!r} holds a run with different settings "
-                          f"({', '.join(differences)}); choose a new --out to start another run")
+        raise ConfigError(f"{flag} {out_dir!r} holds a run with different settings "
+                          f"({', '.join(differences)}); {advice}")
     return True
 
 
@@ -151,8 +156,8 @@ def undo_on_failure(out_dir: str, before: set[str] | None):
     refused as "a run with different settings". ``before``: the entries that existed before the
     attempt (None: the directory did not exist). Never suppresses the exception."""
     def undo(exc_type, exc, tb):
-        saved = (checkpoints.on_disk(os.path.join(out_dir, "checkpoints"))
-                 or checkpoints.on_disk(os.path.join(out_dir, "checkpoints", BEST_DIR)))
+        saved = (checkpoints.on_disk(runs.checkpoint_dir(out_dir))
+                 or checkpoints.on_disk(runs.checkpoint_dir(out_dir, "best")))
         if exc_type is None or saved or not os.path.isdir(out_dir):
             return False
         keep = before or set()
@@ -432,7 +437,7 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
         # Again under the lock: another process may have started a run here since the first check.
         resuming = check_out_dir(out_dir, config)
         checkpoint = make_checkpoint(model)
-        found = checkpoints.find(os.path.join(out_dir, "checkpoints"))
+        found = checkpoints.find(runs.checkpoint_dir(out_dir))
         # checkpoints but none intact: exit 2, never a fresh start over them
         found.require("refusing to start over in their place: move the directory aside (or "
                       "choose a new --out) to start a new run")
@@ -446,7 +451,7 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
             log(f"resuming from {manager.latest_checkpoint} (step {resumed_from})")
         elif resuming:
             log(f"{out_dir} has a configuration but no checkpoint yet; starting from step 0")
-    write_atomic(os.path.join(out_dir, "config.json"), run_record(config, splits))
+    write_atomic(os.path.join(out_dir, runs.CONFIG_FILE), run_record(config, splits))
 
     steps_per_epoch = splits.num_train // config.train.batch_size
     initial_epoch = resumed_from // steps_per_epoch
@@ -457,8 +462,8 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
         config, splits, repeat=True, skip_batches=resumed_from,
         fresh_iterators=strategy.num_replicas_in_sync > 1 or config.train.strategy == "multiworker")
     guard = NaNGuard()
-    log_dir = os.path.join(out_dir, "logs")
-    best = BestCheckpoint(os.path.join(out_dir, "checkpoints", BEST_DIR), guard, model,
+    log_dir = os.path.join(out_dir, runs.LOG_DIR)
+    best = BestCheckpoint(runs.checkpoint_dir(out_dir, "best"), guard, model,
                           start_step=config.objective.reg_warmup_steps, log=log)
     # best before the latest: a kill between the two saves at worst repeats an epoch
     callbacks = build_callbacks(config, splits, log_dir, guard, last_step,

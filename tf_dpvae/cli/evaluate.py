@@ -13,7 +13,8 @@ import sys
 
 from tf_dpvae.cli import flags
 from tf_dpvae.cli.parsing import OneLineParser, guarded
-from tf_dpvae.evaluation.settings import EvalSettings  # no TensorFlow
+from tf_dpvae import runs  # no TensorFlow
+from tf_dpvae.evaluation.settings import EvalSettings, EvaluationError  # no TensorFlow
 from tf_dpvae.quiet import import_tensorflow_quietly
 
 PROG = "python -m tf_dpvae.evaluate"
@@ -41,14 +42,11 @@ def main(argv=None, prog: str = PROG) -> int:
 
 def evaluate(prog: str, args: argparse.Namespace) -> int:
     run_dir = args.run_dir
-    if not os.path.isdir(run_dir) or not os.path.isfile(os.path.join(run_dir, "config.json")):
-        print(f"{prog}: error: {run_dir!r} is not a run directory (no config.json); give a directory "
-              "written by python -m tf_dpvae.train", file=sys.stderr)
-        return 2
+    if not runs.is_run(run_dir):   # guarded prints it as one line, exit status 2
+        raise EvaluationError(f"{run_dir!r} is not a run directory (no {runs.CONFIG_FILE}); give a "
+                              "directory written by python -m tf_dpvae.train")
     if args.inception_weights is not None and not os.path.isfile(args.inception_weights):
-        print(f"{prog}: error: --inception-weights {args.inception_weights!r} is not a file",
-              file=sys.stderr)
-        return 2
+        raise EvaluationError(f"--inception-weights {args.inception_weights!r} is not a file")
 
     settings = EvalSettings(**flags.settings_values(EvalSettings, args))
     # Evaluation allocates and frees CPU tensors of tens to hundreds of MB (log q(z) blocks, decoder
@@ -67,8 +65,8 @@ def evaluate(prog: str, args: argparse.Namespace) -> int:
     m = results["metrics"]
     print(summary(m))
     print(f"metrics:      {path}")
-    print(f"figures:      {', '.join(os.path.join(run_dir, 'eval', f) for f in m['figures'])}")
-    print(f"tensorboard:  tensorboard --logdir {os.path.join(run_dir, 'logs')} --host 127.0.0.1")
+    print(f"figures:      {', '.join(os.path.join(run_dir, runs.EVAL_DIR, f) for f in m['figures'])}")
+    print(f"tensorboard:  tensorboard --logdir {os.path.join(run_dir, runs.LOG_DIR)} --host 127.0.0.1")
     return 0
 
 

@@ -23,7 +23,8 @@ import dataclasses
 from typing import Any, Iterator, NamedTuple
 
 from tf_dpvae.cli.parsing import assignment, float_list, positive_int, seed_int
-from tf_dpvae.config import RunConfig, read_config_file
+from tf_dpvae.config import RunConfig
+from tf_dpvae.json_files import read_config_file
 
 _GIVEN = "_given_config_flags"   # namespace attribute: dests of the config flags the user gave
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}

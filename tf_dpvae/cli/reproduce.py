@@ -1,9 +1,10 @@
 """Command ``reproduce`` (``tf-dpvae reproduce table1``, ``python -m tf_dpvae.reproduce table1``)
-reproduces the paper's Table 1 (see ``--help`` and ``tf_dpvae/table1.py``).
+reproduces the paper's Table 1 (see ``--help`` and ``tf_dpvae/experiments/table1.py``).
 
 Thin by design: parse and validate the flags (a bad value exits with status 2 and one line on stderr,
-before TensorFlow loads and before anything is written), then ``table1.reproduce_table1``. Exit
-status 1 if a model failed (diverged, or could not be evaluated); the others are still tabulated.
+before TensorFlow loads and before anything is written), then ``table1.reproduce_table1`` (or
+``table1.tabulate`` for ``--table-only``). Exit status 1 if a model failed (diverged, or could not be
+evaluated); the others are still tabulated.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tf_dpvae.cli import flags
 from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem, path_tag
 from tf_dpvae.config import REGULARIZERS, flag
 from tf_dpvae.quiet import import_tensorflow_quietly
-from tf_dpvae.table1 import PROTOCOLS  # no TensorFlow
+from tf_dpvae.experiments.protocol import PROTOCOLS, Table1Error  # no TensorFlow
 
 PROG = "python -m tf_dpvae.reproduce"
 
@@ -56,6 +57,8 @@ class Table1Settings:
     no_post_hoc: bool = flag(False, "leave out the rows of the priors fitted after training (normal "
                              "prior + retrofit flow, normal prior + ex-post GMM): only the normal/dp pairs")
     no_progress: bool = flag(False, "no progress bar")
+    table_only: bool = flag(False, "rewrite the tables and figures from the runs already in --out; "
+                            "train, fit and evaluate nothing")
     num_samples: int | None = _override("generated samples for FD; LP samples kept")
     lp_pool: int | None = _override("LP pool factor")
     skl_samples: int | None = _override("sKL samples per side")
@@ -88,7 +91,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 def request_from_args(args):
     """The ``table1.Request`` the flags describe; Table1Error (or ConfigError) if it is not valid."""
-    from tf_dpvae import table1
+    from tf_dpvae.experiments import protocol as protocols
+    from tf_dpvae.experiments.request import Request
 
     args = Table1Settings(**flags.settings_values(Table1Settings, args))
     overrides = {}
@@ -103,9 +107,9 @@ def request_from_args(args):
     for name in EVAL_OVERRIDES:
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
-    protocol = dataclasses.replace(table1.PROTOCOLS[args.protocol], **overrides)
+    protocol = protocols.PROTOCOLS[args.protocol].replace(**overrides)
     out = args.out or os.path.join("results", default_table_name(protocol))
-    return table1.Request(protocol=protocol, regs=tuple(args.regs), seeds=tuple(args.seeds),
+    return Request(protocol=protocol, regs=tuple(args.regs), seeds=tuple(args.seeds),
                           out=out, inception_weights=args.inception_weights, overrides=overrides,
                           post_hoc=not args.no_post_hoc)
 
@@ -127,16 +131,19 @@ def main(argv=None, prog: str = PROG) -> int:
 
 
 def reproduce(prog: str, args: argparse.Namespace) -> int:
-    from tf_dpvae import table1
+    from tf_dpvae.experiments import table1
+    from tf_dpvae.experiments.request import check_paths
 
     problem = out_dir_problem(args.out)   # '' is an error, not the default; a file; unwritable
     if problem:
-        raise table1.Table1Error(problem)
+        raise Table1Error(problem)
     request = request_from_args(args)
     problem = out_dir_problem(request.out)
     if problem:
-        raise table1.Table1Error(problem)
-    table1.check_paths(request)
+        raise Table1Error(problem)
+    check_paths(request)
+    if args.table_only:
+        return tabulate_only(request)
 
     import_tensorflow_quietly()  # only once the arguments are known to be good
     from tqdm.auto import tqdm
@@ -153,6 +160,23 @@ def reproduce(prog: str, args: argparse.Namespace) -> int:
         print(f"{prog}: {len(outcome['failed'])} model(s) failed: {', '.join(outcome['failed'])} "
               f"(see the log); rerun to retry them", file=sys.stderr)
         return 1
+    return 0
+
+
+def tabulate_only(request) -> int:
+    """``--table-only``: the tables and figures of the runs in ``request.out``, nothing trained."""
+    from tf_dpvae.experiments import table1
+
+    if not os.path.isdir(request.runs_root):
+        raise Table1Error(f"--table-only: {request.runs_root!r} holds no runs; run the table first")
+    import_tensorflow_quietly()   # reading checkpoints' state and drawing the figures load it
+    outcome = table1.tabulate(request)
+    paths = outcome["paths"]
+    print(f"table:        {paths['md']} ({outcome['evaluated']} of {outcome['models']} models "
+          f"evaluated)")
+    print(f"              {paths['csv']}, {paths['json']}")
+    if paths["figures"]:
+        print(f"figures:      {', '.join(paths['figures'])}")
     return 0
 
 

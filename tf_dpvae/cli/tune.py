@@ -14,7 +14,8 @@ import sys
 
 from tf_dpvae.cli import flags
 from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem, path_tag
-from tf_dpvae.config import ConfigError, RunConfig, read_config_file
+from tf_dpvae.config import ConfigError, RunConfig
+from tf_dpvae.json_files import read_config_file
 from tf_dpvae.quiet import import_tensorflow_quietly
 
 import_tensorflow_quietly()  # tuning imports TensorFlow and keras-tuner at once

@@ -43,7 +43,7 @@ def objective_features(splits, config):
         return lambda x: np.asarray(x, np.float64)
     if len(shape) != 3:
         raise ObjectiveError(f"no Fréchet-distance features for examples of shape {shape}")
-    from tf_dpvae.evaluation import classifier, run
+    from tf_dpvae.evaluation import classifier, feature_networks
 
     directory = classifier.find_classifier(config.data.dataset)
     if directory is None:
@@ -52,8 +52,8 @@ def objective_features(splits, config):
             f"{config.data.dataset!r} in {classifier.default_classifier_dir(config.data.dataset)!r}; "
             f"train it first with python -m tf_dpvae.features --dataset {config.data.dataset}")
     try:
-        features, _, _ = run._feature_function(3, directory, shape)
-    except run.EvaluationError as err:
+        features, _, _ = feature_networks.feature_function(3, directory, shape)
+    except feature_networks.EvaluationError as err:
         raise ObjectiveError(str(err)) from None
     return features
 

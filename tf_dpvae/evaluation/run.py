@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -37,44 +36,11 @@ from tf_dpvae.aggregate_posterior import sample_aggregate_posterior
 from tf_dpvae.config import RunConfig
 from tf_dpvae.evaluation import (embeddings, frechet, importance_nll, leakage, posterior_samples, prdc,
                                  sampling, symmetric_kl)
+from tf_dpvae.evaluation import feature_networks
+from tf_dpvae.evaluation.feature_networks import digest, inception_key, reference_features, resolve_features
 from tf_dpvae.evaluation.settings import (DEFAULT_TAUS, EVAL_LIMITS, EvalSettings,  # noqa: F401
-                                          EvaluationError)
+                                          EvaluationError, check_memory)
 from tf_dpvae.files import publish_dir, write_atomic
-
-MEMORY_FRACTION = 0.8   # of the machine's physical memory that one evaluation may plan to use
-
-
-def memory_estimate(settings: "EvalSettings", example_shape, latent_dim: int) -> int:
-    """Bytes the largest arrays of ``evaluate_run`` hold at once, roughly: the random and the LP
-    samples decoded (float32), the LP pool in z and its log q (float64), the sKL samples."""
-    s = settings
-    pixels = int(np.prod(example_shape))
-    pool = s.lp_pool * s.num_samples
-    return (2 * s.num_samples * pixels * 4 + pool * (2 * latent_dim + 2) * 8
-            + 4 * s.skl_samples * latent_dim * 8)
-
-
-def physical_memory() -> int | None:
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_memory(settings: "EvalSettings", example_shape, latent_dim: int,
-                 available: int | None = None) -> None:
-    """Raise EvaluationError, before any computation, when ``memory_estimate`` exceeds
-    ``MEMORY_FRACTION`` of the machine's memory (``available``, default: physical memory)."""
-    available = physical_memory() if available is None else available
-    need = memory_estimate(settings, example_shape, latent_dim)
-    if available and need > MEMORY_FRACTION * available:
-        raise EvaluationError(
-            f"num-samples {settings.num_samples:,} with lp-pool {settings.lp_pool} and skl-samples "
-            f"{settings.skl_samples:,} need about {need / 2**30:.1f} GiB for examples of shape "
-            f"{tuple(example_shape)} (latent-dim {latent_dim}); this machine has "
-            f"{available / 2**30:.1f} GiB, of which {MEMORY_FRACTION:.0%} is accepted: lower "
-            f"--num-samples or --lp-pool")
-
 
 @dataclasses.dataclass
 class Restored:
@@ -102,96 +68,6 @@ def restore_run(run_dir: str, checkpoint: str = "best") -> Restored:
                     run.checkpoint_kind, run.post_hoc)
 
 
-# Features of the real images (the held-out set and the training head) depend on the feature network
-# and the images only, not on the model evaluated: ``reproduce table1`` evaluates every model in one
-# process on the same ones, and they are about half of the Fréchet stage's network passes. Kept per
-# (network, images) key, the last _REFERENCE_CACHE_SIZE of them (a few MB each).
-_REFERENCE_FEATURES: dict = {}
-_REFERENCE_CACHE_SIZE = 8
-
-
-def _reference_features(features, network_key, images):
-    """``features(images)``, computed once per (network_key, image bytes) in this process; read-only.
-
-    network_key: a string that changes whenever the network's weights do (the classifier's weights
-    hash, the Inception file's path, size and modification time); None: no caching."""
-    if network_key is None:
-        return features(images)
-    images = np.ascontiguousarray(images)
-    key = (network_key, images.shape, images.dtype.str, _digest(images))
-    if key not in _REFERENCE_FEATURES:
-        value = np.asarray(features(images))
-        value.setflags(write=False)
-        while len(_REFERENCE_FEATURES) >= _REFERENCE_CACHE_SIZE:
-            _REFERENCE_FEATURES.pop(next(iter(_REFERENCE_FEATURES)))
-        _REFERENCE_FEATURES[key] = value
-    return _REFERENCE_FEATURES[key]
-
-
-def _digest(array) -> str:
-    """SHA-1 of an array's bytes (C order)."""
-    return hashlib.sha1(np.ascontiguousarray(array).reshape(-1).view(np.uint8)).hexdigest()
-
-
-def _inception_key(path):
-    stat = os.stat(path)
-    return f"inception:{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}"
-
-
-def _feature_function(example_ndim, classifier_dir, example_shape=None):
-    """(features(x) -> [n, f], name, info) for the Fréchet distance.
-
-    Vector data are their own features ("frechet_distance_data"). Images ([H, W, C], clipped to
-    [0, 1] as decoders with a Gaussian likelihood can leave that range) go through the penultimate
-    layer of the project's classifier ("frechet_distance_classifier", never "FID": FID is defined on
-    Inception-v3 pool features), whose test accuracy and weights hash are reported with it.
-    """
-    if example_ndim == 1:
-        return (lambda x: np.asarray(x, np.float64)), "frechet_distance_data", {}
-    if example_ndim != 3:
-        raise EvaluationError(f"no Fréchet-distance features for examples of rank {example_ndim}")
-    if classifier_dir is None:
-        raise EvaluationError("image data need --classifier DIR, a feature classifier trained with "
-                              "python -m tf_dpvae.features")
-    from tf_dpvae.evaluation import classifier
-
-    try:
-        model, info = classifier.load_classifier(classifier_dir)
-    except (classifier.ClassifierError, OSError, ValueError) as err:
-        raise EvaluationError(str(err).splitlines()[0]) from None
-    if example_shape is not None and tuple(info["input_shape"]) != tuple(example_shape):
-        raise EvaluationError(f"the feature classifier in {classifier_dir!r} takes images of shape "
-                              f"{tuple(info['input_shape'])}, the run's data are {tuple(example_shape)}")
-    extract = classifier.feature_extractor(model)
-    return ((lambda x: extract(np.clip(x, 0.0, 1.0))), "frechet_distance_classifier",
-            {"classifier_test_accuracy": info["test_accuracy"],
-             "classifier_accuracy_split": info.get("accuracy_split", "test"),
-             "classifier_dataset": info.get("dataset"),
-             "classifier_weights_sha256": info["weights_sha256"],
-             "classifier_dir": os.path.abspath(classifier_dir)})
-
-
-def resolve_features(example_shape, classifier_dir, dataset, run_dir=None):
-    """Like ``_feature_function``, but for images without ``classifier_dir`` it looks for the default
-    cache of ``dataset`` (``classifier.find_classifier``); if there is none it returns
-    (None, "frechet_distance_classifier", {"skipped": True, "reason": ..., "enable": ...}) so that the
-    image Fréchet distances are skipped, and says how to enable them, instead of failing the run.
-    """
-    if len(example_shape) == 3 and classifier_dir is None:
-        from tf_dpvae.evaluation import classifier
-
-        classifier_dir = classifier.find_classifier(dataset, run_dir)
-        if classifier_dir is None:
-            default = classifier.default_classifier_dir(dataset)
-            return None, "frechet_distance_classifier", {
-                "skipped": True,
-                "reason": f"no feature classifier for {dataset!r} in {os.path.abspath(default)!r} "
-                          "(or next to the run)",
-                "enable": f"python -m tf_dpvae.features --dataset {dataset} (caches it in {default}), "
-                          "then rerun evaluate; or pass --classifier DIR"}
-    return _feature_function(len(example_shape), classifier_dir, example_shape)
-
-
 def evaluation_seeds(seed: int) -> dict:
     """The named sub-seeds of the evaluation seed: one per random stream, so that no two metrics
     share draws and each metric's draws do not depend on which others ran. ``[seed, k]``: a stateless
@@ -210,11 +86,11 @@ def frechet_metric(features, network_key, generated, lp_decoded, held_out, train
     """Fréchet distances on ``features`` of random and low-posterior decodings against the held-out
     data, and the floor "train vs held-out" (two real sets of the same sizes). network_key: caches the
     real sets' features (``_reference_features``)."""
-    real = _reference_features(features, network_key, held_out)
+    real = reference_features(features, network_key, held_out)
     return {"random": frechet.frechet_distance_of_samples(features(generated), real),
             "low_posterior": frechet.frechet_distance_of_samples(features(lp_decoded), real),
             "train_vs_held_out": frechet.frechet_distance_of_samples(
-                _reference_features(features, network_key, train_head), real)}
+                reference_features(features, network_key, train_head), real)}
 
 
 def sample_quality_metric(features, network_key, generated, lp_decoded, held_out, train_head,
@@ -230,8 +106,8 @@ def sample_quality_metric(features, network_key, generated, lp_decoded, held_out
     if smallest <= nearest_k:   # a k-NN ball needs k other points of its own set
         return {**scores, "skipped": True,
                 "reason": f"{smallest} points in the smallest set, k = {nearest_k} needs more"}
-    real = _reference_features(features, network_key, held_out)
-    radii = _reference_features(lambda x: prdc.knn_radii(np.asarray(features(x), np.float64), nearest_k),
+    real = reference_features(features, network_key, held_out)
+    radii = reference_features(lambda x: prdc.knn_radii(np.asarray(features(x), np.float64), nearest_k),
                                 None if network_key is None else f"{network_key}:radii{nearest_k}",
                                 held_out)
     for prefix, samples in (("", generated), ("lp_", lp_decoded)):
@@ -239,10 +115,10 @@ def sample_quality_metric(features, network_key, generated, lp_decoded, held_out
         scores.update({f"{prefix}{k}": v for k, v in values.items()})
     # real data against real data: model-independent, so cached like the real features (keyed by
     # the training head's bytes, on top of the held-out set's in ``radii``'s key)
-    reference = _reference_features(
+    reference = reference_features(
         lambda head: np.array(list(prdc.precision_recall_density_coverage(
             real, features(head), nearest_k, radii).values())),
-        None if network_key is None else f"{network_key}:prdc{nearest_k}:{_digest(held_out)}",
+        None if network_key is None else f"{network_key}:prdc{nearest_k}:{digest(held_out)}",
         train_head)
     scores["train_vs_held_out"] = dict(zip(prdc.METRICS, map(float, reference)))
     return scores
@@ -436,23 +312,22 @@ class _Clock:
         return {**self.timings, "total": time.perf_counter() - self.started}
 
 
-def _inception_network(settings: EvalSettings, example_shape, data_name):
-    """(features, metric key, network description) of ``--inception-weights``, or None; loaded before
-    the long computations, so that a bad file fails fast."""
-    if settings.inception_weights is None:
-        return None
-    if len(example_shape) != 3:
-        raise EvaluationError(f"--inception-weights applies to image data; {data_name!r} has "
-                              f"examples of shape {example_shape}")
-    from tf_dpvae.evaluation import inception
+def check_inputs(restored: Restored, s: EvalSettings, run_dir: str, log):
+    """What fails fast, before any output: the factors of ``--disentanglement`` (data without them
+    is a user error), the feature network, the Inception file. Returns (factor source or None,
+    (features, metric key, info) of ``resolve_features``, the Inception network or None)."""
+    splits = restored.splits
+    factor_source = None
+    if s.disentanglement:
+        from tf_dpvae.evaluation import disentanglement
 
-    try:
-        network = inception.load_inception(settings.inception_weights)
-    except inception.InceptionError as err:
-        raise EvaluationError(str(err)) from None
-    # "fid" only for TF-FID's Inception graph; Keras's InceptionV3 weights get their own key
-    return (inception.feature_extractor(network), inception.metric_name(network),
-            inception.describe(network))
+        factor_source = disentanglement.factor_source_for(splits)
+    log(f"restored {restored.checkpoint} ({restored.checkpoint_kind}, step {restored.step}); data "
+        f"{splits.name}: {len(splits.train)} training, {len(splits.validation)} held-out examples")
+    fd = resolve_features(splits.example_shape, s.classifier_dir, restored.config.data.dataset, run_dir)
+    if fd[0] is None:
+        log(f"image Fréchet distance skipped: {fd[2]['reason']}; to enable: {fd[2]['enable']}")
+    return factor_source, fd, feature_networks.inception_network(s, splits.example_shape, splits.name)
 
 
 def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
@@ -469,41 +344,16 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     seeds = evaluation_seeds(s.seed)
     train, held_out = splits.train, splits.validation
     metrics = {}
-    factor_source = None
-    if s.disentanglement:  # fail fast, before any output: data without factors is a user error
-        from tf_dpvae.evaluation import disentanglement
-
-        factor_source = disentanglement.factor_source_for(splits)
-    log(f"restored {restored.checkpoint} ({restored.checkpoint_kind}, step {restored.step}); data "
-        f"{splits.name}: {len(splits.train)} training, {len(splits.validation)} held-out examples")
-    features, fd_name, fd_info = resolve_features(splits.example_shape, s.classifier_dir,
-                                                  config.data.dataset, run_dir)
-    if features is None:
-        log(f"image Fréchet distance skipped: {fd_info['reason']}; to enable: {fd_info['enable']}")
-    inception = _inception_network(s, splits.example_shape, splits.name)
+    factor_source, (features, fd_name, fd_info), inception = check_inputs(restored, s, run_dir, log)
 
     with clock("encode"):   # q(z) = (1/N) Σ_n N(z; μ_n, σ_n²) over the training set
         means, log_vars = sampling.encode(model, train, "encode training set")
     # Fréchet distances of random and low-posterior samples (the LP selection is made even when the
     # distance is skipped: the figures show the LP samples)
     with clock("frechet"):
-        prior_z = sampling.prior_draw(model, s.num_samples, seeds["prior_samples"])
-        generated = sampling.decode(model, prior_z)
-        lp = sampling.low_posterior_samples(model, means, log_vars, s.num_samples, s.lp_pool,
-                                            seeds["lp_pool"], "log q(z) of LP pool")
-        selection = {"generated": s.num_samples, "real_held_out": len(held_out), **lp.selection()}
-        if features is not None:  # the network key is None for vector data: no network
-            fd_info = {**fd_info, **frechet_metric(
-                features, fd_info.get("classifier_weights_sha256"), generated, lp.decoded, held_out,
-                train[:s.num_samples])}
-        metrics[fd_name] = {**fd_info, **selection}
-        if inception is not None:  # the same samples on Inception-v3 pool features
-            inception_features, inception_key, inception_network = inception
-            metrics[inception_key] = {
-                **frechet_metric(inception_features, _inception_key(s.inception_weights), generated,
-                                 lp.decoded, held_out, train[:s.num_samples]),
-                "inception_weights": os.path.abspath(s.inception_weights),
-                "inception_network": inception_network, **selection}
+        prior_z, generated, lp = frechet_stage(model, means, log_vars, train, held_out, s, seeds,
+                                               (features, fd_name, fd_info), inception, metrics)
+        fd_info = metrics[fd_name]
     with clock("sample_quality"):   # where the samples land: precision, recall, density, coverage
         for group, embed, key, about in sample_quality_embeddings(
                 features, fd_name, fd_info.get("classifier_weights_sha256"), held_out.ndim - 1):
@@ -530,15 +380,50 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
             figure_arrays(model, means, log_vars, held_out, generated, lp, prior_z, s, seeds),
             leakage_curves(leak, model.prior.base_is_full_density), tag)
 
+    return results_record(run_dir, restored, s, seeds, splits, metrics, clock, figures, generated, lp,
+                          means.shape[1], post_hoc)
+
+
+def frechet_stage(model, means, log_vars, train, held_out, s: EvalSettings, seeds: dict, fd: tuple,
+                  inception, metrics: dict):
+    """Prior samples, decoded, and the low-posterior selection (made even when the distance is
+    skipped: the figures show the LP samples); their Fréchet distances to the held-out data on the
+    feature network ``fd`` = (features, metric key, info) and on Inception-v3's when given, into
+    ``metrics``. Returns (prior_z, generated, lp)."""
+    features, fd_name, fd_info = fd
+    prior_z = sampling.prior_draw(model, s.num_samples, seeds["prior_samples"])
+    generated = sampling.decode(model, prior_z)
+    lp = sampling.low_posterior_samples(model, means, log_vars, s.num_samples, s.lp_pool,
+                                        seeds["lp_pool"], "log q(z) of LP pool")
+    selection = {"generated": s.num_samples, "real_held_out": len(held_out), **lp.selection()}
+    if features is not None:  # the network key is None for vector data: no network
+        fd_info = {**fd_info, **frechet_metric(
+            features, fd_info.get("classifier_weights_sha256"), generated, lp.decoded, held_out,
+            train[:s.num_samples])}
+    metrics[fd_name] = {**fd_info, **selection}
+    if inception is not None:  # the same samples on Inception-v3 pool features
+        inception_features, inception_metric, network = inception
+        metrics[inception_metric] = {
+            **frechet_metric(inception_features, inception_key(s.inception_weights), generated,
+                             lp.decoded, held_out, train[:s.num_samples]),
+            "inception_weights": os.path.abspath(s.inception_weights),
+            "inception_network": network, **selection}
+    return prior_z, generated, lp
+
+
+def results_record(run_dir, restored, s: EvalSettings, seeds, splits, metrics, clock, figures,
+                   generated, lp, latent_dim: int, post_hoc) -> dict:
+    """``evaluate_run``'s return value: metrics.json's dict, the figures, the decoded samples."""
+    config, train, held_out = restored.config, splits.train, splits.validation
     shown = min(s.figure_samples, s.num_samples) if held_out.ndim == 4 else min(2000, s.num_samples)
     return {"metrics": {
         "run_dir": os.path.abspath(run_dir), "checkpoint": restored.checkpoint,
         "checkpoint_kind": restored.checkpoint_kind, "step": restored.step,
         "model": {"reg": config.objective.reg, "prior": config.prior.kind,
-                  "latent_dim": means.shape[1], "likelihood": config.model.likelihood,
+                  "latent_dim": latent_dim, "likelihood": config.model.likelihood,
                   "dataset": splits.name,
                   # the prior sampled and scored: the trained one, or the one fitted after training
-                  "sampling_prior": model.prior.kind, "post_hoc": post_hoc},
+                  "sampling_prior": restored.model.prior.kind, "post_hoc": post_hoc},
         "settings": {**dataclasses.asdict(s), "taus": list(s.taus)}, "seeds": seeds,
         "data": {"train": len(train), "held_out": len(held_out)},
         "metrics": metrics, "timings_seconds": clock.total(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 from tf_dpvae.config import CHECKPOINT_CHOICES, flag
 from tf_dpvae.errors import UserError
@@ -17,7 +18,7 @@ from tf_dpvae.evaluation.disentanglement import METRICS as DISENTANGLEMENT_METRI
 DEFAULT_TAUS = (-90.0, -70.0, -50.0, -30.0, -20.0, -10.0, -6.0, -4.0, -3.0, -2.0, -1.0)
 
 # Upper bounds on the evaluation's sizes (issue 14), beside the memory estimate of
-# ``run.check_memory``: far above the paper's (10,000 samples, K = 1,000), far below an int32 overflow.
+# ``check_memory``: far above the paper's (10,000 samples, K = 1,000), far below an int32 overflow.
 EVAL_LIMITS = {"num_samples": 10_000_000, "lp_pool": 1_000, "skl_samples": 10_000_000,
                "is_samples": 1_000_000, "nll_examples": 10_000_000, "figure_samples": 10_000,
                "nearest_k": 1_000,
@@ -124,3 +125,38 @@ class FeatureSettings:
     epochs: int = flag(4, "training epochs", parse="positive_int")
     batch_size: int = flag(128, "batch size", parse="positive_int")
     seed: int = flag(0, "seed")
+
+
+MEMORY_FRACTION = 0.8   # of the machine's physical memory that one evaluation may plan to use
+
+
+def memory_estimate(settings: EvalSettings, example_shape, latent_dim: int) -> int:
+    """Bytes the largest arrays of ``evaluate_run`` hold at once, roughly: the random and the LP
+    samples decoded (float32), the LP pool in z and its log q (float64), the sKL samples."""
+    s = settings
+    pixels = int(math.prod(example_shape))
+    pool = s.lp_pool * s.num_samples
+    return (2 * s.num_samples * pixels * 4 + pool * (2 * latent_dim + 2) * 8
+            + 4 * s.skl_samples * latent_dim * 8)
+
+
+def physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(settings: EvalSettings, example_shape, latent_dim: int,
+                 available: int | None = None) -> None:
+    """Raise EvaluationError, before any computation, when ``memory_estimate`` exceeds
+    ``MEMORY_FRACTION`` of the machine's memory (``available``, default: physical memory)."""
+    available = physical_memory() if available is None else available
+    need = memory_estimate(settings, example_shape, latent_dim)
+    if available and need > MEMORY_FRACTION * available:
+        raise EvaluationError(
+            f"num-samples {settings.num_samples:,} with lp-pool {settings.lp_pool} and skl-samples "
+            f"{settings.skl_samples:,} need about {need / 2**30:.1f} GiB for examples of shape "
+            f"{tuple(example_shape)} (latent-dim {latent_dim}); this machine has "
+            f"{available / 2**30:.1f} GiB, of which {MEMORY_FRACTION:.0%} is accepted: lower "
+            f"--num-samples or --lp-pool")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 
+from tf_dpvae import runs  # no TensorFlow
+
 # The largest num_samples a request may ask for, unless chosen otherwise at export. It bounds the memory
 # one request can take: max_samples · prod(example shape) floats (10,000 × 64×64×3 ≈ 0.5 GB).
 DEFAULT_MAX_SAMPLES = 10_000
@@ -34,8 +36,8 @@ def run_dir_problem(run_dir: str) -> str | None:
     """Why ``run_dir`` cannot be exported, as one line, or None if it looks like a run directory."""
     if not os.path.isdir(run_dir):
         return f"run directory {run_dir!r} does not exist or is not a directory"
-    if not os.path.isfile(os.path.join(run_dir, "config.json")):
-        return f"{run_dir!r} is not a run directory: it has no config.json"
+    if not runs.is_run(run_dir):
+        return f"{run_dir!r} is not a run directory: it has no {runs.CONFIG_FILE}"
     return None
 
 

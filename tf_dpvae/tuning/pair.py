@@ -8,6 +8,7 @@ import os
 from tf_dpvae import data as data_lib
 from tf_dpvae import training
 from tf_dpvae.config import RunConfig
+from tf_dpvae.experiments.protocol import PAIR, twin_configs
 
 
 def run_pair(best: RunConfig, out_dir: str, splits: data_lib.Splits | None = None,
@@ -21,8 +22,9 @@ def run_pair(best: RunConfig, out_dir: str, splits: data_lib.Splits | None = Non
     if splits is None:
         splits = data_lib.load(best.data, best.train.seed)
     results = {}
-    for kind in ("normal", "dp"):
-        config = best.replace(prior={"kind": kind})
+    configs = twin_configs(best)   # the one definition of a pair
+    for kind in PAIR:
+        config = configs[kind]
         result = training.fit(config, os.path.join(out_dir, kind), splits=splits, verbose=verbose,
                               log=log)
         if not result.final_logs and result.model is not None:

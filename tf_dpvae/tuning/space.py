@@ -11,7 +11,8 @@ from typing import Any, Mapping
 import keras_tuner as kt
 from tensorboard.plugins.hparams import api as hparams_api
 
-from tf_dpvae.config import ConfigError, RunConfig, read_json_file
+from tf_dpvae.config import ConfigError, RunConfig
+from tf_dpvae.json_files import read_json_file
 
 
 @dataclasses.dataclass(frozen=True)
