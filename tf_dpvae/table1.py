@@ -9,11 +9,13 @@ Layout of the output directory ``<out>``:
                                   ``write_results``), ``eval/samples.npz`` (random and low-posterior
                                   samples for the sheets), ``table1_timing.json`` (wall seconds of
                                   training, summed over resumptions, and of the last evaluation),
-                                  ``logs`` (its one TensorBoard HParams session, training's;
-                                  a post-hoc row's written here) and ``logs/table1`` (the table's
-                                  numbers as that session's metrics)
-    runs/                         the HParams experiment (``hparams_config``): ``tensorboard --logdir
-                                  <out>/runs`` shows every model in one dashboard
+                                  ``logs/run`` (its one TensorBoard HParams session, training's;
+                                  a post-hoc row's written here) and ``logs/run/table1`` (the
+                                  table's numbers as that session's metrics)
+    runs/table1_experiment/       the HParams experiment (``hparams_config``; a named run, not
+                                  events at runs/ itself, which TensorBoard would list as "."):
+                                  ``tensorboard --logdir <out>/runs`` shows every model in one
+                                  dashboard
     features/<dataset>/           image data: the feature classifier of the Fréchet distance
     table1.csv, table1.md, table1.json, leakage.png, samples_<reg>.png, reproduce.log
 
@@ -79,10 +81,12 @@ PAPER_MNIST = {
 LP_TOLERANCE = 1.05  # "LP-FD ≈ FD": the dp models' low-posterior samples are as good as random ones
 TIMING_FILE = "table1_timing.json"
 SAMPLES_FILE = "samples.npz"
-# The run's HParams session is training's (summaries.write_hparams, in logs/); the table's numbers go
-# beside it as metrics of group "table1". A post-hoc row, which has no training, gets its session here.
-SESSION_DIR = "logs"
+# The run's HParams session is training's (summaries.write_hparams, in logs/run); the table's numbers
+# go under it as metrics of group "table1" (TensorBoard reads group G from <session run>/G). A
+# post-hoc row, which has no training, gets its session here.
+SESSION_DIR = os.path.join("logs", "run")
 HPARAMS_DIR = os.path.join(SESSION_DIR, "table1")
+EXPERIMENT_RUN = "table1_experiment"   # under runs/: the HParams experiment of the table
 HPARAMS_CONFIG_SUFFIX = ".table1-hparams"
 # The evaluation sizes a finished model's metrics.json must record to be skipped.
 EVAL_SIZE_FIELDS = ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples", "seed")
@@ -936,13 +940,15 @@ def write_figures(request: Request, records: dict) -> list[str]:
         for prior in PAIR:
             curve = aggregates[reg][prior]["leakage_curve"]
             if curve:
-                curves.append({"label": MODEL_NAMES[reg][0], "prior": prior,
-                               "tau": curve["tau"], "score": curve["leakage_score"]})
+                curves.append({"label": MODEL_NAMES[reg][0], "name": model_name(reg, prior),
+                               "prior": prior, "tau": curve["tau"], "score": curve["leakage_score"],
+                               "full_score": _full_density_curve(request, records, reg, prior,
+                                                                 curve["tau"])})
     if curves:
         path = os.path.join(request.out, "leakage.png")
         fig = plots.leakage_comparison_figure(
             curves, tau_mark=request.protocol.leakage_tau,
-            title=f"leakage score LS(τ) of eq. (6), mean over seeds {list(request.seeds)}\n"
+            title=f"leakage score LS(τ) of eq. (6), mean over seeds {list(request.seeds)}; "
                   f"{request.protocol.dataset}, {request.protocol.steps:,} steps per model; "
                   "dashed: normal prior, solid: decoupled prior")
         write_atomic(path, plots.figure_to_png(fig))
@@ -961,11 +967,29 @@ def write_figures(request: Request, records: dict) -> list[str]:
                 path = os.path.join(request.out, f"samples_{reg}.png")
                 fig = plots.paired_samples_figure(
                     rows, title=f"{model_name(reg, 'normal')} vs {model_name(reg, 'dp')}, seed {seed}, "
-                                f"step {request.protocol.steps:,}")
+                                f"step {request.protocol.steps:,}",
+                    caption=plots.low_posterior_definition(request.protocol.lp_pool)
+                    + "; lowest log q(z) first. Random samples: n prior draws, decoded E[x | z].")
                 write_atomic(path, plots.figure_to_png(fig))
                 written.append(path)
                 break
     return written
+
+
+def _full_density_curve(request: Request, records: dict, reg: str, prior: str, taus) -> list | None:
+    """The mean over evaluated seeds of the ``full_density`` leakage variant (threshold and ratio on
+    log p(z)) at ``taus``, from each run's metrics.json: the leakage figure's second panel."""
+    rows = []
+    for seed in request.seeds:
+        record = records[run_name(reg, prior, seed)]
+        if record["evaluated"]:
+            metrics = read_json(os.path.join(record["run_dir"], "eval", "metrics.json")) or {}
+            table = metrics.get("metrics", {}).get("leakage", {}).get("full_density")
+            if table and len(table.get("tau", [])) == len(taus):
+                rows.append(table["leakage_score"])
+    if not rows:
+        return None
+    return [mean_se([row[i] for row in rows])["mean"] for i in range(len(taus))]
 
 
 def samples_payload(arrays: dict) -> bytes:
@@ -996,19 +1020,21 @@ def table_scalar_tags(tau: float) -> dict[str, str]:
 
 
 def write_hparams_config(runs_root: str, tau: float) -> None:
-    """The HParams experiment at ``<out>/runs`` (once): hyperparameters reg, prior, seed, dataset,
-    latent size, and as metrics the table's numbers (group ``table1`` of each run's session, which
-    ``write_trial_metrics`` writes) and training's validation and best-epoch −ELBO."""
+    """The HParams experiment in ``<out>/runs/table1_experiment`` (once): hyperparameters reg, prior,
+    seed, dataset, latent size, and as metrics the table's numbers (group ``table1`` of each run's
+    session, which ``write_trial_metrics`` writes) and training's best-epoch −ELBO and step."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
-    if any(name.endswith(HPARAMS_CONFIG_SUFFIX) for name in os.listdir(runs_root)):
+    directory = os.path.join(runs_root, EXPERIMENT_RUN)
+    if os.path.isdir(directory) and any(name.endswith(HPARAMS_CONFIG_SUFFIX)
+                                        for name in os.listdir(directory)):
         return
     metrics = [hp.Metric(tag, group="table1", display_name=tag.split("/", 1)[1])
                for tag in table_scalar_tags(tau).values()]
-    metrics += [hp.Metric("nelbo", group="validation", display_name="validation −ELBO"),
-                hp.Metric("best/val_nelbo", display_name="best validation −ELBO")]
-    with tf.summary.create_file_writer(runs_root, filename_suffix=HPARAMS_CONFIG_SUFFIX).as_default():
+    metrics += [hp.Metric("best/val_nelbo", display_name="best validation −ELBO"),
+                hp.Metric("best/step", display_name="best step")]
+    with tf.summary.create_file_writer(directory, filename_suffix=HPARAMS_CONFIG_SUFFIX).as_default():
         hp.hparams_config(
             hparams=[hp.HParam("reg", hp.Discrete(list(REGULARIZERS))),
                      hp.HParam("prior", hp.Discrete(list(PRIORS) + list(POST_HOC))),
@@ -1019,8 +1045,8 @@ def write_hparams_config(runs_root: str, tau: float) -> None:
 
 def write_trial_hparams(run_dir: str, reg: str, prior: str, seed: int, dataset: str,
                         latent_dim: int) -> None:
-    """A post-hoc row's HParams session in ``<run>/logs`` (once): training writes every other run's
-    there itself, so that each model is one session."""
+    """A post-hoc row's HParams session in ``<run>/logs/run`` (once): training writes every other
+    run's there itself, so that each model is one session."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
