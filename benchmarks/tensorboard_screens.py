@@ -91,8 +91,7 @@ def api_summary(base: str) -> list[str]:
     projector = get(f"{base}/data/plugin/projector/runs")
     graphs = get(f"{base}/data/plugin/graphs/info")
     lines += ["", f"projector runs: {len(projector)} ({', '.join(projector[:3])}, …)",
-              f"graph runs: {len(graphs.get('runs', {}))} "
-              f"({', '.join(list(graphs.get('runs', {}))[:3])}, …)"]
+              f"graph runs: {len(graphs)} ({', '.join(list(graphs)[:3])})"]
     return lines
 
 
