@@ -4,10 +4,11 @@ HTTP API lists: the check of issue 25, rerunnable.
     python benchmarks/tensorboard_screens.py [--logdir DIR] [--out DIR]
 
 Without --logdir it first makes a tiny Table 1 on two moons (VAE pair and post-hoc rows, seed 0, a few
-hundred steps) in a temporary directory. It starts ``tensorboard --logdir DIR --host 127.0.0.1`` on a
-free port, asks its HTTP API for the runs, the scalar tags and the HParams sessions (printed as a
-table), then has headless Chromium (Debian's ``chromium``) draw the Time Series, HParams, Text and
-Images dashboards into ``OUT/tensorboard_{scalars,hparams,text,images}.png`` (default OUT:
+hundred steps, latent size 3 so that the projector has something to show) in a temporary directory.
+It starts ``tensorboard --logdir DIR --host 127.0.0.1`` on a free port, asks its HTTP API for the runs,
+the scalar tags and the HParams sessions (printed as a table), then has headless Chromium (Debian's
+``chromium``) draw the Time Series, HParams, Text, Images, Projector and Graphs dashboards into
+``OUT/tensorboard_{scalars,hparams,text,images,projector,graphs}.png`` (default OUT:
 results/tensorboard).
 """
 
@@ -26,7 +27,8 @@ import urllib.request
 
 from provenance import ROOT, stamp  # noqa: E402  (benchmarks/, first on sys.path as a script)
 
-PAGES = {"scalars": "#timeseries", "hparams": "#hparams", "text": "#text", "images": "#images"}
+PAGES = {"scalars": "#timeseries", "hparams": "#hparams", "text": "#text", "images": "#images",
+         "projector": "#projector", "graphs": "#graphs"}
 
 
 def free_port() -> int:
@@ -40,7 +42,7 @@ def tiny_table(out: str) -> str:
     command = [sys.executable, "-m", "tf_dpvae.reproduce", "table1", "--dataset", "moons", "--regs",
                "none", "--seeds", "0", "--steps", "300", "--num-samples", "500", "--lp-pool", "2",
                "--skl-samples", "500", "--is-samples", "8", "--nll-examples", "50",
-               "--post-hoc-steps", "50", "--no-progress", "--out", out]
+               "--post-hoc-steps", "50", "--latent-dim", "3", "--no-progress", "--out", out]
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     return os.path.join(out, "runs")
@@ -70,7 +72,8 @@ def api_summary(base: str) -> list[str]:
     hparams and metric values."""
     runs = get(f"{base}/data/runs")
     tags = get(f"{base}/data/plugin/scalars/tags")
-    lines = [f"runs: {len(runs)}", "", "| run | scalar tags |", "|---|---|"]
+    lines = [f"runs: {len(runs)}" + (" (one named '.': events at the log root)" if "." in runs else
+                                      " (none named '.')"), "", "| run | scalar tags |", "|---|---|"]
     lines += [f"| {run} | {len(tags.get(run, {}))} |" for run in runs]
     experiment = get(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
     groups = get(f"{base}/data/plugin/hparams/session_groups", {
@@ -85,6 +88,10 @@ def api_summary(base: str) -> list[str]:
         hparams = ", ".join(f"{k}={v}" for k, v in sorted(group.get("hparams", {}).items()))
         values = [m for m in group.get("metricValues", []) if "value" in m]
         lines.append(f"| {group['name']} | {hparams} | {len(values)} |")
+    projector = get(f"{base}/data/plugin/projector/runs")
+    graphs = get(f"{base}/data/plugin/graphs/info")
+    lines += ["", f"projector runs: {len(projector)} ({', '.join(projector[:3])}, …)",
+              f"graph runs: {len(graphs)} ({', '.join(list(graphs)[:3])})"]
     return lines
 
 

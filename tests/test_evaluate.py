@@ -69,13 +69,34 @@ def test_evaluate_writes_metrics_figures_and_tensorboard(trained_run, capsys):
     assert metrics["settings"]["seed"] == 3 and metrics["timings_seconds"]["total"] > 0
     for name in ("samples", "leakage", "posterior_map", "traversals", "paths"):
         assert (out / "eval" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
-    acc = EventAccumulator(str(out / "logs" / "eval"), size_guidance={"tensors": 0})
+    # TensorBoard, under the HParams session's run (logs/run/eval): the leakage curves as one table
+    # (every variant, a row per τ) and one figure, not a scalar per τ; FD beside the sample metrics
+    acc = EventAccumulator(str(out / "logs" / "run" / "eval"), size_guidance={"tensors": 0})
     acc.Reload()
     tags = set(acc.Tags()["tensors"])
     assert {"symmetric_kl/skl", "nll/importance_sampled", "frechet_distance_data/low_posterior",
-            "samples", "posterior_map", "leakage_eq6_literal/tau_-20", "leakage_base_density/tau_-5",
-            "leakage_full_density/tau_-2", "sample_quality_data/precision",
-            "sample_quality_data/lp_density"} <= tags
+            "samples", "posterior_map", "leakage", "evaluation/leakage", "evaluation/sample_quality",
+            "sample_quality_data/precision", "sample_quality_data/lp_density"} <= tags
+    assert not any("tau_" in tag for tag in tags)
+
+    def text(tag):
+        return acc.Tensors(tag)[-1].tensor_proto.string_val[0].decode()
+
+    leak_rows = [line for line in text("evaluation/leakage").splitlines()
+                 if line.startswith(("| -20 |", "| -5 |", "| -2 |"))]
+    assert len(leak_rows) == 3 and "LS eq6_literal (headline)" in text("evaluation/leakage")
+    fd = m["frechet_distance_data"]["random"]
+    random_row = next(line for line in text("evaluation/sample_quality").splitlines()
+                      if line.startswith("| data | random |"))
+    assert random_row.split("|")[3].strip() == f"{fd:.4g}"
+    # HParams (TensorBoard's own code): the run's one session now has evaluate's metrics too
+    from test_summaries import tensorboard_sessions
+
+    (hparams, session_metrics), = tensorboard_sessions(out / "logs")[0].values()
+    assert hparams["reg"] == "factor"
+    assert session_metrics["symmetric_kl/skl"] == pytest.approx(m["symmetric_kl"]["skl"], rel=1e-6)
+    assert {"sample_quality_data/recall", "frechet_distance_data/low_posterior",
+            "best/val_nelbo"} <= set(session_metrics)
     assert "symmetric KL" in capsys.readouterr().out
 
 

@@ -36,7 +36,7 @@ def test_metrics_json_and_tensorboard_hold_the_scores(dsprites_run, capsys):
     assert scores["settings"]["num_train"] == 300 and scores["settings"]["num_test"] == 200
     assert set(scores["details"]) == {"mig", "sap"} and "factor_vae_score" not in scores
     assert len(scores["details"]["mig"]["mig_per_factor"]) == 5  # shape, scale, orientation, x, y
-    events = EventAccumulator(str(dsprites_run / "logs" / "eval"))
+    events = EventAccumulator(str(dsprites_run / "logs" / "run" / "eval"))
     events.Reload()
     assert {"disentanglement/mig", "disentanglement/sap"} <= set(events.Tags()["tensors"])
 

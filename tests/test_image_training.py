@@ -50,14 +50,17 @@ def test_one_training_step_per_size(tmp_path, make_config, shape, arch, likeliho
     if prior == "dp":
         expected.add("images/samples_vs_unmapped")
     assert set(images) == expected
-    # 4 validation images in 4 columns: originals over reconstructions, 2 px borders
-    side = shape[0] + 2
-    assert images["images/reconstructions"].shape == (2 * side + 2, 4 * side + 2, shape[2])
-    assert images["images/samples"].shape == (8 * side + 2, 8 * side + 2, shape[2])  # 64 in 8 × 8
+    # 4 validation images in 4 columns: originals left of reconstructions 8 px apart, 2 px borders,
+    # each grid under a 14 px title strip
+    side, title = shape[0] + 2, 14
+    assert images["images/reconstructions"].shape == (title + side + 2, 2 * (4 * side + 2) + 8,
+                                                      shape[2])
+    assert images["images/samples"].shape == (title + 8 * side + 2, 8 * side + 2,
+                                              shape[2])  # 64 in 8 × 8
 
 
 def test_image_summaries_show_the_validation_batch_and_both_samplers(tmp_path, make_config):
-    """The top row of the reconstruction grid is the fixed validation batch itself, and under the
+    """The left grid of the reconstructions is the fixed validation batch itself, and under the
     decoupled prior the two halves of the comparison decode different codes (g⁻¹(ε) vs ε) once the
     flow is not the identity."""
     splits = random_splits((28, 28, 1), n_train=8, n_val=8, seed=1)
@@ -65,7 +68,7 @@ def test_image_summaries_show_the_validation_batch_and_both_samplers(tmp_path, m
     result = training.fit(config, str(tmp_path), splits=splits, verbose=0, log=lambda *_: None)
     images = image_summaries(str(tmp_path / "logs" / "images"))
     grid = images["images/reconstructions"][..., 0].astype(np.float32) / 255
-    first = grid[2:30, 2:30]
+    first = grid[14 + 2:14 + 30, 2:30]   # under the 14 px title strip
     np.testing.assert_allclose(first, splits.validation[0, ..., 0], atol=1 / 255 + 1e-6)
     model = result.model
     # make the flow visibly non-identity, then compare the callback's two panels directly

@@ -49,3 +49,48 @@ def test_kl_sorted_traversal_figure_puts_the_largest_kl_first():
     png = plots.figure_to_png(fig)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
+
+
+def test_labelled_grid_has_its_title_drawn_above_the_unchanged_grid():
+    grid = np.full((30, 122, 1), 0.5, np.float32)
+    out = plots.labelled(grid, "E[x | z = μ(x)]")
+    assert out.shape == (14 + 30, 122, 1)
+    np.testing.assert_array_equal(out[14:], grid)
+    strip = out[:14, :, 0]
+    assert strip.min() < 0.5 and np.median(strip) == 1.0   # dark text on a white strip
+
+
+def test_leakage_comparison_figure_names_models_and_explains_the_dp_offset():
+    """One colour per pair with each model's own name; with the full-density curves a second panel;
+    the caption says what the sign means and why the dp curves of eq. (6) overlap."""
+    import matplotlib.pyplot as plt
+
+    tau = [-20.0, -4.0, -1.0]
+    curves = [{"label": "FactorVAE", "name": "FactorVAE", "prior": "normal", "tau": tau,
+               "score": [0.0, 4.0, 5.0], "full_score": [0.0, 4.0, 5.0]},
+              {"label": "FactorVAE", "name": "Factor-dpVAE", "prior": "dp", "tau": tau,
+               "score": [0.0, -4.0, -4.1], "full_score": [0.0, 0.1, None]}]
+    fig = plots.leakage_comparison_figure(curves, tau_mark=-4.0)
+    axes = fig.axes
+    assert len(axes) == 2
+    for ax in axes:
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert lines["FactorVAE"].get_color() == lines["Factor-dpVAE"].get_color()
+        assert lines["FactorVAE"].get_linestyle() == "--" and lines["Factor-dpVAE"].get_linestyle() == "-"
+    caption = fig._supxlabel.get_text().replace("\n", " ")
+    assert "LS > 0" in caption and "log-determinant" in caption
+    plt.close(fig)
+    single = plots.leakage_comparison_figure([{**c, "full_score": None} for c in curves])
+    assert len(single.axes) == 1
+    plt.close(single)
+
+
+def test_sample_sheets_define_low_posterior_samples():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    fig = plots.paired_samples_figure([("VAE", rng.random((4, 2)), rng.random((4, 2)))])
+    caption = fig._supxlabel.get_text().replace("\n", " ")
+    assert "lowest aggregate posterior log q(z)" in caption
+    plt.close(fig)
+    assert "of 5·n prior draws" in plots.low_posterior_definition(5)

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tf_dpvae.cli import reproduce
-from tf_dpvae.experiments.hparams import HPARAMS_CONFIG_SUFFIX
+from tf_dpvae.experiments.hparams import EXPERIMENT_RUN, HPARAMS_CONFIG_SUFFIX
 from tf_dpvae.experiments.protocol import pair_configs
 from tf_dpvae.experiments.results import checkpoint_step
 
@@ -78,12 +78,12 @@ def test_table1_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
         metrics = json.loads((run / "eval" / "metrics.json").read_text())
         assert metrics["step"] == 4 and metrics["settings"]["is_samples"] == 8
         assert (run / "eval" / "samples.npz").is_file() and (run / "table1_timing.json").is_file()
-        assert os.listdir(run / "logs" / "table1")
+        assert os.listdir(run / "logs" / "run" / "table1")
     # the pair differs in the prior only
     configs = [json.loads((runs / n / "config.json").read_text()) for n in NAMES[:2]]
     assert configs[0]["prior"].pop("kind") == "normal" and configs[1]["prior"].pop("kind") == "dp"
     assert configs[0] == configs[1]
-    assert any(f.endswith(HPARAMS_CONFIG_SUFFIX) for f in os.listdir(runs))
+    assert any(f.endswith(HPARAMS_CONFIG_SUFFIX) for f in os.listdir(runs / EXPERIMENT_RUN))
 
     rows = list(csv.DictReader((out / "table1.csv").open()))
     assert [(r["regularizer"], r["prior"], r["seeds"]) for r in rows] == [
@@ -199,18 +199,39 @@ def test_a_table_made_with_other_settings_is_refused(tmp_path, capsys):
         "--post-hoc-steps", "3", "--latent-dim", "3", "--set", "prior.num_blocks=4"]
     assert reproduce.main(["table1", *args, "--out", str(out)]) == 0
     # TensorBoard (issue 25): every model, post-hoc rows included, is one HParams session in its
-    # logs/, with the table's numbers as that session's metrics (group table1)
-    from test_summaries import scalar_steps, sessions
+    # logs/run, with the table's numbers as that session's metrics (group table1)
+    from test_summaries import accumulator, scalar_steps, sessions, tensorboard_sessions
 
     for name in ("none-normal-seed0", "none-dp-seed0", "none-flow-seed0", "none-gmm-seed0"):
         found = sessions(str(out / "runs" / name))
         assert len(found) == 1, (name, found)
         (hparams, directory), = next(iter(found.values()))
-        assert directory == str(out / "runs" / name / "logs")
+        assert directory == str(out / "runs" / name / "logs" / "run")
         assert (hparams["reg"], hparams["prior"], hparams["seed"]) == ("none", name.split("-")[1], 0)
         assert {"table1/fd_random", "table1/skl", "table1/precision"} <= set(
-            scalar_steps(str(out / "runs" / name / "logs" / "table1")))
-    assert len(list((out / "runs").glob("events.out.tfevents.*"))) == 1   # the one experiment
+            scalar_steps(str(out / "runs" / name / "logs" / "run" / "table1")))
+        # latent size 3: the projector of the held-out codes, and of the best epoch's for the
+        # trained models
+        assert (out / "runs" / name / "logs" / "run" / "eval" / "projector_config.pbtxt").is_file()
+        assert (out / "runs" / name / "logs" / "run" / "projector_config.pbtxt").is_file() == (
+            name.split("-")[1] in ("normal", "dp"))
+    # the one experiment, in a named run: no events at runs/ itself (TensorBoard's run ".")
+    assert len(list((out / "runs" / EXPERIMENT_RUN).glob("events.out.tfevents.*"))) == 1
+    assert not list((out / "runs").glob("events.out.tfevents.*"))
+    # what the HParams dashboard of `tensorboard --logdir <out>/runs` shows (TensorBoard's code):
+    # one session per model, its hparams and its metrics together
+    found, tb_runs = tensorboard_sessions(out / "runs")
+    assert "." not in tb_runs
+    assert sorted(found) == ["none-dp-seed0", "none-flow-seed0", "none-gmm-seed0",
+                             "none-normal-seed0"]
+    for name, (hparams, metrics) in found.items():
+        assert (hparams["reg"], hparams["prior"]) == ("none", name.split("-")[1])
+        assert {"table1/fd_random", "table1/skl", "table1/precision"} <= set(metrics), name
+    best = json.loads((out / "runs" / "none-dp-seed0" / "checkpoints" / "best" / "best.json").read_text())
+    assert found["none-dp-seed0"][1]["best/step"] == best["step"]
+    # the best epoch's figure is kept at the best step
+    figures = accumulator(str(out / "runs" / "none-dp-seed0" / "logs" / "run")).Tensors("best/figure")
+    assert figures[-1].step == best["step"]
     data = json.loads((out / "table1.json").read_text())
     assert data["protocol"]["latent_dim"] == 3
     assert data["protocol"]["config_overrides"] == [["prior.num_blocks", 4]]

@@ -6,6 +6,7 @@ import glob
 import json
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -30,6 +31,34 @@ def scalar_steps(log_dir):
         if events and not events[0].tensor_proto.tensor_shape.dim:
             out[tag] = [e.step for e in events]
     return out
+
+
+def tensorboard_sessions(log_dir):
+    """{session name: (hparams, {metric tag: value})} as TensorBoard's HParams dashboard computes them
+    for ``tensorboard --logdir log_dir`` (its own plugin code, in process): a metric shows only when
+    the run <session>/<group> holds its tag."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider
+    from tensorboard.backend.event_processing import plugin_event_multiplexer as multiplexer_lib
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_groups
+
+    multiplexer = multiplexer_lib.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(log_dir))
+    multiplexer.Reload()
+    tb_context = base_plugin.TBContext(
+        data_provider=data_provider.MultiplexerDataProvider(multiplexer, str(log_dir)),
+        multiplexer=multiplexer, logdir=str(log_dir))
+    request = api_pb2.ListSessionGroupsRequest(allowed_statuses=[api_pb2.STATUS_UNKNOWN],
+                                               start_index=0, slice_size=1000)
+    groups = list_session_groups.Handler(context.RequestContext(), backend_context.Context(tb_context),
+                                         "", request).run().session_groups
+    out = {}
+    for group in groups:
+        hparams = {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind"))
+                   for k, v in group.hparams.items()}
+        out[group.name] = (hparams, {m.name.tag: m.value for m in group.metric_values})
+    return out, sorted(multiplexer.Runs())
 
 
 def sessions(root):
@@ -69,10 +98,10 @@ def test_every_scalar_is_on_the_optimizer_step(tiny_run):
     assert set(validation) >= {"loss", "nelbo", "kl", "tc", "disc_loss"}
     assert all(steps == epoch_ends for steps in validation.values())
     assert not any(tag.startswith(("epoch_", "evaluation_")) for tag in {*train, *validation})
-    top = scalar_steps(str(out / "logs"))
+    top = scalar_steps(str(out / "logs" / "run"))
     best = json.loads((out / "checkpoints" / "best" / "best.json").read_text())
     assert top["best/step"][-1] == best["step"] and set(top["best/step"]) <= set(epoch_ends)
-    every_step = [s for log in ("train", "validation", "latents", "images")
+    every_step = [s for log in ("train", "validation", "latents", "images", "run")
                   if (out / "logs" / log).is_dir()
                   for steps in scalar_steps(str(out / "logs" / log)).values() for s in steps]
     assert max(every_step) == result.step == 30
@@ -80,7 +109,7 @@ def test_every_scalar_is_on_the_optimizer_step(tiny_run):
 
 def test_the_best_epoch_figure_and_the_run_text_are_kept(tiny_run):
     out, _ = tiny_run
-    acc = accumulator(str(out / "logs"))
+    acc = accumulator(str(out / "logs" / "run"))
     best = json.loads((out / "checkpoints" / "best" / "best.json").read_text())
     figures = acc.Tensors("best/figure")
     assert figures[-1].step == best["step"]
@@ -98,10 +127,71 @@ def test_one_hparams_session_with_the_settings_of_its_objective(tiny_run):
     found = sessions(str(out / "logs"))
     assert len(found) == 1
     (hparams, directory), = next(iter(found.values()))
-    assert directory == str(out / "logs")
+    assert directory == str(out / "logs" / "run")
     assert hparams["reg"] == "factor" and hparams["prior"] == "dp" and hparams["latent_dim"] == 2
     assert "objective.factor_gamma" in hparams and "prior.num_blocks" in hparams
     assert not any(k.startswith(("objective.tc_", "objective.mmd", "objective.beta")) for k in hparams)
+
+
+def test_tensorboard_shows_one_session_with_hparams_and_metrics_and_no_run_named_dot(tiny_run):
+    """What the HParams dashboard of ``tensorboard --logdir RUN/logs`` shows, computed by
+    TensorBoard's own code: one session with the run's hparams and its metrics together (a session at
+    logs/ itself would be the run "." and find no metric of a group: "./validation" is no run)."""
+    out, _ = tiny_run
+    best = json.loads((out / "checkpoints" / "best" / "best.json").read_text())
+    found, runs = tensorboard_sessions(out / "logs")
+    assert "." not in runs and not glob.glob(str(out / "logs" / "events.out.tfevents.*"))
+    assert set(runs) >= {"run", "train", "validation", "latents"}
+    (hparams, metrics), = found.values()
+    assert (hparams["reg"], hparams["prior"], hparams["seed"]) == ("factor", "dp", 0)
+    assert metrics["best/step"] == best["step"]
+    assert metrics["best/val_nelbo"] == pytest.approx(best["val_nelbo"], rel=1e-6)
+
+
+def test_the_train_step_graph_is_written_once(tiny_run):
+    """Graphs dashboard: the compiled train step, traced on the first step of the fit only."""
+    out, _ = tiny_run
+    events = [(event.step, value.metadata.plugin_data.plugin_name)
+              for path in glob.glob(str(out / "logs" / "train" / "events.out.tfevents.*"))
+              for event in tf.compat.v1.train.summary_iterator(path)
+              for value in event.summary.value if value.tag == "train_step"]
+    assert events == [(1, "graph_run_metadata_graph")]
+
+
+def test_the_projector_files_are_what_tensorboard_reads(tmp_path):
+    """``write_projector``: TensorBoard's projector plugin lists the run's embeddings, reads each
+    tensor back as written, and finds the labels and the sprite (one tile per image)."""
+    from tensorboard.backend.event_processing import data_provider
+    from tensorboard.backend.event_processing import plugin_event_multiplexer as multiplexer_lib
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.projector import projector_plugin
+
+    rng = np.random.default_rng(0)
+    codes = {"z = μ(x)": rng.normal(size=(10, 3)), "z0 = g(μ(x))": rng.normal(size=(10, 3))}
+    images = rng.random((10, 6, 5, 1)).astype(np.float32)
+    run = tmp_path / "logs" / "run"
+    with tf.summary.create_file_writer(str(run)).as_default():   # a run has event files
+        tf.summary.scalar("x", 1.0, step=0)
+    summaries.write_projector(str(run), codes, labels=np.arange(10) % 3,
+                              class_names=("a", "b", "c"), images=images)
+    metadata = (run / "metadata.tsv").read_text().splitlines()
+    assert metadata[0] == "index\tlabel" and metadata[1:4] == ["0\ta", "1\tb", "2\tc"]
+    sprite = tf.image.decode_png((run / "sprite.png").read_bytes()).numpy()
+    assert sprite.shape == (4 * 6, 4 * 5, 1)   # ⌈√10⌉ = 4 tiles a side
+    np.testing.assert_allclose(sprite[6:12, 5:10, 0] / 255, images[5, ..., 0], atol=1 / 255)
+    multiplexer = multiplexer_lib.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(tmp_path / "logs"))
+    multiplexer.Reload()
+    plugin = projector_plugin.ProjectorPlugin(base_plugin.TBContext(
+        logdir=str(tmp_path / "logs"), multiplexer=multiplexer,
+        data_provider=data_provider.MultiplexerDataProvider(multiplexer, str(tmp_path / "logs"))))
+    plugin._update_configs()
+    config = plugin._configs["run"]
+    assert [e.tensor_name for e in config.embeddings] == list(codes)
+    for embedding, values in zip(config.embeddings, codes.values()):
+        assert embedding.sprite.single_image_dim == [5, 6] and embedding.metadata_path
+        read = projector_plugin._read_tensor_tsv_file(str(run / embedding.tensor_path))
+        np.testing.assert_allclose(read, values, rtol=1e-5)
 
 
 def test_relevant_hparams_follow_the_objective_and_prior():

@@ -51,8 +51,8 @@ def test_run_leaves_logs_checkpoint_config_and_figure(tmp_path, make_config):
     acc = EventAccumulator(str(tmp_path / "logs" / "validation"), size_guidance={"tensors": 0})
     acc.Reload()
     assert [e.step for e in acc.Tensors("nelbo")] == [10, 20, 30]
-    # HParams: one session in the run's logs/ directory, and the run described as text
-    logs = tags(str(tmp_path / "logs"))["tensors"]
+    # HParams: one session in the run's logs/run directory, and the run described as text
+    logs = tags(str(tmp_path / "logs" / "run"))["tensors"]
     assert {"_hparams_/session_start_info", "run/configuration", "run/command", "run/version",
             "run/best", "best/val_nelbo", "best/figure"} <= set(logs)
 

@@ -8,6 +8,7 @@ off the data manifold); (c) for the decoupled prior, the training codes in the g
 
 from __future__ import annotations
 
+import functools
 import io
 
 import matplotlib
@@ -17,6 +18,29 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density  # noqa: E402
+
+
+def low_posterior_definition(lp_pool: int | None = None) -> str:
+    """What "low-posterior samples" are (paper §4.1), for the figures that show them."""
+    pool = f"{lp_pool}·n" if lp_pool else "a pool of"
+    return (f"low-posterior samples: of {pool} prior draws z = g⁻¹(ε), ε ~ N(0, I), the n with the lowest "
+            "aggregate posterior log q(z), q(z) = (1/N) Σ N(z; μ_n, σ_n²) over the training set "
+            "(pockets: the prior draws them, no training code is near)")
+
+
+HIGH_POSTERIOR_DEFINITION = ("high-posterior samples: of n draws z ~ q(z), those with the lowest "
+                             "prior density log N(h(z); 0, I), h = g (dp) or the identity (leaks)")
+LEAKAGE_SIGN = ("LS(τ) = E_q[S_τ(z)], S_τ = log q(z) − (ratio density) where the threshold density < τ, "
+                "else 0; in nats. LS > 0: where the prior is below τ, q(z) is denser than the prior "
+                "(a leak); LS < 0: less dense; 0: no q(z) sample below τ")
+
+
+def _caption(fig, text: str) -> None:
+    """A small wrapped note under the axes (constrained layout leaves room for it)."""
+    import textwrap
+
+    width = int(fig.get_figwidth() * 100 / 5.6)   # characters per line at fontsize 7.5
+    fig.supxlabel("\n".join(textwrap.wrap(text, width)), fontsize=7.5, color="0.25")
 
 
 # Fixed scales of the figure that TensorBoard shows every few epochs, so that the slider compares
@@ -134,6 +158,28 @@ def side_by_side(*grids, gap: int = 8, pad_value: float = 1.0) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
+@functools.lru_cache(maxsize=64)
+def _text_strip(text: str, width: int, height: int) -> np.ndarray:
+    """``text`` rendered black on white, centred, into float32 [height, width] (matplotlib, once per
+    (text, width, height): the per-epoch image summaries reuse it)."""
+    fig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
+    fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=max(6.0, 0.6 * height))
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba(), np.float32)[..., :3] / 255.0
+    plt.close(fig)
+    strip = rgba.mean(axis=-1)
+    out = np.ones((height, width), np.float32)   # the canvas can round a pixel off either way
+    out[:min(height, strip.shape[0]), :min(width, strip.shape[1])] = strip[:height, :width]
+    return out
+
+
+def labelled(grid: np.ndarray, text: str, height: int = 14) -> np.ndarray:
+    """A grid [H, W, C] with ``text`` written in a white strip above it → [height + H, W, C], so that
+    an image summary says what it shows in the picture itself."""
+    strip = np.repeat(_text_strip(text, grid.shape[1], height)[..., None], grid.shape[2], axis=-1)
+    return np.concatenate([strip, grid.astype(np.float32)], axis=0)
+
+
 # ------------------------------------------------------------------------------ evaluation figures
 def _is_image(array):
     return array.ndim == 4  # [n, H, W, C]
@@ -146,11 +192,12 @@ def _show_grid(ax, images, columns=8):
     ax.set_yticks([])
 
 
-def sample_panels_figure(panels, data=None, title=""):
+def sample_panels_figure(panels, data=None, title="", caption=""):
     """Side-by-side panels of decoded samples: ``panels`` is a list of (title, samples).
 
     2-D vector samples [n, 2] are scattered over ``data`` [N, 2] (grey); images [n, H, W, C] become
-    grids. Other shapes are not drawn (the caller skips them).
+    grids (row-major, 8 per row). Other shapes are not drawn (the caller skips them). ``caption``: a
+    note under the panels (what the samples are).
     """
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), constrained_layout=True,
                              squeeze=False)
@@ -165,6 +212,8 @@ def sample_panels_figure(panels, data=None, title=""):
         ax.set_title(f"{name} (n={len(samples)})")
     if title:
         fig.suptitle(title)
+    if caption:
+        _caption(fig, caption)
     return fig
 
 
@@ -183,8 +232,14 @@ def leakage_figure(curves, title=""):
     ax2.set_ylabel("fraction of q(z) samples below τ")
     ax2.set_yscale("symlog", linthresh=1e-3)
     ax2.set_title("share of q(z) samples in the leak region")
+    for a in (ax, ax2):
+        a.grid(alpha=0.3)
+    ax.axhline(0.0, color="0.5", lw=0.6)
     if title:
         fig.suptitle(title)
+    _caption(fig, LEAKAGE_SIGN + ". eq. 6 literal: threshold on log p(z) (dp: with log|det ∂g/∂z|), ratio "
+             "against N(g(z); 0, I) without it, so a dp model's S_τ carries its log-determinant; "
+             "full density: both on log p(z); base density: both on N(g(z); 0, I) (authors' code).")
     return fig
 
 
@@ -311,17 +366,20 @@ def path_figure(z_of_z0_path, z_straight, decoded_z0_path, decoded_straight, mea
     return fig
 
 
-def evaluation_figures(arrays, leakage_curves, tag):
+def evaluation_figures(arrays, leakage_curves, tag, lp_pool=None):
     """The figures of an evaluation, name → PNG bytes, from the arrays ``evaluation.run.figure_arrays``
     computes: ``samples`` (panels of ``sample_panels_figure``), ``leakage`` (``leakage_curves``, as
     ``leakage_figure`` takes them), ``posterior_map`` (2-D codes), ``traversals`` and ``paths``; an
     entry missing from ``arrays`` is not drawn. ``arrays["data"]``: the held-out 2-D points drawn
-    behind samples (None for other data); tag: the model and step, in every title."""
+    behind samples (None for other data); tag: the model and step, in every title; lp_pool: the
+    low-posterior pool's factor K, said in the samples' caption."""
     data = arrays.get("data")
     figures = {}
     if "samples" in arrays:
-        figures["samples"] = figure_to_png(sample_panels_figure(arrays["samples"], data=data,
-                                                                title=tag))
+        figures["samples"] = figure_to_png(sample_panels_figure(
+            arrays["samples"], data=data, title=tag,
+            caption=f"random prior samples: z = g⁻¹(ε), ε ~ N(0, I), decoded E[x | z]. "
+                    f"{low_posterior_definition(lp_pool)}, lowest first. {HIGH_POSTERIOR_DEFINITION}."))
     figures["leakage"] = figure_to_png(leakage_figure(leakage_curves, title=tag))
     if "posterior_map" in arrays:
         m = arrays["posterior_map"]
@@ -340,46 +398,71 @@ def evaluation_figures(arrays, leakage_curves, tag):
 
 # ------------------------------------------------------------------------------ Table 1 figures
 def leakage_comparison_figure(curves, tau_mark=None, title=""):
-    """The leakage curves LS(τ) of several models in one plot, in the manner of the paper's Fig. 4.
+    """The leakage curves LS(τ) of several models, in the manner of the paper's Fig. 4: (a) eq. (6) as
+    written (the table's cell) and, when the curves carry it, (b) the full-density variant.
 
-    ``curves``: a list of dicts with ``label`` (the regularizer's name: one colour each, in order of
-    first appearance), ``prior`` ("normal" → dashed, "dp" → solid), ``tau`` [T] and ``score`` [T]
-    (None or NaN leaves a gap). ``tau_mark`` draws a vertical line at that τ (the table's cell).
-    The y-axis turns symmetric-log when the values span orders of magnitude (a normal prior's leakage
-    can be far above its twin's).
+    ``curves``: a list of dicts with ``label`` (the pair's name: one colour per pair, in order of
+    first appearance), ``prior`` ("normal" → dashed, "dp" → solid), optional ``name`` (the model's
+    own name in the legend, e.g. "FactorVAE" / "Factor-dpVAE"; default "label (prior)"), ``tau`` [T]
+    and ``score`` [T] (eq. 6 literal), optional ``full_score`` [T] (threshold and ratio on the full
+    log p(z)); None or NaN leaves a gap. ``tau_mark`` draws a vertical line at that τ.
+
+    Why two panels: eq. (6) thresholds on log p(z) but divides by N(g(z); 0, I), which lacks the
+    flow's log|det ∂g/∂z|. For a dp model S_τ(z) = [log q(z) − log p(z)] + log|det ∂g/∂z|, so where
+    most q(z) samples are below τ its LS(τ) sits near E_q[log|det ∂g/∂z|] (about −4 for the d = 10
+    Fashion-MNIST flows): the dp curves of (a) overlap there because of the log-determinant, not
+    because of leaks. (b) compares log q(z) with the density the prior really has, log p(z).
+    A y-axis turns symmetric-log when its values span orders of magnitude.
     """
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), constrained_layout=True)
+    full = any(c.get("full_score") is not None for c in curves)
+    fig, axes = plt.subplots(1, 2 if full else 1, figsize=(13.5 if full else 7.5, 5.2),
+                             constrained_layout=True, squeeze=False)
+    panels = [("score", "(a) eq. (6) as written: τ on log p(z), ratio to N(g(z); 0, I)")]
+    if full:
+        panels.append(("full_score", "(b) full density: τ on log p(z), ratio to log p(z)"))
     colours = {}
-    for curve in curves:
-        colour = colours.setdefault(curve["label"], f"C{len(colours) % 10}")
-        tau = np.asarray(curve["tau"], np.float64)
-        score = np.asarray([np.nan if v is None else v for v in curve["score"]], np.float64)
-        order = np.argsort(tau)
-        dp = curve["prior"] == "dp"
-        ax.plot(tau[order], score[order], "-" if dp else "--", marker="o" if dp else "s", ms=3,
-                color=colour, label=f"{curve['label']} ({'dp' if dp else 'normal'} prior)")
-    if tau_mark is not None:
-        ax.axvline(tau_mark, color="0.5", lw=0.8, ls=":", label=f"τ = {tau_mark:g}")
-    magnitudes = np.abs([v for c in curves for v in c["score"]
-                         if v is not None and np.isfinite(v) and v != 0])
-    if len(magnitudes) and magnitudes.max() > 100 * np.median(magnitudes):
-        # orders of magnitude apart (a normal prior's leaks against its twin's): linear near zero,
-        # logarithmic beyond the smaller values
-        ax.set_yscale("symlog", linthresh=float(np.percentile(magnitudes, 10)))
-    ax.set_xlabel("τ (threshold on the log prior density)")
-    ax.set_ylabel("leakage score LS(τ)")
-    ax.grid(alpha=0.3)
-    if curves:
-        ax.legend(fontsize=7, ncol=2)
-    ax.set_title(title or "leakage score (dashed: normal prior, solid: decoupled prior)",
-                 fontsize=9)
+    for ax, (key, heading) in zip(axes[0], panels):
+        values = []
+        for curve in curves:
+            colour = colours.setdefault(curve["label"], f"C{len(colours) % 10}")
+            dp = curve["prior"] == "dp"
+            raw = curve.get(key)
+            if raw is None:
+                continue
+            tau = np.asarray(curve["tau"], np.float64)
+            score = np.asarray([np.nan if v is None else v for v in raw], np.float64)
+            order = np.argsort(tau)
+            name = curve.get("name") or f"{curve['label']} ({'dp' if dp else 'normal'} prior)"
+            ax.plot(tau[order], score[order], "-" if dp else "--", marker="o" if dp else "s", ms=3,
+                    color=colour, label=name)
+            values += [v for v in score if np.isfinite(v) and v != 0]
+        if tau_mark is not None:
+            ax.axvline(tau_mark, color="0.5", lw=0.8, ls=":", label=f"τ = {tau_mark:g} (the table's)")
+        ax.axhline(0.0, color="0.5", lw=0.6)
+        magnitudes = np.abs(values)
+        if len(magnitudes) and magnitudes.max() > 100 * np.median(magnitudes):
+            # orders of magnitude apart (a normal prior's leaks against its twin's)
+            ax.set_yscale("symlog", linthresh=float(np.percentile(magnitudes, 10)))
+        ax.set_xlabel("τ (threshold on the log prior density log p(z))")
+        ax.set_ylabel("leakage score LS(τ) (nats)")
+        ax.grid(alpha=0.3)
+        ax.set_title(heading, fontsize=9)
+        if curves:
+            ax.legend(fontsize=7, ncol=2)
+    fig.suptitle(title or "leakage score (dashed: normal prior, solid: decoupled prior)", fontsize=9)
+    _caption(fig, LEAKAGE_SIGN + ". In (a) a dp model's S_τ = log q − log p + log|det ∂g/∂z| (eq. 6 "
+             "divides by N(g(z); 0, I), not by p(z)): where most q(z) samples are below τ its curve "
+             "sits near the mean log-determinant, so the dp curves overlap there for that reason"
+             + (", not for leaks; (b) removes it." if full else "."))
     return fig
 
 
-def paired_samples_figure(rows, title=""):
+def paired_samples_figure(rows, title="", caption=None):
     """Random and low-posterior samples side by side, one row per model (the supplementary's sample
     sheets). ``rows``: a list of (label, random samples, low-posterior samples); images [n, H, W, C]
-    become grids, 2-D vectors [n, 2] scatter plots on shared axes."""
+    become grids (row-major; low-posterior samples lowest log q(z) first), 2-D vectors [n, 2] scatter
+    plots on shared axes. ``caption``: the note under the sheet (default: what low-posterior samples
+    are, ``low_posterior_definition``)."""
     fig, axes = plt.subplots(len(rows), 2, figsize=(9.2, 4.4 * len(rows)), constrained_layout=True,
                              squeeze=False)
     vectors = [a for _, r, lp in rows for a in (r, lp) if not _is_image(a) and len(a)]
@@ -402,6 +485,7 @@ def paired_samples_figure(rows, title=""):
             ax.set_title(f"{label}: {kind} (n={len(samples)})", fontsize=10)
     if title:
         fig.suptitle(title)
+    _caption(fig, low_posterior_definition() if caption is None else caption)
     return fig
 
 

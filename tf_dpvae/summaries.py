@@ -2,15 +2,22 @@
 
 Under ``<run>/logs`` (``tensorboard --logdir <run>/logs``, or a folder of runs):
 
-    logs/            the HParams session of the run (``write_hparams``: the settings that matter for
-                     its objective and prior, with the run's metrics declared), the run's description
-                     as text (``RunText``: configuration, command, version, best checkpoint), and
-                     ``best/*``: the validation −ELBO and figure of the best epoch, rewritten at each
-                     new best (TensorBoard always keeps an image tag's last event, so the best one)
+    logs/run         the run as a whole (``RUN_DIR``; nothing is written at logs/ itself, which
+                     TensorBoard would list as a run named "."): the HParams session of the run
+                     (``write_hparams``: the settings that matter for its objective and prior, with the
+                     run's metrics declared), the run's description as text (``RunText``:
+                     configuration, command, version, best checkpoint), ``best/*``: the validation
+                     −ELBO and figure of the best epoch, rewritten at each new best (TensorBoard always
+                     keeps an image tag's last event, so the best one), and for latent sizes above 2
+                     the projector of the best epoch's codes (``LatentProjector``)
+    logs/run/eval    ``evaluate``'s metrics, tables and figures (``evaluation.run.write_results``):
+                     under the session's run, so that the HParams dashboard finds them (a session's
+                     metric of group G is read from the run <session>/G)
     logs/train       every tracked term, averaged over the steps since the previous point (at most
                      ``train.log_every`` steps, never across an epoch's start), every ``log_every``
                      steps; the learning rate; the last step's global gradient norms of the VAE and
-                     of the discriminator (``model.StepMonitor``)
+                     of the discriminator (``model.StepMonitor``); the compiled train step's graph,
+                     traced once (``TrainGraph``)
     logs/validation  every tracked term on the validation split, at the step where each epoch ends
     logs/latents     histograms of z and z0 = g(z) of a fixed validation batch; 2-D data: the
                      paper's figure every ``FIGURE_EVERY`` epochs with fixed axes
@@ -34,6 +41,14 @@ from tf_dpvae import plots
 from tf_dpvae.config import RunConfig
 
 FIGURE_EVERY = 5   # epochs between two 2-D figures in TensorBoard (and the last, and the best)
+RUN_DIR = "run"    # logs/run: the run's HParams session, text, best epoch and projector
+EVAL_DIR = os.path.join(RUN_DIR, "eval")   # logs/run/eval: evaluate's summaries
+PROJECTOR_POINTS = 500   # validation examples in the projector (the latent histograms' batch)
+
+
+def run_dir(log_dir: str) -> str:
+    """``<log_dir>/run``, where everything about the run as a whole is written."""
+    return os.path.join(log_dir, RUN_DIR)
 
 
 def _step(model) -> int:
@@ -119,11 +134,12 @@ class ValidationScalars(keras.callbacks.Callback):
 class BestEpochSummaries(keras.callbacks.Callback):
     """``best/val_nelbo`` and ``best/step`` each time a new best checkpoint is saved (``best``, a
     ``training.BestCheckpoint`` that runs before this callback), with ``draw()``'s image as
-    ``best/figure``: the marker and the picture of the epoch export and evaluation read."""
+    ``best/figure``: the marker and the picture of the epoch export and evaluation read. Written to
+    ``<log_dir>/run``."""
 
     def __init__(self, log_dir: str, best, draw=None):
         super().__init__()
-        self.writer = tf.summary.create_file_writer(log_dir)
+        self.writer = tf.summary.create_file_writer(run_dir(log_dir))
         self.best = best
         self.draw = draw
         self.seen = float("inf")
@@ -138,7 +154,10 @@ class BestEpochSummaries(keras.callbacks.Callback):
             tf.summary.scalar("best/val_nelbo", value)
             tf.summary.scalar("best/step", step)
             if self.draw is not None:
-                tf.summary.image("best/figure", self.draw(self.model)[None])
+                tf.summary.image("best/figure", self.draw(self.model)[None],
+                                 description=f"the best epoch so far (validation −ELBO {value:.4g} "
+                                             f"at step {step}): the checkpoint export and "
+                                             f"evaluate read")
         self.writer.flush()
 
 
@@ -156,12 +175,13 @@ def version_line() -> str:
 
 
 class RunText(keras.callbacks.Callback):
-    """The run described as text: ``run/configuration`` (config.json), ``run/command`` (the command
-    line), ``run/version`` at the start; ``run/best`` (best.json) at the end."""
+    """The run described as text in ``<log_dir>/run``: ``run/configuration`` (config.json),
+    ``run/command`` (the command line), ``run/version`` at the start; ``run/best`` (best.json) at
+    the end."""
 
     def __init__(self, log_dir: str, config: RunConfig, best_record: str):
         super().__init__()
-        self.writer = tf.summary.create_file_writer(log_dir)
+        self.writer = tf.summary.create_file_writer(run_dir(log_dir))
         self.config = config
         self.best_record = best_record
 
@@ -188,15 +208,19 @@ def _code(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------- HParams
-# The metrics a run's session is compared by: (tag, the run under logs/ that holds it).
-HPARAM_METRICS = (("nelbo", "validation"), ("loss", "validation"), ("best/val_nelbo", None),
-                  ("best/step", None),
-                  # evaluate's, once the run is evaluated (logs/eval; images or vector data)
+# The metrics a run's session is compared by: (tag, group). TensorBoard reads a session's metric of
+# group G from the run <session run>/G (no ".." resolved), so every one lives in logs/run or below:
+# the best epoch's validation −ELBO and step (logs/run) and evaluate's (logs/run/eval).
+HPARAM_METRICS = (("best/val_nelbo", None), ("best/step", None),
+                  # evaluate's, once the run is evaluated (images or vector data)
                   *((f"{group}/{key}", "eval") for group, key in (
-                      ("frechet_distance_classifier", "random"), ("frechet_distance_data", "random"),
-                      ("sample_quality_classifier", "precision"), ("sample_quality_data", "precision"),
-                      ("sample_quality_random_conv", "precision"), ("symmetric_kl", "skl"),
-                      ("nll", "importance_sampled"))))
+                      ("frechet_distance_classifier", "random"),
+                      ("frechet_distance_classifier", "low_posterior"),
+                      ("frechet_distance_data", "random"), ("frechet_distance_data", "low_posterior"),
+                      *((f"sample_quality_{embedding}", metric)
+                        for embedding in ("classifier", "data")
+                        for metric in ("precision", "recall", "density", "coverage")),
+                      ("symmetric_kl", "skl"), ("nll", "importance_sampled"))))
 
 
 def relevant_hparams(config: RunConfig) -> dict:
@@ -221,20 +245,150 @@ def relevant_hparams(config: RunConfig) -> dict:
 
 
 def write_hparams(log_dir: str, config: RunConfig, experiment: bool = True) -> None:
-    """The run's HParams session in ``log_dir`` (one per run: its trial id is the run folder's name),
-    with ``relevant_hparams`` and the metrics it is compared by: the validation −ELBO and loss
-    (``logs/validation``), the best epoch's (``logs``) and evaluate's (``logs/eval``). ``experiment``:
-    also the experiment (the hparams and metrics to show), which TensorBoard takes from one place:
-    off when the caller declares it for a folder of runs (Table 1)."""
+    """The run's HParams session in ``<log_dir>/run`` (one per run: its trial id is the run folder's
+    name, the parent of ``log_dir``), with ``relevant_hparams`` and the metrics it is compared by
+    (``HPARAM_METRICS``: the best epoch's and evaluate's). ``experiment``: also the experiment (the
+    hparams and metrics to show), which TensorBoard takes from one place: off when the caller
+    declares it for a folder of runs (Table 1)."""
     from tensorboard.plugins.hparams import api as hp
 
     values = relevant_hparams(config)
-    with tf.summary.create_file_writer(log_dir).as_default():
+    with tf.summary.create_file_writer(run_dir(log_dir)).as_default():
         if experiment:
             hp.hparams_config(hparams=[hp.HParam(k) for k in values],
                               metrics=[hp.Metric(tag, group=group) for tag, group in HPARAM_METRICS])
-        hp.hparams(values, trial_id=os.path.basename(os.path.normpath(
-            os.path.dirname(os.path.abspath(log_dir)))))
+        hp.hparams(values, trial_id=os.path.basename(os.path.dirname(os.path.abspath(log_dir))))
+
+
+# ---------------------------------------------------------------------------------- the graph
+class TrainGraph(keras.callbacks.Callback):
+    """The compiled train step's graph in the Graphs dashboard, once per ``fit``: graph collection is
+    on for the first step only (``tf.summary.trace_on(graph=True)``), so later steps run as before."""
+
+    def __init__(self, log_dir: str):
+        super().__init__()
+        self.log_dir = log_dir
+        self.tracing = False
+
+    def on_train_begin(self, logs=None):
+        tf.summary.trace_on(graph=True, profiler=False)
+        self.tracing = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.tracing:
+            self.tracing = False
+            writer = tf.summary.create_file_writer(self.log_dir)
+            with writer.as_default():
+                tf.summary.trace_export("train_step", step=_step(self.model))   # turns tracing off
+            writer.close()
+
+    def on_train_end(self, logs=None):
+        if self.tracing:   # not one step taken
+            tf.summary.trace_off()
+            self.tracing = False
+
+
+# -------------------------------------------------------------------------------- projector
+def projector_embeddings(model, x) -> dict[str, np.ndarray]:
+    """The codes the projector shows for examples x [n, ...]: ``z = μ(x)``, the means of q(z|x) in
+    the representation space, and for the decoupled prior ``z0 = g(μ(x))`` in the generation space
+    (where the prior is N(0, I)). name → float32 [n, d]."""
+    mean, _ = model.encode(x)
+    out = {"z = μ(x)": np.asarray(mean, np.float32)}
+    if not model.prior.is_identity:
+        out["z0 = g(μ(x))"] = np.asarray(model.prior.forward(mean)[0], np.float32)
+    return out
+
+
+def sprite_image(images: np.ndarray) -> np.ndarray:
+    """The projector's sprite: images [n, H, W, C] in [0, 1] tiled row-major on a ⌈√n⌉ × ⌈√n⌉ grid
+    without gaps (TensorBoard cuts it by ``single_image_dim``) → uint8 [⌈√n⌉·H, ⌈√n⌉·W, C]."""
+    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    n, h, w, c = images.shape
+    side = int(np.ceil(np.sqrt(n)))
+    sheet = np.ones((side * h, side * w, c), np.float32)
+    for i, image in enumerate(images):
+        r, k = divmod(i, side)
+        sheet[r * h:(r + 1) * h, k * w:(k + 1) * w] = image
+    return np.round(sheet * 255).astype(np.uint8)
+
+
+def write_projector(directory: str, embeddings: dict, labels=None, class_names=None,
+                    images=None) -> str:
+    """TensorBoard's projector in ``directory`` (a run that has event files, e.g. logs/run): each
+    embedding (name → [n, d]) as a TSV tensor file, ``metadata.tsv`` (the example's index and, when
+    known, its label: ``class_names[label]`` or the integer), ``sprite.png`` for image data, and
+    ``projector_config.pbtxt`` naming them; every file written atomically. Returns the config's path.
+    """
+    from google.protobuf import text_format
+    from tensorboard.plugins import projector
+
+    from tf_dpvae.files import write_atomic
+
+    os.makedirs(directory, exist_ok=True)
+    n = len(next(iter(embeddings.values())))
+    if labels is not None:
+        names = [class_names[int(k)] if class_names is not None and 0 <= int(k) < len(class_names)
+                 else str(int(k)) for k in labels[:n]]
+        metadata = "index\tlabel\n" + "".join(f"{i}\t{name}\n" for i, name in enumerate(names))
+    else:   # one column: no header line (TensorBoard's rule)
+        metadata = "".join(f"{i}\n" for i in range(n))
+    write_atomic(os.path.join(directory, "metadata.tsv"), metadata)
+    config = projector.ProjectorConfig()
+    sprite = None
+    if images is not None and np.ndim(images) == 4:
+        sprite = sprite_image(images[:n])
+        write_atomic(os.path.join(directory, "sprite.png"),
+                     tf.io.encode_png(tf.constant(sprite)).numpy())
+    for k, (name, values) in enumerate(embeddings.items()):
+        values = np.asarray(values, np.float32)
+        file = f"embedding_{k}.tsv"
+        write_atomic(os.path.join(directory, file),
+                     "".join("\t".join(f"{v:.6g}" for v in row) + "\n" for row in values))
+        embedding = config.embeddings.add()
+        embedding.tensor_name = name
+        embedding.tensor_path = file
+        embedding.tensor_shape.extend(values.shape)
+        embedding.metadata_path = "metadata.tsv"
+        if sprite is not None:
+            embedding.sprite.image_path = "sprite.png"
+            embedding.sprite.single_image_dim.extend([int(images.shape[2]), int(images.shape[1])])
+    path = os.path.join(directory, projector.metadata.PROJECTOR_FILENAME)
+    write_atomic(path, text_format.MessageToString(config))
+    return path
+
+
+class LatentProjector(keras.callbacks.Callback):
+    """Latent sizes above 2: TensorBoard's projector (``write_projector``) of the codes of a fixed
+    validation batch (the first ``PROJECTOR_POINTS`` examples; ``projector_embeddings``) at the best
+    epoch, with the class labels and, for images, the images as sprites. The codes are taken at each
+    new best checkpoint (one encoder pass over the batch; ``best``, a ``training.BestCheckpoint``
+    that runs before this callback) and written once, in ``<log_dir>/run``, when training ends."""
+
+    def __init__(self, log_dir: str, best, splits, points: int = PROJECTOR_POINTS):
+        super().__init__()
+        self.directory = run_dir(log_dir)
+        self.best = best
+        self.batch = splits.head("validation", points)
+        labels = splits.validation_labels
+        self.labels = None if labels is None else np.asarray(labels)[:len(self.batch)]
+        self.class_names = splits.class_names
+        self.seen = float("inf")
+        self.codes = None
+
+    def active(self) -> bool:
+        return self.model.prior.latent_dim > 2
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = float(self.best.value.numpy())
+        if value < self.seen and self.active():
+            self.seen = value
+            self.codes = projector_embeddings(self.model, self.batch)
+
+    def on_train_end(self, logs=None):
+        if self.codes is not None:
+            write_projector(self.directory, self.codes, self.labels, self.class_names,
+                            self.batch if self.batch.ndim == 4 else None)
 
 
 # ------------------------------------------------------------------------------------ latents
@@ -267,8 +421,9 @@ class LatentSummaries(keras.callbacks.Callback):
 class ImageSummaries(keras.callbacks.Callback):
     """TensorBoard images every epoch (image data only), all with fixed inputs so that epochs compare:
 
-    images/reconstructions   a fixed validation batch, each row of originals above its
-                             reconstructions E[x | z = μ(x)]
+    images/reconstructions   left a fixed validation batch ("data x"), right its reconstructions
+                             E[x | z = μ(x)] in the same places; every grid is titled in the
+                             picture itself (``plots.labelled``)
     images/samples           E[x | z] for z = g⁻¹(ε), ε ~ N(0, I) a fixed stateless draw (z = ε for
                              the normal prior)
     images/samples_vs_unmapped   decoupled prior only: left the samples above, right E[x | z = ε],
@@ -295,21 +450,22 @@ class ImageSummaries(keras.callbacks.Callback):
         model = self.model
         c = self.batch_columns
         recon = model(self.batch).numpy()
-        rows = []
-        for start in range(0, len(self.batch), c):
-            rows += [self.batch[start:start + c], recon[start:start + c]]
         drawn = model.sample(self.num_samples, self.seed)
         samples = plots.image_grid(drawn["images"].numpy(), self.columns)
+        shown = plots.labelled(samples, "E[x | z = g⁻¹(ε)]" if not model.prior.is_identity
+                               else "E[x | z = ε]")
         with self.writer.as_default(step=_step(model)):
-            tf.summary.image("images/reconstructions", plots.image_grid(np.concatenate(rows), c)[None],
-                             description="odd rows: validation images; even rows: their "
-                                         "reconstructions E[x | z = μ(x)]")
-            tf.summary.image("images/samples", samples[None],
+            tf.summary.image("images/reconstructions", plots.side_by_side(
+                plots.labelled(plots.image_grid(self.batch, c), "data x"),
+                plots.labelled(plots.image_grid(recon, c), "E[x | z = μ(x)]"))[None],
+                             description="left: a fixed batch of validation images; right: their "
+                                         "reconstructions E[x | z = μ(x)], in the same places")
+            tf.summary.image("images/samples", shown[None],
                              description="E[x | z], z = g⁻¹(ε), ε ~ N(0, I) (a fixed draw)")
             if not model.prior.is_identity:
                 unmapped = plots.image_grid(model.decode_mean(drawn["z0"]).numpy(), self.columns)
-                tf.summary.image("images/samples_vs_unmapped",
-                                 plots.side_by_side(samples, unmapped)[None],
+                tf.summary.image("images/samples_vs_unmapped", plots.side_by_side(
+                    shown, plots.labelled(unmapped, "E[x | z = ε], prior ignored"))[None],
                                  description="left: samples through the decoupled prior, "
                                              "E[x | z = g⁻¹(ε)]; right: the same ε decoded as z, "
                                              "E[x | z = ε] (the prior ignored)")

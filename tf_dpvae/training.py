@@ -10,10 +10,10 @@ Run directory:
     checkpoints/best/    the weights of the epoch with the lowest validation negative ELBO (R + KL),
                          with that value; best.json says which step it is. Export and evaluation read
                          it by default (``runs.checkpoint_path``)
-    logs/                TensorBoard, every summary at the optimizer's step (``summaries``): the
-                         HParams session, the run as text, the best epoch; logs/train (every
-                         ``train.log_every`` steps), logs/validation (every epoch), logs/latents,
-                         logs/images
+    logs/                TensorBoard, every summary at the optimizer's step (``summaries``): logs/run
+                         (the HParams session, the run as text, the best epoch, the projector),
+                         logs/train (every ``train.log_every`` steps; the train step's graph),
+                         logs/validation (every epoch), logs/latents, logs/images
     figure.png           2-D data: samples, q(z), and the generation space (paper Figs. 1 and 3) of
                          the best checkpoint
 """
@@ -39,9 +39,9 @@ from tf_dpvae.config import (EXAMPLE_KEY, MAX_STEPS, POST_HOC_KEY, ConfigError, 
 from tf_dpvae.files import clean_stale_files, write_atomic
 from tf_dpvae.json_files import read_json_file
 from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
-from tf_dpvae.summaries import (BestEpochSummaries, FigureSummaries, ImageSummaries, LatentSummaries,
-                                RunText, StepScalars, ValidationScalars, moons_figure_png,
-                                write_hparams)
+from tf_dpvae.summaries import (BestEpochSummaries, FigureSummaries, ImageSummaries, LatentProjector,
+                                LatentSummaries, RunText, StepScalars, TrainGraph, ValidationScalars,
+                                moons_figure_png, write_hparams)
 
 # Settings that may change between a run and its resumption (a longer run, a smoke test).
 # Where it runs may change too: a run started on one device can resume mirrored, and the reverse.
@@ -373,6 +373,7 @@ def build_callbacks(config: RunConfig, splits: data_lib.Splits, log_dir: str, gu
     image = len(splits.example_shape) == 3
     callbacks += [StepScalars(os.path.join(log_dir, "train"), config.train.log_every),
                   LatentSummaries(os.path.join(log_dir, "latents"), val_batch)]
+    callbacks.append(TrainGraph(os.path.join(log_dir, "train")))
     if image:
         images = ImageSummaries(os.path.join(log_dir, "images"), val_batch[:32], config.train.seed)
         callbacks.append(images)
@@ -388,6 +389,7 @@ def build_callbacks(config: RunConfig, splits: data_lib.Splits, log_dir: str, gu
     if best is not None:
         callbacks += [BestEpochSummaries(log_dir, best, draw),
                       RunText(log_dir, config, os.path.join(best.directory, BEST_RECORD))]
+        callbacks.append(LatentProjector(log_dir, best, splits))
     return callbacks
 
 

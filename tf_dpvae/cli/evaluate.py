@@ -2,7 +2,7 @@
 
 Thin by design: parse and validate the flags (a bad value exits with status 2 and one line, before
 TensorFlow loads), restore and evaluate (``evaluation.run``), then write ``RUN_DIR/eval/`` and
-``RUN_DIR/logs/eval``. Nothing is written unless every metric was computed.
+``RUN_DIR/logs/run/eval``. Nothing is written unless every metric was computed.
 """
 
 from __future__ import annotations

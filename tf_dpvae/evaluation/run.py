@@ -1,8 +1,10 @@
 """Evaluate a training run: restore its latest checkpoint, compute every metric, draw every figure.
 
 ``evaluate_run(run_dir, settings)`` does the work and returns everything in memory; ``write_results``
-writes it (``eval/metrics.json``, ``eval/*.png``, TensorBoard under ``logs/eval``), so that a failure
-anywhere before the end leaves an earlier evaluation untouched.
+writes it (``eval/metrics.json``, ``eval/*.png``, TensorBoard under ``logs/run/eval``: the metrics as
+scalars, the sample metrics and the leakage curves as tables, the figures, and for latent sizes above
+2 the projector of the held-out codes), so that a failure anywhere before the end leaves an earlier
+evaluation untouched.
 
 Which samples are used where (settings in brackets):
   * real data: the held-out (validation) split; the training split gives the encodings of q(z).
@@ -236,6 +238,17 @@ def disentanglement_metric(model, factor_source, settings: EvalSettings) -> dict
             "details": {m: result[m] for m in s.disentanglement}}
 
 
+def model_label(reg: str, prior: str) -> str:
+    """The model's name as Table 1 prints it (``model_names.model_name``: "FactorVAE", "Factor-dpVAE",
+    "VAE + retrofit flow"), in every figure's title; ``reg-prior`` for a combination it lacks."""
+    from tf_dpvae.model_names import model_name
+
+    try:
+        return model_name(reg, prior)
+    except (KeyError, ValueError):
+        return f"{reg}-{prior}"
+
+
 def leakage_curves(leak: dict, variants_coincide: bool) -> dict:
     """The leakage figure's curves: label → (τ, LS(τ), fraction below τ), one per variant drawn."""
     labels = ({"eq6_literal": "eq. 6 (h = id; all variants coincide)"} if variants_coincide
@@ -374,14 +387,25 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
             metrics["disentanglement"] = disentanglement_metric(model, factor_source, s)
     with clock("figures"):
         post_hoc = restored.post_hoc["settings"].sampler if restored.post_hoc else None
-        tag = (f"{config.objective.reg}-{config.prior.kind}"
-               f"{f' + post-hoc {post_hoc}' if post_hoc else ''}, step {restored.step}")
+        tag = f"{model_label(config.objective.reg, post_hoc or config.prior.kind)}, step {restored.step}"
         figures = plots.evaluation_figures(
             figure_arrays(model, means, log_vars, held_out, generated, lp, prior_z, s, seeds),
-            leakage_curves(leak, model.prior.base_is_full_density), tag)
-
+            leakage_curves(leak, model.prior.base_is_full_density), tag, lp_pool=s.lp_pool)
+        projector = projector_arrays(model, splits) if means.shape[1] > 2 else None
     return results_record(run_dir, restored, s, seeds, splits, metrics, clock, figures, generated, lp,
-                          means.shape[1], post_hoc)
+                          means.shape[1], post_hoc, projector)
+
+
+def projector_arrays(model, splits) -> dict:
+    """TensorBoard projector's arguments for latent sizes above 2 (``summaries.write_projector``):
+    the codes of the first ``PROJECTOR_POINTS`` held-out examples, their labels and images."""
+    from tf_dpvae import summaries
+
+    shown_x = splits.validation[:summaries.PROJECTOR_POINTS]
+    labels = splits.validation_labels
+    return {"embeddings": summaries.projector_embeddings(model, shown_x),
+            "labels": None if labels is None else np.asarray(labels)[:len(shown_x)],
+            "class_names": splits.class_names, "images": shown_x if shown_x.ndim == 4 else None}
 
 
 def frechet_stage(model, means, log_vars, train, held_out, s: EvalSettings, seeds: dict, fd: tuple,
@@ -412,7 +436,7 @@ def frechet_stage(model, means, log_vars, train, held_out, s: EvalSettings, seed
 
 
 def results_record(run_dir, restored, s: EvalSettings, seeds, splits, metrics, clock, figures,
-                   generated, lp, latent_dim: int, post_hoc) -> dict:
+                   generated, lp, latent_dim: int, post_hoc, projector=None) -> dict:
     """``evaluate_run``'s return value: metrics.json's dict, the figures, the decoded samples."""
     config, train, held_out = restored.config, splits.train, splits.validation
     shown = min(s.figure_samples, s.num_samples) if held_out.ndim == 4 else min(2000, s.num_samples)
@@ -431,11 +455,81 @@ def results_record(run_dir, restored, s: EvalSettings, seeds, splits, metrics, c
         # "arrays": decoded samples (NumPy; low_posterior lowest q(z) first) for callers that draw their
         # own figures (reproduce table1); not written by write_results. figure_samples of each for
         # images, up to 2,000 for vector data (a scatter needs more)
-        "arrays": {"random": generated[:shown], "low_posterior": lp.decoded[:shown]}}
+        "arrays": {"random": generated[:shown], "low_posterior": lp.decoded[:shown]},
+        # latent sizes above 2: write_projector's arguments (held-out codes, labels, images)
+        "projector": projector}
+
+
+FIGURE_DESCRIPTIONS = {
+    "samples": "decoded random prior samples, low-posterior samples (of lp_pool·n prior draws, the n "
+               "with the lowest log q(z): pockets) and high-posterior samples (of n draws z ~ q(z), "
+               "the lowest log N(h(z); 0, I): leaks)",
+    "leakage": "LS(τ) of eq. (6) in its three variants (left) and the share of q(z) samples below τ "
+               "(right); LS > 0: q(z) denser than the prior where the prior is below τ",
+    "posterior_map": "log q(z) on a grid with the low-posterior (x) and high-posterior (+) samples",
+    "traversals": "each latent dimension in turn from the 1st to the 99th percentile of μ_k, the "
+                  "others at the first held-out example's code",
+    "paths": "a straight line in z0 mapped through g⁻¹ against the straight line in z",
+}
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def leakage_table(leak: dict) -> str:
+    """The leakage curves as one Markdown table (TensorBoard's Text dashboard): a row per τ, the
+    leakage score of each variant and the share of q(z) samples below τ, with what each variant
+    computes and what the sign means."""
+    variants = [v for v in leakage.VARIANTS if v in leak]
+    headline = leak.get("headline", leakage.HEADLINE_VARIANT)
+    if headline not in leak:
+        return ""
+    lines = ["| τ | " + " | ".join(f"LS {v}" + (" (headline)" if v == headline else "")
+                                   for v in variants)
+             + f" | share below τ ({headline}) |", "|---" * (len(variants) + 2) + "|"]
+    for i, tau in enumerate(leak[headline]["tau"]):
+        lines.append(f"| {tau:g} | " + " | ".join(_fmt(leak[v]["leakage_score"][i]) for v in variants)
+                     + f" | {_fmt(leak[headline]['fraction_below'][i])} |")
+    lines += ["", plots.LEAKAGE_SIGN + ".", ""]
+    lines += [f"- **{v}**: {leakage.VARIANTS[v]}" for v in variants]
+    if leak.get("variants_coincide"):
+        lines.append("- this prior's base density is its full density: the variants coincide")
+    return "\n".join(lines)
+
+
+def sample_quality_table(metrics: dict) -> str:
+    """The Fréchet distance beside precision, recall, density and coverage, one Markdown table: a row
+    per (embedding, samples: random, low-posterior, real training data against the held-out set)."""
+    rows = ["| embedding | samples | FD | precision | recall | density | coverage |",
+            "|---|---|---|---|---|---|---|"]
+    for group, values in metrics.items():
+        if not group.startswith("sample_quality_") or values.get("skipped"):
+            continue
+        embedding = group[len("sample_quality_"):]
+        fd = metrics.get(f"frechet_distance_{embedding}", {})
+        reference = values.get("train_vs_held_out", {})
+        for label, prefix, fd_key, source in (("random", "", "random", values),
+                                              ("low-posterior", "lp_", "low_posterior", values),
+                                              ("train vs held-out", "", "train_vs_held_out",
+                                               reference)):
+            if f"{prefix}precision" not in source:
+                continue
+            rows.append(f"| {embedding} | {label} | {_fmt(fd.get(fd_key))} | " + " | ".join(
+                _fmt(source.get(f"{prefix}{k}")) for k in prdc.METRICS) + " |")
+    if len(rows) == 2:
+        return ""
+    return "\n".join(rows + ["", "Precision and density: how much of the samples lies on the data "
+                                  "(k-NN balls of the held-out data); recall and coverage: how much of "
+                                  "the data the samples reach. FD: Fréchet distance, lower is better; "
+                                  "the train vs held-out row is what real data scores at these sizes."])
 
 
 def write_results(run_dir: str, results: dict, extra_files: dict | None = None) -> str:
-    """Write ``eval/`` as one set, then the TensorBoard summaries under ``logs/eval``.
+    """Write ``eval/`` as one set, then the TensorBoard summaries under ``logs/run/eval``
+    (``summaries.EVAL_DIR``, under the HParams session's run so that its metrics reach the session):
+    the scalars of metrics.json, ``evaluation/leakage`` and ``evaluation/sample_quality`` as tables,
+    the figures with descriptions, and the projector for latent sizes above 2.
 
     ``eval/`` (``metrics.json``, the PNGs, and ``extra_files``: name → bytes, e.g. table1's
     ``samples.npz``) is built aside and swapped in whole (``files.publish_dir``): a kill leaves the
@@ -455,7 +549,10 @@ def write_results(run_dir: str, results: dict, extra_files: dict | None = None) 
     with locks.hold(run_dir, "evaluate"):
         out = publish_dir(os.path.join(run_dir, "eval"), fill)
         step = max(m["step"], 0)
-        writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "eval"))
+        from tf_dpvae import summaries
+
+        directory = os.path.join(run_dir, "logs", summaries.EVAL_DIR)
+        writer = tf.summary.create_file_writer(directory)
         with writer.as_default(step=step):
             for group, values in m["metrics"].items():
                 for key, value in values.items():
@@ -463,13 +560,18 @@ def write_results(run_dir: str, results: dict, extra_files: dict | None = None) 
                             "generated", "real_held_out", "lp_kept", "lp_pool", "samples_per_side", "nearest_k",
                             "examples", "is_samples", "q_samples"):
                         tf.summary.scalar(f"{group}/{key}", value)
-            for variant in leakage.VARIANTS:  # all three for every prior: one tag across runs
-                table = m["metrics"]["leakage"].get(variant)
+            # the leakage curves as one table and one figure ("leakage"), not a scalar per τ
+            for name, table in (("leakage", leakage_table(m["metrics"].get("leakage", {}))),
+                                ("sample_quality", sample_quality_table(m["metrics"]))):
                 if table:
-                    for tau, value in zip(table["tau"], table["leakage_score"]):
-                        tf.summary.scalar(f"leakage_{variant}/tau_{tau:g}", value)
+                    tf.summary.text(f"evaluation/{name}", table)
             for name, png in results["figures"].items():
-                tf.summary.image(name, tf.image.decode_png(png, channels=4)[None])
+                tf.summary.image(name, tf.image.decode_png(png, channels=4)[None],
+                                 description=FIGURE_DESCRIPTIONS.get(name, ""))
         writer.flush()
         writer.close()
+        if results.get("projector"):
+            p = results["projector"]
+            summaries.write_projector(directory, p["embeddings"], p["labels"], p["class_names"],
+                                      p["images"])
     return os.path.join(out, "metrics.json")

@@ -10,8 +10,8 @@ import numpy as np
 from tf_dpvae import runs
 from tf_dpvae.experiments.protocol import MODEL_NAMES, PAIR, model_name, run_name
 from tf_dpvae.experiments.request import Request
-from tf_dpvae.experiments.results import SAMPLES_FILE
-from tf_dpvae.experiments.statistics import aggregate
+from tf_dpvae.experiments.results import SAMPLES_FILE, read_json
+from tf_dpvae.experiments.statistics import aggregate, mean_se
 from tf_dpvae.files import write_atomic
 
 
@@ -27,13 +27,15 @@ def write_figures(request: Request, records: dict) -> list[str]:
         for prior in PAIR:
             curve = aggregates[reg][prior]["leakage_curve"]
             if curve:
-                curves.append({"label": MODEL_NAMES[reg][0], "prior": prior,
-                               "tau": curve["tau"], "score": curve["leakage_score"]})
+                curves.append({"label": MODEL_NAMES[reg][0], "name": model_name(reg, prior),
+                               "prior": prior, "tau": curve["tau"], "score": curve["leakage_score"],
+                               "full_score": _full_density_curve(request, records, reg, prior,
+                                                                 curve["tau"])})
     if curves:
         path = os.path.join(request.out, "leakage.png")
         fig = plots.leakage_comparison_figure(
             curves, tau_mark=request.protocol.leakage_tau,
-            title=f"leakage score LS(τ) of eq. (6), mean over seeds {list(request.seeds)}\n"
+            title=f"leakage score LS(τ) of eq. (6), mean over seeds {list(request.seeds)}; "
                   f"{request.protocol.dataset}, {request.protocol.steps:,} steps per model; "
                   "dashed: normal prior, solid: decoupled prior")
         write_atomic(path, plots.figure_to_png(fig))
@@ -52,8 +54,26 @@ def write_figures(request: Request, records: dict) -> list[str]:
                 path = os.path.join(request.out, f"samples_{reg}.png")
                 fig = plots.paired_samples_figure(
                     rows, title=f"{model_name(reg, 'normal')} vs {model_name(reg, 'dp')}, seed {seed}, "
-                                f"step {request.protocol.steps:,}")
+                                f"step {request.protocol.steps:,}",
+                    caption=plots.low_posterior_definition(request.protocol.lp_pool)
+                    + "; lowest log q(z) first. Random samples: n prior draws, decoded E[x | z].")
                 write_atomic(path, plots.figure_to_png(fig))
                 written.append(path)
                 break
     return written
+
+
+def _full_density_curve(request: Request, records: dict, reg: str, prior: str, taus) -> list | None:
+    """The mean over evaluated seeds of the ``full_density`` leakage variant (threshold and ratio on
+    log p(z)) at ``taus``, from each run's metrics.json: the leakage figure's second panel."""
+    rows = []
+    for seed in request.seeds:
+        record = records[run_name(reg, prior, seed)]
+        if record["evaluated"]:
+            metrics = read_json(os.path.join(record["run_dir"], runs.EVAL_DIR, runs.METRICS_FILE)) or {}
+            table = metrics.get("metrics", {}).get("leakage", {}).get("full_density")
+            if table and len(table.get("tau", [])) == len(taus):
+                rows.append(table["leakage_score"])
+    if not rows:
+        return None
+    return [mean_se([row[i] for row in rows])["mean"] for i in range(len(taus))]

@@ -1,4 +1,4 @@
-"""A table's TensorBoard HParams: one experiment at ``<out>/runs`` whose sessions are the models
+"""A table's TensorBoard HParams: one experiment in ``<out>/runs/table1_experiment`` whose sessions are the models
 (training writes each run's session; a post-hoc row's is written here) and whose metrics are the
 table's numbers (``write_trial_metrics``, group ``table1`` of each session)."""
 
@@ -12,10 +12,12 @@ from tf_dpvae.experiments.markdown import tau_tag
 from tf_dpvae.experiments.protocol import POST_HOC
 from tf_dpvae.experiments.results import PRDC
 
-# The run's HParams session is training's (summaries.write_hparams, in logs/); the table's numbers go
-# beside it as metrics of group "table1". A post-hoc row, which has no training, gets its session here.
-SESSION_DIR = runs.LOG_DIR
+# The run's HParams session is training's (summaries.write_hparams, in logs/run); the table's numbers
+# go under it as metrics of group "table1" (TensorBoard reads group G from <session run>/G). A
+# post-hoc row, which has no training, gets its session here.
+SESSION_DIR = os.path.join(runs.LOG_DIR, "run")
 HPARAMS_DIR = os.path.join(SESSION_DIR, "table1")
+EXPERIMENT_RUN = "table1_experiment"   # under runs/: the HParams experiment of the table
 HPARAMS_CONFIG_SUFFIX = ".table1-hparams"
 
 
@@ -29,19 +31,21 @@ def table_scalar_tags(tau: float) -> dict[str, str]:
 
 
 def write_hparams_config(runs_root: str, tau: float) -> None:
-    """The HParams experiment at ``<out>/runs`` (once): hyperparameters reg, prior, seed, dataset,
-    latent size, and as metrics the table's numbers (group ``table1`` of each run's session, which
-    ``write_trial_metrics`` writes) and training's validation and best-epoch −ELBO."""
+    """The HParams experiment in ``<out>/runs/table1_experiment`` (once): hyperparameters reg, prior,
+    seed, dataset, latent size, and as metrics the table's numbers (group ``table1`` of each run's
+    session, which ``write_trial_metrics`` writes) and training's best-epoch −ELBO and step."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
-    if any(name.endswith(HPARAMS_CONFIG_SUFFIX) for name in os.listdir(runs_root)):
+    directory = os.path.join(runs_root, EXPERIMENT_RUN)
+    if os.path.isdir(directory) and any(name.endswith(HPARAMS_CONFIG_SUFFIX)
+                                        for name in os.listdir(directory)):
         return
     metrics = [hp.Metric(tag, group="table1", display_name=tag.split("/", 1)[1])
                for tag in table_scalar_tags(tau).values()]
-    metrics += [hp.Metric("nelbo", group="validation", display_name="validation −ELBO"),
-                hp.Metric("best/val_nelbo", display_name="best validation −ELBO")]
-    with tf.summary.create_file_writer(runs_root, filename_suffix=HPARAMS_CONFIG_SUFFIX).as_default():
+    metrics += [hp.Metric("best/val_nelbo", display_name="best validation −ELBO"),
+                hp.Metric("best/step", display_name="best step")]
+    with tf.summary.create_file_writer(directory, filename_suffix=HPARAMS_CONFIG_SUFFIX).as_default():
         hp.hparams_config(
             hparams=[hp.HParam("reg", hp.Discrete(list(REGULARIZERS))),
                      hp.HParam("prior", hp.Discrete(list(PRIORS) + list(POST_HOC))),
@@ -52,8 +56,8 @@ def write_hparams_config(runs_root: str, tau: float) -> None:
 
 def write_trial_hparams(run_dir: str, reg: str, prior: str, seed: int, dataset: str,
                         latent_dim: int) -> None:
-    """A post-hoc row's HParams session in ``<run>/logs`` (once): training writes every other run's
-    there itself, so that each model is one session."""
+    """A post-hoc row's HParams session in ``<run>/logs/run`` (once): training writes every other
+    run's there itself, so that each model is one session."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 

@@ -21,17 +21,10 @@ from tf_dpvae.config import RunConfig
 from tf_dpvae.errors import UserError
 from tf_dpvae.evaluation.settings import EvalSettings  # no TensorFlow
 from tf_dpvae.errors import check_positive_int
-
-PAIR = ("normal", "dp")  # row order inside a pair: the normal-prior model, then its dp twin
+from tf_dpvae.model_names import MODEL_NAMES, PAIR, POST_HOC_NAMES, model_name  # noqa: F401
 # Priors fitted after training to the normal-prior model's codes (issue 12; ``retrofitting``): rows
 # beside each pair unless the request leaves them out. Their run is <reg>-<key>-seed<k>.
-POST_HOC = ("flow", "gmm")
-POST_HOC_NAMES = {"flow": "retrofit flow", "gmm": "ex-post GMM"}
-# The paper's names of the twelve models (Table 1's rows).
-MODEL_NAMES = {
-    "none": ("VAE", "dpVAE"), "beta": ("β-VAE-H", "β-dpVAE-H"), "betab": ("β-VAE-B", "β-dpVAE-B"),
-    "tc": ("β-TCVAE", "β-TC-dpVAE"), "factor": ("FactorVAE", "Factor-dpVAE"),
-    "info": ("InfoVAE", "Info-dpVAE")}
+POST_HOC = tuple(POST_HOC_NAMES)
 
 # The protocol's training settings by their flat name in table1.json → the RunConfig field they set.
 TRAINING_FIELDS = {"dataset": "data.dataset", "latent_dim": "model.latent_dim", "arch": "model.arch",
@@ -175,12 +168,6 @@ PROTOCOLS = {p.name: p for p in (REDUCED, PAPER)}
 
 def run_name(reg: str, prior: str, seed: int) -> str:
     return f"{reg}-{prior}-seed{seed}"
-
-
-def model_name(reg: str, prior: str) -> str:
-    if prior in POST_HOC:
-        return f"{MODEL_NAMES[reg][0]} + {POST_HOC_NAMES[prior]}"
-    return MODEL_NAMES[reg][PAIR.index(prior)]
 
 
 def post_hoc_settings(protocol: Protocol, prior: str, seed: int):
