@@ -235,15 +235,33 @@ class DecoupledPrior(Prior):
         out = []
         for step in self.steps()[::-1]:
             out.append((step.name, step.forward_log_det_jacobian(z, event_ndims=1)))
-            z = step.forward(z)
+            z = self._known_width(step.forward(z))
         return out
 
+    def _known_width(self, x):
+        """``x`` with its last dimension's static size set to d. A rational-quadratic spline's output
+        loses it in a graph whose batch size is unknown (a SavedModel signature), and the next
+        coupling block (``tfb.RealNVP``) refuses an input of unknown width."""
+        if x.shape.rank is None:
+            return x
+        return tf.ensure_shape(x, x.shape[:-1].concatenate([self.latent_dim]))
+
     def forward(self, z):
-        g = self.bijector()
-        return g.forward(z), g.forward_log_det_jacobian(z, event_ndims=1)
+        if self.coupling != "spline":
+            g = self.bijector()
+            return g.forward(z), g.forward_log_det_jacobian(z, event_ndims=1)
+        log_det = 0.0   # step by step, so that every block sees an input of known width
+        for step in self.steps()[::-1]:
+            log_det += step.forward_log_det_jacobian(z, event_ndims=1)
+            z = self._known_width(step.forward(z))
+        return z, log_det
 
     def inverse(self, z0):
-        return self.bijector().inverse(z0)
+        if self.coupling != "spline":
+            return self.bijector().inverse(z0)
+        for step in self.steps():
+            z0 = self._known_width(step.inverse(z0))
+        return z0
 
     def log_prob(self, z):
         z0, log_det = self.forward(z)
