@@ -89,7 +89,9 @@ def default_text(action: argparse.Action) -> str:
     d = action.default
     if d is argparse.SUPPRESS or isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
         return ""
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+    if isinstance(action, argparse._StoreFalseAction):   # --no-export: dest True means "not given"
+        return "off" if d else "on"
+    if action.nargs == 0:   # store_true, and --x/--no-x pairs: the setting's default
         return "on" if d else "off"
     if d is None:
         return "—"
@@ -350,9 +352,40 @@ def source_section(path: Path, level: int, title: str | None = None) -> list[str
         if cmd:
             prov.command, prov.note = cmd, "the equivalent of the settings recorded in `table1.json`"
     h1, body = shift_headings(text, by=level - 1)
+    # "129.9 ± 0.46" stays on one line in a table cell (no-break spaces; the numbers are untouched)
+    body = "\n".join(line.replace(" ± ", "\u00a0±\u00a0") if line.startswith("|") else line
+                     for line in body.splitlines()) + "\n"
     heading = title or h1 or path.stem
     out = [f"{'#' * level} {heading}", ""] if level > 1 else []
     return out + provenance_box(path, prov) + [link_local_files(body, path.parent), ""]
+
+
+READS = re.compile(r"<!--\s*reads:\s*(?P<file>\S+) at commit (?P<commit>[0-9a-f]{7,40})\s*-->")
+
+
+def reading_section(directory: Path, level: int = 2) -> list[str]:
+    """``reading.md`` beside a result: what the numbers say, written by hand for one version of the
+    source file (its first line: ``<!-- reads: FILE at commit C -->``). When FILE now states another
+    commit, the page says so above the reading, so that a reading never silently outlives its numbers."""
+    path = directory / "reading.md"
+    if not path.exists():
+        return []
+    text = path.read_text()
+    m = READS.search(text)
+    out = [f"{'#' * level} Reading", ""]
+    if not m:
+        out += ["!!! warning \"This reading does not say which version of the results it reads\"", ""]
+    else:
+        source = directory / m["file"]
+        now = provenance_of(source.read_text()).commit if source.exists() else None
+        if now is None or not (now.startswith(m["commit"]) or m["commit"].startswith(now.split("+")[0])):
+            out += [f"!!! warning \"Written for `{m['file']}` at commit {m['commit']}; the file now states "
+                    f"{now or 'no commit'}\"", "",
+                    "    The numbers above are current; this text may not be. Read the tables.", ""]
+        else:
+            out += [f"*Written for `{m['file']}` at commit {m['commit']}, the version shown above.*", ""]
+    _, body = shift_headings(READS.sub("", text), by=level)
+    return out + [link_local_files(body, directory), ""]
 
 
 PAGE_OF: dict[Path, str] = {}   # results file -> the generated page that shows it (for cross-links)
@@ -396,6 +429,23 @@ def table1_title(directory: Path) -> str:
     return label
 
 
+def script_doc(*scripts: str) -> list[str]:
+    """The docstrings of benchmarks/<script>.py, folded: how the page's numbers are measured, in the
+    words of the script that measures them."""
+    import ast
+    out = []
+    for name in scripts:
+        path = ROOT / "benchmarks" / f"{name}.py"
+        if not path.exists():
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+        if doc:
+            out += [f"??? abstract \"How it is measured: `benchmarks/{name}.py`\"", "", "    ```text"]
+            out += ["    " + line if line else "" for line in doc.splitlines()]
+            out += ["    ```", ""]
+    return out
+
+
 def page_path(slug: str) -> str:
     return f"results/{slug}.md"
 
@@ -429,8 +479,9 @@ def results_pages() -> list[tuple[str, str]]:
         title = table1_title(d)
         body = [f"# {title}", "", f"The whole of `{rel(d / 'table1.md')}` as `reproduce table1` wrote it.", ""]
         body += source_section(d / "table1.md", 1)
+        body += reading_section(d)
         for extra in sorted(d.glob("*.md")):
-            if extra.name != "table1.md":
+            if extra.name not in ("table1.md", "reading.md"):
                 body += source_section(extra, 2)
         body += figures_section(d)
         plan.append((title, page_path(slug), body))
@@ -438,7 +489,7 @@ def results_pages() -> list[tuple[str, str]]:
     if kinds.get("flow_screen"):
         body = ["# The flow screen at d = 10", "",
                 "Flow settings of the decoupled prior compared at latent size 10 (`benchmarks/flow_screen.py`); "
-                "each setting's whole Table 1 follows, folded.", ""]
+                "each setting's whole Table 1 follows, folded.", ""] + script_doc("flow_screen")
         for d in kinds["flow_screen"]:
             for f in sorted(d.glob("*.md")):
                 body += source_section(f, 2, title=f"`{rel(f)}`")
@@ -453,6 +504,7 @@ def results_pages() -> list[tuple[str, str]]:
         body = ["# Flow tails: where the flow sends N(0, I)'s tails", "",
                 "Printed by `benchmarks/flow_tails.py RUN`: ‖g⁻¹(z0)‖ against the codes, the log-determinant "
                 "per block, the dimensions that carry the tails, decoded samples at growing ‖z0‖.", ""]
+        body += script_doc("flow_tails")
         for d in kinds["flow_tails"]:
             for f in sorted(d.glob("*.md")):
                 png = f.with_suffix(".png")
@@ -461,6 +513,8 @@ def results_pages() -> list[tuple[str, str]]:
                     body += [f"![{f.stem}]({copy_asset(png)})", ""]
         plan.append(("Flow tails", page_path("flow-tails"), body))
 
+    scripts = {"moons": ("moons", "moons_variants", "moons_figure"), "disentanglement": ("disentanglement_table",),
+               "performance": ("throughput", "sampler"), "other": ()}
     for kind, title, slug, intro in (
             ("moons", "Two moons", "moons", "Does the decoupled prior keep samples on the data? Two moons, "
              "the paper's Fig. 1, over seeds (`benchmarks/moons.py`, `benchmarks/moons_variants.py`)."),
@@ -471,11 +525,12 @@ def results_pages() -> list[tuple[str, str]]:
             ("other", "Other results", "other", "Result directories that no page above shows.")):
         if not kinds.get(kind):
             continue
-        body = [f"# {title}", "", intro, ""]
+        body = [f"# {title}", "", intro, ""] + script_doc(*scripts[kind])
         for d in kinds[kind]:
-            mds = sorted(d.rglob("*.md"))
-            for f in mds:
-                body += source_section(f, 2, title=f"`{rel(f)}`")
+            for f in sorted(d.rglob("*.md")):
+                if f.name != "reading.md":
+                    body += source_section(f, 2, title=f"`{rel(f)}`")
+            body += reading_section(d)
             body += figures_section(d, level=2)
         plan.append((title, page_path(slug), body))
 
@@ -498,7 +553,8 @@ def results_pages() -> list[tuple[str, str]]:
              "page names its source file and the command, date and commit that file states.", "",
              "| page | source |", "|---|---|"]
     for title, path, body in plan:
-        write_if_changed(DOCS / path, "\n".join(body).rstrip() + "\n")
+        # wide tables: the page's own table of contents gives its width to them
+        write_if_changed(DOCS / path, "---\nhide:\n  - toc\n---\n\n" + "\n".join(body).rstrip() + "\n")
         sources = sorted({ln.split("`")[1] for ln in body if ln.lstrip().startswith(("!!! info", "??? note",
                                                                                        "!!! warning"))
                           and "`" in ln})
