@@ -148,8 +148,7 @@ def parser_section(parser: argparse.ArgumentParser, level: int) -> list[str]:
     out = []
     if parser.description:
         out += [md_escape(parser.description), ""]
-    out += ["```text", parser.format_usage().strip(), "```", ""]
-    subparsers = []
+    subparsers = []   # (the usage line is in the verbatim --help at the end of the page)
     for group in parser._action_groups:
         rows = []
         for action in group._group_actions:
@@ -163,7 +162,7 @@ def parser_section(parser: argparse.ArgumentParser, level: int) -> list[str]:
                         f"{help_text(parser, action)} |")
         if rows:
             title = group.title or "arguments"
-            out += [f"{h} {title[0].upper() + title[1:]}", "",
+            out += [f"{h} {title}", "",
                     "| flag | value | default | what it sets |", "|---|---|---|---|", *rows, ""]
     for action in subparsers:
         helps = {a.dest: a.help for a in action._choices_actions}
