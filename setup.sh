@@ -16,5 +16,6 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-# requirements-dev.txt = requirements.txt plus the Jupyter pieces that execute notebooks/ in the tests
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+# requirements-dev.txt = requirements.txt plus the Jupyter pieces that execute notebooks/ in the tests;
+# requirements-docs.txt = the documentation site's builder (mkdocs build --strict, docs/about-these-docs.md)
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt -r requirements-docs.txt
