@@ -1,10 +1,10 @@
 # Serving image (issue 5): TF Serving, REST on 8501 and gRPC on 8500, with one export's versions baked in.
-#   python -m tf_dpvae.export runs/factor-dp-moons       # or train, which exports at the end
-#   docker build --target serve --build-arg MODEL=factor-dp-moons -t tf_dpvae-serve .
+#   python -m tf_dpvae.export runs/factor-dp-moons-seed0     # or train, which exports at the end
+#   docker build --target serve --build-arg MODEL=factor-dp-moons-seed0 -t tf_dpvae-serve .
 #   docker run --rm -p 8501:8501 -p 8500:8500 tf_dpvae-serve
 # MODEL names a directory under saved_models/ holding integer versions (1/, 2/, ...); the server serves
 # the newest. Mount the directory instead of copying it to have new versions picked up while running:
-#   docker run --rm -p 8501:8501 -v "$PWD/saved_models/factor-dp-moons:/models/dpvae" \
+#   docker run --rm -p 8501:8501 -v "$PWD/saved_models/factor-dp-moons-seed0:/models/dpvae" \
 #       -e MODEL_NAME=dpvae tensorflow/serving:2.20.0
 # The exported graph uses only core TensorFlow ops (no TFP kernels), so the stock image serves it.
 # This stage comes first so that a plain `docker build .` still builds the training image (the last stage).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up: Debian data package, a virtual environment in .venv with the
-# pinned requirements. Safe to rerun: it installs only what is missing.
+# pinned requirements and the package itself (editable: .venv/bin/tf-dpvae, and `import tf_dpvae` from
+# any directory, both running this checkout's code). Safe to rerun: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,3 +20,5 @@ fi
 # requirements-dev.txt = requirements.txt plus the Jupyter pieces that execute notebooks/ in the tests;
 # requirements-docs.txt = the documentation site's builder (mkdocs build --strict, docs/about-these-docs.md)
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt -r requirements-docs.txt
+# the package itself, editable, without touching the pinned set above (its dependencies are in it)
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .

@@ -24,19 +24,22 @@ import pytest
 
 from conftest import tiny_config
 
+from tf_dpvae.cli import main as cli_main
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = {"shape": [2], "dtype": "float32"}
 # a directory no process can create anything under, root included (it is not a real directory)
 UNCREATABLE = "/proc/tf_dpvae_cannot/out"
 
-MODULES = {"train": "tf_dpvae.cli.train", "evaluate": "tf_dpvae.cli.evaluate",
-           "export": "tf_dpvae.cli.export", "tune": "tf_dpvae.cli.tune",
-           "features": "tf_dpvae.cli.features", "reproduce": "tf_dpvae.cli.reproduce",
+# every command of the dispatcher (tf_dpvae.cli.<command>), and the dispatcher itself
+MODULES = {**{command: f"tf_dpvae.cli.{command}" for command in cli_main.COMMANDS},
            "tf-dpvae": "tf_dpvae.cli.main"}
 
 
-def run_config():
-    record = tiny_config("none", "dp").to_dict()
+def run_config(prior="dp", dataset=None):
+    record = tiny_config("none", prior).to_dict()
+    if dataset:
+        record["data"]["dataset"] = dataset
     record["example"] = EXAMPLE
     return json.dumps(record, indent=2)
 
@@ -104,6 +107,11 @@ def world(root, checkpoint_files):
     make_run(root / "good", good, sorted(checkpoint_files.items()))   # a trained run, 3 steps
     make_run(root / "badbest", good, sorted(checkpoint_files.items())
              + [("best/ckpt-3.index", b"garbage"), ("best/ckpt-3.data-00000-of-00001", b"")])
+    # trained on arrays passed in Python (issue 24): nothing to reload for evaluate or retrofit
+    make_run(root / "arrays", run_config(dataset="arrays:mine").encode(), sorted(checkpoint_files.items()))
+    make_run(root / "arrays_normal", run_config("normal", "arrays:mine").encode(),
+             sorted(checkpoint_files.items()))
+    make_run(root / "normal_fresh", run_config("normal").encode())   # no checkpoint yet
     (root / "other").mkdir()
     (root / "other" / "config.json").write_text(json.dumps(
         {**json.loads(good), "objective": {**json.loads(good)["objective"], "reg": "beta"}}))
@@ -279,7 +287,7 @@ CASES = {
     "tune_tuner_unknown": ("tune", ["--tuner", "grid"], {}),
     "tune_objective_unknown": ("tune", ["--objective", "beauty"], {}),
     "tune_hyperband_one_epoch": ("tune", ["--tuner", "hyperband", "--epochs", "1"], {}),
-    "tune_verbose_bad": ("tune", ["--verbose", "5"], {}),
+    "tune_verbose_removed": ("tune", ["--verbose", "5"], {}),   # --no-progress replaced it (issue 24)
     "tune_space_missing": ("tune", ["--space", "@nothing.json"], {}),
     "tune_space_garbage": ("tune", ["--space", "@garbage.json"], {}),
     "tune_space_binary": ("tune", ["--space", "@binary"], {}),
@@ -331,6 +339,24 @@ CASES = {
                                                   "--inception-weights", "@nothing.h5"], {}),
     "reproduce_dataset_unknown": ("reproduce", ["table1", "--out", "@results", "--dataset",
                                                 "no_such_data"], {}),
+    "evaluate_arrays_run": ("evaluate", ["@arrays"], {}),
+    # ------------------------------------------------------------------------------------- retrofit
+    "retrofit_no_run": ("retrofit", ["--sampler", "gmm"], {}),
+    "retrofit_no_sampler": ("retrofit", ["@normal_fresh"], {}),
+    "retrofit_sampler_unknown": ("retrofit", ["@normal_fresh", "--sampler", "maf"], {}),
+    "retrofit_missing_dir": ("retrofit", ["@nothing", "--sampler", "gmm"], {}),
+    "retrofit_file": ("retrofit", ["@file", "--sampler", "gmm"], {}),
+    "retrofit_not_a_run": ("retrofit", ["@dir", "--sampler", "gmm"], {}),
+    "retrofit_truncated_config": ("retrofit", ["@truncated", "--sampler", "gmm"], {}),
+    "retrofit_dp_source": ("retrofit", ["@good", "--sampler", "flow"], {}),
+    "retrofit_no_checkpoint": ("retrofit", ["@normal_fresh", "--sampler", "gmm"], {}),
+    "retrofit_components_with_flow": ("retrofit", ["@normal_fresh", "--sampler", "flow",
+                                                   "--components", "3"], {}),
+    "retrofit_components_negative": ("retrofit", ["@normal_fresh", "--sampler", "gmm",
+                                                  "--components", "-1"], {}),
+    "retrofit_steps_text": ("retrofit", ["@normal_fresh", "--sampler", "flow", "--steps", "many"], {}),
+    "retrofit_out_file": ("retrofit", ["@normal_fresh", "--sampler", "gmm", "--out", "@file"], {}),
+    "retrofit_arrays_run": ("retrofit", ["@arrays_normal", "--sampler", "gmm"], {}),
     # ------------------------------------------------------------------------------ the dispatcher
     "dispatcher_no_command": ("tf-dpvae", [], {}),
     "dispatcher_unknown_command": ("tf-dpvae", ["serve"], {}),
@@ -383,6 +409,11 @@ EXPECTED = {
     "features_npz_garbage": "expected arrays x_train, y_train, x_test, y_test",
     "features_out_empty": "--out must be a directory path, got ''",
     "reproduce_out_empty": "--out must be a directory path, got ''",
+    "evaluate_arrays_run": "was trained on arrays passed in Python (arrays:mine)",
+    "retrofit_arrays_run": "was trained on arrays passed in Python (arrays:mine)",
+    "retrofit_no_sampler": "--sampler",
+    "retrofit_dp_source": "retrofit fits a prior to a run trained with --prior normal",
+    "retrofit_components_with_flow": "--components applies to --sampler gmm",
     "reproduce_out_uncreatable": "cannot be created",
     "reproduce_dataset_unknown": "unknown dataset 'no_such_data'",
 }

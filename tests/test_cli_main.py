@@ -4,6 +4,7 @@ command's ``--help`` runs from the installed copy."""
 
 import os
 import pathlib
+import re
 import shutil
 import site
 import subprocess
@@ -86,3 +87,100 @@ def test_each_console_command_help_runs_from_the_installed_copy(installed, tmp_p
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import tf_dpvae; print(tf_dpvae.__file__)"],
                            capture_output=True, text=True, cwd=tmp_path, env=env).stdout
     assert where.startswith(str(purelib))
+
+
+# ------------------------------------------------------------------ one way of doing things (issue 24)
+def help_text(command: str) -> str:
+    """``tf-dpvae COMMAND --help`` (``reproduce`` as ``reproduce table1``), its lines joined."""
+    import contextlib
+    import io
+
+    argv = command.split() + ["--help"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        cli_main.main(argv)
+    return out.getvalue()
+
+
+COMMAND_LINES = [c if c != "reproduce" else "reproduce table1" for c in cli_main.COMMANDS]
+# the commands that run for more than a few seconds (all but export, which writes one SavedModel)
+LONG = {"train", "evaluate", "tune", "features", "reproduce table1", "retrofit"}
+
+
+def test_top_level_help_names_every_command_of_the_dispatcher():
+    text = " ".join(help_text("").split())
+    description = text.split("positional arguments")[0]
+    assert all(command in description for command in cli_main.COMMANDS), description
+    assert all(f" {command} " in text for command in cli_main.COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMAND_LINES)
+def test_every_help_ends_with_examples_of_that_command(command):
+    text = help_text(command)
+    epilog = text.split("\nexamples:\n")[1].splitlines()
+    assert epilog and all(line.startswith(f"  tf-dpvae {command.split()[0]}") for line in epilog), epilog
+
+
+@pytest.mark.parametrize("command", COMMAND_LINES)
+def test_defaults_are_written_one_way(command):
+    """``(default: X)``, never ``(default X)``, ``X (default)`` or ``(default; …``."""
+    text = " ".join(help_text(command).split())
+    assert re.findall(r"\(default(?!: )", text) == [], command
+    assert re.findall(r"\w \(default\)|default \d", text) == [], command
+
+
+@pytest.mark.parametrize("command", COMMAND_LINES)
+def test_run_directories_are_run_dir_and_progress_is_one_switch(command):
+    text = help_text(command)
+    usage = " ".join(text.split("\n\n")[0].split())
+    if command in ("evaluate", "export", "retrofit"):
+        assert usage.endswith(" RUN_DIR"), usage
+    assert not re.search(r"\b(run_dir|RUN)\b", usage)
+    assert "--verbose" not in text
+    assert ("--no-progress" in usage) == (command in LONG), command
+
+
+def test_the_help_states_the_protocol_and_the_fid_as_the_code_has_them():
+    from tf_dpvae.evaluation.settings import EvalSettings  # noqa: F401 - the help's source
+    from tf_dpvae.experiments.protocol import PROTOCOLS
+
+    text = " ".join(help_text("reproduce table1").split())
+    assert f"{PROTOCOLS['reduced'].steps:,} steps per model" in text and "2,000 steps" not in text
+    flag = text.rsplit("--inception-weights FILE", 1)[1].split(" --no-post-hoc")[0]
+    assert "true FID" not in flag and "not the FID network" in flag and "frechet_distance_keras_inception" in flag
+    evaluate = " ".join(help_text("evaluate").split())
+    assert "not the FID network" in evaluate
+
+
+def test_the_default_run_directory_holds_the_seed(tmp_path, monkeypatch):
+    """``train --seed 1`` after ``train`` is a second run, not a run with other settings refused."""
+    from tf_dpvae import runs, training
+    from tf_dpvae.cli import train
+    from tf_dpvae.config import RunConfig
+
+    assert runs.default_run_name(RunConfig()) == "factor-dp-moons-seed0"
+    assert (runs.default_run_name(RunConfig().replace(train={"seed": 1}, data={"dataset": "npz:/a b/c.npz"}))
+            == "factor-dp-npz_a_b_c.npz-seed1")
+    outs = []
+
+    def fake_fit(config, out, **kwargs):
+        outs.append(out)
+        raise training.TrainingDiverged("stopped by the test")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(training, "fit", fake_fit)
+    assert train.main(["--no-export"]) == 1 and train.main(["--no-export", "--seed", "1"]) == 1
+    assert outs == [os.path.join("runs", "factor-dp-moons-seed0"), os.path.join("runs", "factor-dp-moons-seed1")]
+
+
+@pytest.mark.skipif(any(os.path.exists(n) for n in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")),
+                    reason="a GPU device node exists: CUDA's messages stay visible there")
+def test_no_cuda_error_line_on_a_machine_without_a_gpu(tmp_path):
+    code = ("from tf_dpvae.quiet import import_tensorflow_quietly\nimport_tensorflow_quietly()\n"
+            "import tensorflow as tf\nprint(tf.config.list_physical_devices())")
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}   # a user's shell
+    environment["PYTHONPATH"] = str(REPO)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env=environment, timeout=300)
+    assert done.returncode == 0 and "CPU" in done.stdout, done.stderr
+    assert "cuInit" not in done.stderr and "E0000" not in done.stderr, done.stderr

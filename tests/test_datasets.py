@@ -194,8 +194,11 @@ def test_grey_folder_stays_one_channel(tmp_path):
 
 @pytest.mark.parametrize("make, fragment", [
     (lambda d: None, "no such file"),
-    (lambda d: np.savez(d / "x.npz", labels=np.arange(3), other=np.zeros(3)), "no images: expected"),
-    (lambda d: np.savez(d / "x.npz", images=np.zeros((4, 5), np.uint8)), "rank 3 (NHW) or 4"),
+    (lambda d: np.savez(d / "x.npz", labels=np.arange(3), other=np.zeros(3)), "no data: expected"),
+    # rank 2 is vector data now (issue 24); rank 5 is neither vectors nor images
+    (lambda d: np.savez(d / "x.npz", images=np.zeros((4, 5, 5, 1, 1), np.uint8)), "rank 3 (NHW) or 4"),
+    (lambda d: np.savez(d / "x.npz", x=np.array([[1.0, np.nan], [0.0, 1.0]])), "must be finite"),
+    (lambda d: np.savez(d / "x.npz", x=np.zeros((4, 2), bool)), "must be numbers"),
     (lambda d: np.savez(d / "x.npz", images=np.zeros((4, 5, 5), np.int32)), "got dtype int32"),
     (lambda d: np.savez(d / "x.npz", images=np.full((4, 5, 5), 3.0)), "must lie in [0, 1]"),
     (lambda d: np.savez(d / "x.npz", images=np.zeros((4, 5, 5, 2), np.uint8)), "1 (grey) or 3"),
@@ -264,3 +267,43 @@ def test_crop_and_resize_handles_images_of_varying_size():
     np.testing.assert_allclose(out, 0.5, atol=1e-6)
     x = np.random.default_rng(0).random((2, 40, 30, 1)).astype(np.float32)
     np.testing.assert_array_equal(base.crop_and_resize(x, 30), x[:, 5:35])  # crop only, no resize
+
+
+def test_npz_and_npy_vectors_are_standardized_with_the_constants_recorded(tmp_path):
+    """Vector data [N, D] from a file (issue 24): 10% held out after a seeded permutation, both splits
+    standardized with the training split's mean and standard deviation, and those constants map the
+    standardized training split back to the very rows of the file."""
+    rng = np.random.default_rng(0)
+    x = rng.normal([3.0, -2.0, 10.0], [0.5, 2.0, 4.0], size=(200, 3))
+    np.save(tmp_path / "v.npy", x)
+    np.savez(tmp_path / "v.npz", x=x, labels=np.arange(200) % 4)
+    for name in ("v.npy", "v.npz"):
+        splits = data.load(DataConfig(dataset=f"npz:{tmp_path / name}"), seed=1)
+        assert splits.example_shape == (3,) and splits.train.dtype == np.float32
+        assert (splits.num_train, splits.size("validation")) == (180, 20)
+        np.testing.assert_allclose(splits.train.mean(axis=0), 0.0, atol=1e-5)
+        np.testing.assert_allclose(splits.train.std(axis=0), 1.0, atol=1e-5)
+        s = splits.standardization
+        back = splits.train * np.asarray(s["std"]) + np.asarray(s["mean"])
+        order = np.random.default_rng(1).permutation(200)[:180]
+        np.testing.assert_allclose(back, x[order], rtol=1e-5, atol=1e-5)
+    assert splits.train_labels is not None and splits.train_labels.shape == (180,)
+    with pytest.raises(data.DataError, match="applies to images"):
+        data.load(DataConfig(dataset=f"npz:{tmp_path / 'v.npy'}", image_size=8), 0)
+
+
+def test_moons_record_their_standardization():
+    splits = data.load(DataConfig(num_examples=100), seed=0)
+    s = splits.standardization
+    from sklearn.datasets import make_moons
+    raw = make_moons(110, noise=0.05, random_state=0)[0].astype(np.float32)[:100]
+    np.testing.assert_allclose(splits.train * np.asarray(s["std"]) + np.asarray(s["mean"]), raw,
+                               atol=1e-5)
+
+
+def test_arrays_names_are_refused_with_what_to_do():
+    with pytest.raises(data.DataError) as err:
+        data.load(DataConfig(dataset="arrays:mine"), 0)
+    assert "arrays:mine names arrays passed in Python" in str(err.value)
+    assert "npz:data.npy" in str(err.value) and "\n" not in str(err.value)
+    assert "arrays:PATH" not in data.accepted_names()

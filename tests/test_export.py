@@ -301,6 +301,47 @@ def test_second_export_is_version_2_and_leaves_version_1_alone(run, tmp_path):
     assert (again.version, again.reused, sorted(os.listdir(out))) == (2, True, ["1", "2"])
 
 
+def absolute_paths(value, where="metadata"):
+    """Every string in ``value`` (JSON-ready) that is an absolute path or holds one after a prefix
+    (``npz:/…``), with where it sits."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in absolute_paths(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in absolute_paths(v, f"{where}[{i}]")]
+    if isinstance(value, str) and (os.path.isabs(value) or os.path.isabs(value.partition(":")[2])
+                                   or os.sep + "tmp" in value or os.path.expanduser("~") in value):
+        return [(where, value)]
+    return []
+
+
+def test_export_metadata_is_portable_and_says_where_it_came_from(run, tmp_path):
+    """Issue 24: no absolute path (the run's name and paths relative to the run instead), the package
+    version and commit, the checkpoint's validation −ELBO and digest, and for vector data the
+    standardization with the recipe that maps served samples to data units."""
+    from tf_dpvae import __version__
+    from tf_dpvae.export import to_data_units
+
+    meta = savedmodel.read_metadata(run[1])
+    assert absolute_paths(meta) == []
+    assert meta["run"] == "run" and meta["checkpoint"] == os.path.join("checkpoints", "best", "ckpt-3")
+    assert os.path.isfile(os.path.join(run[0], meta["checkpoint"] + ".index"))
+    assert meta["tf_dpvae"] == __version__ and len(meta["commit"].split("+")[0]) in (40, 7)
+    best = json.loads(open(os.path.join(run[0], "checkpoints", "best", "best.json")).read())
+    assert meta["validation_negative_elbo"] == pytest.approx(best["val_nelbo"], rel=1e-6)
+    assert len(meta["checkpoint_sha256"]) == 64
+    constants = meta["standardization"]
+    assert len(constants["mean"]) == len(constants["std"]) == 2 and "x = images * std" in meta["data_units"]
+    images = np.array([[0.0, 0.0], [1.0, -1.0]], np.float32)
+    np.testing.assert_allclose(to_data_units(images, meta)[1], np.array(constants["mean"])
+                               + np.array(constants["std"]) * [1.0, -1.0], rtol=1e-6)
+    np.testing.assert_array_equal(to_data_units(images, {}), images)   # image exports: unchanged
+    # a run elsewhere (an npz data set outside the run's folder, a sibling source run): names only
+    outside = {"data": {"dataset": "npz:/data/sets/points.npz"},
+               "source": os.path.join(os.path.dirname(os.path.abspath(run[0])), "src", "checkpoints")}
+    assert savedmodel.portable(outside, run[0]) == {
+        "data": {"dataset": "npz:points.npz"}, "source": os.path.join("..", "src", "checkpoints")}
+
+
 def test_interrupted_export_leaves_no_version_behind(run, live, tmp_path, monkeypatch):
     """Interrupted (Ctrl-C, a BaseException) after the SavedModel's files were written into the
     temporary directory but before the rename: no new version, no temporary directory."""
@@ -397,7 +438,7 @@ def test_cli_exports_to_saved_models_run_name_by_default(run, tmp_path, monkeypa
     path = os.path.join("saved_models", "run", "2")
     assert f"exported:   {path} (version 2, best checkpoint, training step 3)" in printed
     meta = savedmodel.read_metadata(path)
-    assert meta["max_samples"] == 12 and meta["run_dir"] == os.path.abspath(run[0])
+    assert meta["max_samples"] == 12 and meta["run"] == os.path.basename(run[0])   # no host path
     assert os.listdir(os.path.join("saved_models", "run", "1")) == []
 
 

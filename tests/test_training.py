@@ -26,7 +26,10 @@ def test_run_leaves_logs_checkpoint_config_and_figure(tmp_path, make_config):
     assert result.step == 2 * (200 // 20)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["objective"]["reg"] == "factor"
-    assert saved["example"] == {"shape": [2], "dtype": "float32"}   # export needs no data set
+    example = saved["example"]   # export needs no data set; vector data maps back to data units
+    assert {k: example[k] for k in ("shape", "dtype")} == {"shape": [2], "dtype": "float32"}
+    assert len(example["standardization"]["mean"]) == len(example["standardization"]["std"]) == 2
+    assert saved["data"]["dataset"] == "moons"   # the data set that config names, loaded by fit
     assert result.checkpoint.endswith(f"ckpt-{result.step}")
     assert os.path.getsize(result.figure) > 10_000
     train_tags = set(tags(str(tmp_path / "logs" / "train"))["tensors"])

@@ -41,10 +41,16 @@ def tags(directory, plugin=None):
     return set(acc.Tags()["tensors"])
 
 
+def test_the_default_objective_is_the_validation_negative_elbo():
+    """val_loss holds the tuned weights (a smaller β scores better); R + KL on held-out data does
+    not (issue 24)."""
+    assert tune.build_parser().parse_args([]).objective == "val_nelbo"
+
+
 def test_search_resume_and_best_config_round_trip(tmp_path, base_file, capsys):
     out = tmp_path / "search"
     argv = ["--config", base_file, "--reg", "beta", "--tuner", "random", "--max-trials", "2",
-            "--out", str(out), "--verbose", "0", *SPACE]
+            "--out", str(out), "--objective", "val_loss", "--no-progress", *SPACE]
     assert tune.main(argv) == 0
     printed = capsys.readouterr().out
     assert "2 new trial(s)" in printed
@@ -94,7 +100,8 @@ def test_search_resume_and_best_config_round_trip(tmp_path, base_file, capsys):
     run = tmp_path / "retrain"
     assert train.main(["--config", str(out / "best_config.json"), "--out", str(run), "--no-export"]) == 0
     saved = json.loads((run / "config.json").read_text())
-    assert saved.pop("example") == {"shape": [2], "dtype": "float32"}   # recorded by training
+    example = saved.pop("example")   # recorded by training
+    assert (example["shape"], example["dtype"]) == ([2], "float32") and "standardization" in example
     assert saved == best
     printed = capsys.readouterr().out
     retrained = float(printed.split("val_loss=")[1].split(",")[0])
@@ -252,7 +259,7 @@ def test_frechet_objectives_score_a_two_trial_moons_search(tmp_path, base_file):
     for name in ("fd",):
         out = tmp_path / name
         assert tune.main(["--config", base_file, "--reg", "beta", "--tuner", "random", "--max-trials",
-                          "2", "--objective", name, "--out", str(out), "--verbose", "0", *SPACE]) == 0
+                          "2", "--objective", name, "--out", str(out), "--no-progress", *SPACE]) == 0
         records = [json.loads(p.read_text()) for p in (out / "trials").iterdir()]
         scores = [r["final"][name] for r in records]
         assert len(scores) == 2 and all(math.isfinite(v) and v > 0 for v in scores)
@@ -322,7 +329,7 @@ def test_search_whose_every_trial_failed_exits_1_and_ranks_no_failed_trial(
     monkeypatch.setattr(tuning.DPVAEHyperModel, "fit", fail)
     out = tmp_path / "search"
     argv = ["--config", base_file, "--reg", "beta", "--tuner", "random", "--max-trials",
-            str(max_trials), "--out", str(out), "--verbose", "0", *SPACE]
+            str(max_trials), "--out", str(out), "--no-progress", *SPACE]
     assert tune.main(argv) == 1
     captured = capsys.readouterr()
     # (keras-tuner itself prints each failed trial's traceback; the command's verdict is the last line)

@@ -8,7 +8,9 @@
                           with ground-truth factors; --num-examples, --image-size (64 native, 32 for CPU)
     dsprites, shapes3d    DeepMind's real data sets from prepared TFDS files, with their factors
     mnist, svhn_cropped, celeb_a, or any other TFDS image data set name (``--data-dir``)
-    npz:PATH, folder:PATH a user's own images
+    npz:PATH              a user's own data: images [N, H, W(, C)] or vectors [N, D] (.npz or .npy)
+    folder:PATH           a user's own images, one file each
+    arrays:NAME           arrays passed in Python (``tf_dpvae.fit(data=...)``): recorded, never reloaded
 
 and returns a ``Splits`` (train / validation / test, optional labels), deterministic given the seed.
 Image data is float32 in [0, 1], NHWC. ``make_pipelines`` turns it into shuffled, batched,
@@ -24,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_dpvae.config import DataConfig
-from tf_dpvae.datasets.base import DataError, Splits  # noqa: F401 - re-exported
+from tf_dpvae.datasets.base import DataError, Splits, standardize  # noqa: F401 - re-exported
 from tf_dpvae.datasets import dsprites, idx, local, tfds_factors, tfds_source
 
 # Shuffle buffer for streamed (TFDS-backed, larger than memory) training data; files are also read in
@@ -39,9 +41,8 @@ def load_moons(config: DataConfig, seed: int) -> Splits:
     num_val = max(config.num_examples // 10, 2)
     points, _ = make_moons(config.num_examples + num_val, noise=config.noise, random_state=seed)
     points = points.astype(np.float32)
-    train, val = points[:config.num_examples], points[config.num_examples:]
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    return Splits((train - mean) / std, (val - mean) / std, "moons")
+    train, val, constants = standardize(points[:config.num_examples], points[config.num_examples:])
+    return Splits(train, val, "moons", standardization=constants)
 
 
 def load_fashion_mnist(config: DataConfig, seed: int) -> Splits:
@@ -70,12 +71,12 @@ LOADERS: dict[str, Callable[[DataConfig, int], Splits]] = {
 # Data sets with ground-truth factors read from TFDS (issue 13): DeepMind's images, not ours.
 LOADERS.update({name: (lambda config, seed, name=name: tfds_factors.load_tfds_factors(
     name, config, seed, accepted_names())) for name in tfds_factors.FACTOR_DATASETS})
-PREFIXES = {"npz": local.load_npz, "folder": local.load_folder}
+PREFIXES = {"npz": local.load_npz, "folder": local.load_folder, local.ARRAYS: local.refuse_arrays}
 
 
 def accepted_names() -> str:
     return (f"{', '.join(sorted(LOADERS))}, any TFDS image dataset name, "
-            f"{', '.join(f'{p}:PATH' for p in PREFIXES)}")
+            f"{', '.join(f'{p}:PATH' for p in PREFIXES if p != local.ARRAYS)}")
 
 
 def load(config: DataConfig, seed: int) -> Splits:

@@ -40,6 +40,19 @@ EVAL_DIR = "eval"
 METRICS_FILE = "metrics.json"   # under eval/
 
 
+ARRAYS_PREFIX = "arrays:"   # data.dataset of a run trained on arrays passed in Python (datasets.local)
+
+
+def default_run_name(config: RunConfig) -> str:
+    """``<reg>-<prior>-<dataset>-seed<seed>``, one safe path component: the run directory ``train``
+    and ``tf_dpvae.fit`` choose under ``runs/`` when given none. The seed is part of it, so a second
+    seed is a second run rather than a refused resumption."""
+    import re
+
+    dataset = re.sub(r"[^A-Za-z0-9_.-]+", "_", config.data.dataset).strip("_") or "data"
+    return f"{config.objective.reg}-{config.prior.kind}-{dataset}-seed{config.train.seed}"
+
+
 def is_run(directory: str) -> bool:
     """Whether ``directory`` holds a run's ``config.json`` (a cheap check, before TensorFlow loads)."""
     return os.path.isdir(directory) and os.path.isfile(os.path.join(directory, CONFIG_FILE))
@@ -102,6 +115,19 @@ def read_example(run_dir: str) -> tuple[tuple[int, ...], str] | None:
     if not isinstance(example, dict) or not isinstance(example.get("shape"), list):
         return None
     return tuple(int(d) for d in example["shape"]), str(example.get("dtype", "float32"))
+
+
+def read_standardization(run_dir: str) -> dict | None:
+    """The standardization of the run's vector data as training recorded it in ``config.json``
+    (``Splits.standardization``: {"mean": [D], "std": [D]}, x in data units = x·std + mean), or None
+    (images, or a run written before the record existed)."""
+    read_config(run_dir)
+    example = read_json_file(os.path.join(run_dir, CONFIG_FILE), "file").get(EXAMPLE_KEY)
+    constants = example.get("standardization") if isinstance(example, dict) else None
+    if not isinstance(constants, dict) or not all(isinstance(constants.get(k), list)
+                                                  for k in ("mean", "std")):
+        return None
+    return {"mean": [float(v) for v in constants["mean"]], "std": [float(v) for v in constants["std"]]}
 
 
 def read_post_hoc(run_dir: str) -> dict | None:
@@ -191,6 +217,11 @@ def load_run(run_dir: str, input_shape=None, with_data: bool = False,
         example = read_example(run_dir)
         input_shape = example[0] if example else None
     if with_data or input_shape is None:
+        if config.data.dataset.startswith(ARRAYS_PREFIX):
+            raise RunError(f"{run_dir!r} was trained on arrays passed in Python ({config.data.dataset}), "
+                           f"which the run does not store, so its data cannot be loaded; save the "
+                           f"arrays with numpy.save('data.npy', x) and train with data='npz:data.npy' "
+                           f"(or --dataset npz:data.npy) to evaluate or retrofit it")
         try:
             splits = data_lib.load(config.data, config.train.seed)
         except data_lib.DataError as err:

@@ -103,8 +103,10 @@ def weights_finite(model: DPVAE) -> bool:
 def run_record(config: RunConfig, splits: data_lib.Splits) -> str:
     """``config.json``: the configuration's sections and, under ``EXAMPLE_KEY``, the shape and dtype
     of one example, so that export and a restore without data never load the data set."""
-    record = {**config.to_dict(), EXAMPLE_KEY: {"shape": list(splits.example_shape),
-                                                "dtype": splits.example_dtype}}
+    example = {"shape": list(splits.example_shape), "dtype": splits.example_dtype}
+    if splits.standardization is not None:   # vector data: what maps samples back to data units
+        example["standardization"] = splits.standardization
+    record = {**config.to_dict(), EXAMPLE_KEY: example}
     return json.dumps(record, indent=2, sort_keys=True)
 
 
@@ -331,6 +333,12 @@ class StopAtStep(keras.callbacks.Callback):
 def resolve_config(config: RunConfig, splits: data_lib.Splits) -> RunConfig:
     """The configuration as trained on ``splits``: β-TC's data-set size N (``dataset_size`` 0) is
     taken from the training split."""
+    if splits.name != config.data.dataset:
+        # splits that config.data.dataset does not name (arrays passed to fit): record where the data
+        # came from, never the default data set, so evaluate and retrofit refuse instead of loading
+        # other data (runs.load_run)
+        name = splits.name if splits.name.startswith(runs.ARRAYS_PREFIX) else runs.ARRAYS_PREFIX + splits.name
+        config = config.replace(data={"dataset": name})
     if config.objective.reg == "tc" and config.objective.dataset_size == 0:
         config = config.replace(objective={"dataset_size": splits.num_train})
     return config

@@ -12,7 +12,7 @@ import os
 import sys
 
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import OneLineParser, guarded
+from tf_dpvae.cli.parsing import RUN_DIR_HELP, OneLineParser, add_progress_flag, examples, guarded, progress_bars
 from tf_dpvae import runs  # no TensorFlow
 from tf_dpvae.evaluation.settings import EvalSettings, EvaluationError  # no TensorFlow
 from tf_dpvae.quiet import import_tensorflow_quietly
@@ -27,8 +27,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The parser: ``RUN_DIR`` and one flag per field of ``EvalSettings`` (``flags.add_settings_flags``)."""
     p = OneLineParser(prog=prog,
                       description="Evaluate a trained run: Fréchet distance (random and low-posterior "
-                      "samples), symmetric KL, importance-sampled NLL, leakage score, figures.")
-    p.add_argument("run_dir", help="a run directory written by python -m tf_dpvae.train")
+                      "samples), symmetric KL, importance-sampled NLL, leakage score, figures. Writes "
+                      "RUN_DIR/eval/ (metrics.json and the figures) and its TensorBoard summaries.",
+                      epilog=examples(f"{prog} runs/factor-dp-moons-seed0",
+                                      f"{prog} runs/RUN --num-samples 2000 --is-samples 100   # quicker",
+                                      f"{prog} runs/RUN --classifier runs/features/fashion_mnist",
+                                      f"{prog} runs/RUN --inception-weights inception-2015-12-05.tgz"))
+    p.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
+    add_progress_flag(p)
     flags.add_settings_flags(p, EvalSettings)
     return p
 
@@ -44,7 +50,7 @@ def evaluate(prog: str, args: argparse.Namespace) -> int:
     run_dir = args.run_dir
     if not runs.is_run(run_dir):   # guarded prints it as one line, exit status 2
         raise EvaluationError(f"{run_dir!r} is not a run directory (no {runs.CONFIG_FILE}); give a "
-                              "directory written by python -m tf_dpvae.train")
+                              "directory written by tf-dpvae train")
     if args.inception_weights is not None and not os.path.isfile(args.inception_weights):
         raise EvaluationError(f"--inception-weights {args.inception_weights!r} is not a file")
 
@@ -59,7 +65,8 @@ def evaluate(prog: str, args: argparse.Namespace) -> int:
     from tf_dpvae import locks
     from tf_dpvae.evaluation import run  # TensorFlow loads only once the arguments are known good
 
-    with locks.hold(run_dir, "evaluate", log=lambda msg: print(msg, file=sys.stderr)):
+    with locks.hold(run_dir, "evaluate", log=lambda msg: print(msg, file=sys.stderr)), \
+            progress_bars(not args.no_progress):
         results = run.evaluate_run(run_dir, settings, log=lambda msg: print(msg, file=sys.stderr))
         path = run.write_results(run_dir, results)
     m = results["metrics"]

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem
+from tf_dpvae.cli.parsing import RUN_DIR_HELP, OneLineParser, examples, guarded, out_dir_problem
 from tf_dpvae.config import CHECKPOINT_CHOICES, ConfigError
 from tf_dpvae.export import DEFAULT_MAX_SAMPLES, max_samples_problem, run_dir_problem
 from tf_dpvae.quiet import import_tensorflow_quietly
@@ -23,15 +23,20 @@ PROG = "python -m tf_dpvae.export"
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p = OneLineParser(prog=prog,
                       description="Export a trained run's best (or latest) checkpoint as a versioned "
-                                  "SavedModel for TF Serving: OUT/<next version>/.")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by tf_dpvae.train")
+                                  "SavedModel for TF Serving: OUT/<next version>/. Its "
+                                  "assets.extra/tf_dpvae_export.json says where it came from (no "
+                                  "absolute paths) and, for vector data, how samples map to data units.",
+                      epilog=examples(f"{prog} runs/factor-dp-moons-seed0",
+                                      f"{prog} runs/RUN --out /srv/models/dpvae --max-samples 1000",
+                                      f"{prog} runs/RUN --checkpoint latest"))
+    p.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     p.add_argument("--out", default=None, help="model base directory that holds the versions "
                    "(default: saved_models/<RUN_DIR's name>)")
     p.add_argument("--max-samples", type=int, default=DEFAULT_MAX_SAMPLES,
-                   help=f"largest num_samples one request may ask for (default {DEFAULT_MAX_SAMPLES})")
+                   help=f"largest num_samples one request may ask for (default: {DEFAULT_MAX_SAMPLES})")
     p.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="best",
-                   help="best (default): the epoch with the lowest validation negative ELBO; "
-                        "latest: the last one saved (where training resumes)")
+                   help="best: the epoch with the lowest validation negative ELBO; latest: the last "
+                        "one saved (where training resumes) (default: best)")
     return p
 
 

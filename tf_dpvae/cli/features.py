@@ -22,7 +22,7 @@ import zipfile
 import numpy as np
 
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem
+from tf_dpvae.cli.parsing import OneLineParser, add_progress_flag, examples, guarded, keras_verbose, out_dir_problem
 from tf_dpvae.config import ConfigError
 from tf_dpvae.errors import UserError
 from tf_dpvae.evaluation.settings import FeatureSettings
@@ -66,7 +66,10 @@ def build_parser(prog: str = PROG):
     ``--dataset`` and ``--npz`` are a required, mutually exclusive pair."""
     p = OneLineParser(prog=prog,
                       description="Train and cache the classifier whose penultimate features give the "
-                      "offline Fréchet distance (reported as frechet_distance_classifier, not as FID).")
+                      "offline Fréchet distance (reported as frechet_distance_classifier, not as FID).",
+                      epilog=examples(f"{prog} --dataset fashion_mnist",
+                                      f"{prog} --npz labelled.npz --out runs/features/mine --epochs 8"))
+    add_progress_flag(p)
     source = p.add_mutually_exclusive_group(required=True)
     flags.add_settings_flags(p, FeatureSettings, containers={"source": source})
     return p
@@ -76,10 +79,10 @@ def main(argv=None, prog: str = PROG) -> int:
     """Train and cache the classifier; 0 on success, 2 for bad input (one line on stderr)."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    return guarded(parser.prog, lambda: features(args))
+    return guarded(parser.prog, lambda: features(args, keras_verbose(args.no_progress)))
 
 
-def features(args) -> int:
+def features(args, verbose: int = 2) -> int:
     args = FeatureSettings(**flags.settings_values(FeatureSettings, args))
     name = args.dataset or os.path.splitext(os.path.basename(args.npz))[0]
     problem = out_dir_problem(args.out)   # '' is an error, not the default; a file; unwritable
@@ -98,14 +101,14 @@ def features(args) -> int:
         classifier.check_labelled(xt, yt)
         model, accuracy = classifier.train_classifier(
             x, y, xt, yt, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-            verbose=2)
+            verbose=verbose)
         info = classifier.save_classifier(model, out, accuracy, extra={
             "dataset": name, "epochs": args.epochs, "seed": args.seed, "train_examples": len(x),
             "test_examples": len(xt), "accuracy_split": "test"})
     else:  # the same library function reproduce table1 uses when its classifier is missing
         info = classifier.train_dataset_classifier(
             args.dataset, out, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-            data_dir=args.data_dir, verbose=2)
+            data_dir=args.data_dir, verbose=verbose)
     print(f"{info['accuracy_split']} accuracy: {info['test_accuracy']:.4f} "
           f"({info['test_examples']} examples)")
     print(f"weights sha256: {info['weights_sha256']}")

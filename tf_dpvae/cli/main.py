@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from tf_dpvae.cli.parsing import OneLineParser
+from tf_dpvae.cli.parsing import OneLineParser, examples
 
 PROG = "tf-dpvae"
 # command -> what it does (its module is tf_dpvae.cli.<command>)
@@ -26,8 +26,13 @@ COMMANDS = {
 
 
 def build_parser() -> OneLineParser:
-    p = OneLineParser(prog=PROG, description="Decoupled-prior VAEs: train, evaluate, export, tune.",
-                      epilog=f"'{PROG} COMMAND --help' shows a command's flags.")
+    # the commands named from COMMANDS, so the description never lists fewer than there are
+    p = OneLineParser(prog=PROG, description=f"Decoupled-prior VAEs: {', '.join(COMMANDS)}.",
+                      epilog=f"'{PROG} COMMAND --help' shows a command's flags and examples.\n"
+                      + examples(f"{PROG} train                          # Factor-dpVAE on two moons",
+                                 f"{PROG} evaluate runs/factor-dp-moons-seed0",
+                                 f"{PROG} export runs/factor-dp-moons-seed0",
+                                 f"{PROG} reproduce table1 --protocol reduced"))
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, summary in COMMANDS.items():
         # the command parses its own flags: everything after its name is handed to it untouched

@@ -4,6 +4,7 @@ the mapping of ``UserError`` to one line and exit status 2, and the run-director
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
@@ -17,11 +18,67 @@ from tf_dpvae.errors import UserError
 USAGE_ERROR = 2   # bad input: argparse's own status, and every UserError's
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that description and epilog lines that start with spaces (the
+    examples) are kept as written; other paragraphs are wrapped as usual."""
+
+    def _fill_text(self, text, width, indent):
+        out = []
+        for line in text.splitlines():
+            out.append(indent + line if line.startswith(" ") or not line
+                       else super()._fill_text(line, width, indent))
+        return "\n".join(out)
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr (no usage block) and exit status 2."""
+    """argparse, but a bad argument is one line on stderr (no usage block) and exit status 2; help
+    texts keep their examples' lines (``HelpFormatter``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+RUN_DIR_HELP = "a run directory written by tf-dpvae train (or retrofit)"
+PROGRESS_HELP = "no progress bars (a line per epoch instead); bars are drawn only on a terminal"
+
+
+def examples(*lines: str) -> str:
+    """An epilog: "examples:" and the command lines, indented (``HelpFormatter`` keeps them)."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def add_progress_flag(parser: argparse.ArgumentParser) -> None:
+    """``--no-progress``, the one progress switch of every long command (dest ``no_progress``)."""
+    parser.add_argument("--no-progress", action="store_true", default=False, help=PROGRESS_HELP)
+
+
+def keras_verbose(no_progress: bool) -> int:
+    """Keras's ``verbose``: a progress bar (1) on a terminal unless ``--no-progress``, else a line per
+    epoch (2)."""
+    return 1 if sys.stdout.isatty() and not no_progress else 2
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool):
+    """With ``enabled`` False, every tqdm bar the library draws while the command runs is off
+    (tqdm reads ``TQDM_DISABLE`` as its default; the library's bars take no switch of their own);
+    the variable is restored afterwards, as commands also run in-process (tests)."""
+    if enabled:
+        yield
+        return
+    previous = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = previous
 
 
 MAX_MESSAGE = 2000   # characters of one error line; a 50 MB value is not echoed whole (issue 26)

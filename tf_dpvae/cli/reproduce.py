@@ -15,7 +15,8 @@ import os
 import sys
 
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem, path_tag
+from tf_dpvae.cli.parsing import (PROGRESS_HELP, OneLineParser, examples, guarded, out_dir_problem,
+                                  path_tag, progress_bars)
 from tf_dpvae.config import REGULARIZERS, flag
 from tf_dpvae.quiet import import_tensorflow_quietly
 from tf_dpvae.experiments.protocol import PROTOCOLS, Table1Error  # no TensorFlow
@@ -46,17 +47,21 @@ class Table1Settings:
                              "SECTION.FIELD=VALUE (e.g. prior.num_blocks=8 objective.beta=4); recorded "
                              "in table1.json and the title", name="set", parse="assignment", nargs="+",
                              metavar="SECTION.FIELD=VALUE")
-    out: str | None = flag(None, "output directory (default results/<dataset>, with _d<L> and each "
-                           "--set appended when given); rerun with the same one to resume; one made "
-                           "with other settings is refused")
+    out: str | None = flag(None, "output directory; rerun with the same one to resume; one made with "
+                           "other settings is refused (default: results/<dataset>, with _d<L> and each "
+                           "--set appended when given)")
     steps: int | None = flag(None, "training steps per model, overriding the protocol's (smoke runs)",
                              parse="positive_int")
-    inception_weights: str | None = flag(None, "Inception-v3 weights file (keras.applications .h5) "
-                                         "for the true FID as well (image data); never downloaded",
+    inception_weights: str | None = flag(None, "image data: the Inception network file, as "
+                                         "evaluate's --inception-weights takes it (never downloaded): "
+                                         "TF-FID's inception-2015-12-05.tgz or its "
+                                         "classify_image_graph_def.pb gives the FID; a "
+                                         "keras.applications InceptionV3 .h5 is not the FID network "
+                                         "and is reported as frechet_distance_keras_inception",
                                          metavar="FILE")
     no_post_hoc: bool = flag(False, "leave out the rows of the priors fitted after training (normal "
                              "prior + retrofit flow, normal prior + ex-post GMM): only the normal/dp pairs")
-    no_progress: bool = flag(False, "no progress bar")
+    no_progress: bool = flag(False, PROGRESS_HELP)
     table_only: bool = flag(False, "rewrite the tables and figures from the runs already in --out; "
                             "train, fit and evaluate nothing")
     num_samples: int | None = _override("generated samples for FD; LP samples kept")
@@ -74,7 +79,8 @@ EVAL_OVERRIDES = tuple(f.name for f in dataclasses.fields(Table1Settings) if f.m
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The parser: the ``table1`` subcommand with one flag per field of ``Table1Settings``."""
-    p = OneLineParser(prog=prog, description="Reproduce a table of the dpVAE paper.")
+    p = OneLineParser(prog=prog, description="Reproduce a table of the dpVAE paper.",
+                      epilog=examples(f"{prog} table1 --protocol reduced"))
     sub = p.add_subparsers(dest="target", required=True, metavar="{table1}")
     t = sub.add_parser(
         "table1", prog=f"{prog} table1",
@@ -83,8 +89,13 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "settings inside a pair), evaluate each (Fréchet distance of random and low-posterior "
         "samples, sKL, IS-NLL, −ELBO, leakage score), and write table1.csv/.md/.json, leakage.png "
         "and samples_<reg>.png. Beside each pair, two priors fitted after training to the "
-        "normal-prior model's codes (retrofit flow, ex-post GMM; see python -m tf_dpvae.retrofit). "
-        "Rerun the same command to resume: finished models are skipped.")
+        "normal-prior model's codes (retrofit flow, ex-post GMM; see tf-dpvae retrofit). "
+        "Rerun the same command to resume: finished models are skipped.",
+        epilog=examples(f"{prog} table1                                  # reduced protocol, 2 seeds",
+                        f"{prog} table1 --regs beta factor --seeds 0",
+                        f"{prog} table1 --latent-dim 10 --set prior.coupling=affine",
+                        f"{prog} table1 --protocol paper                 # the paper's sizes, a GPU",
+                        f"{prog} table1 --table-only                     # redraw from the runs"))
     flags.add_settings_flags(t, Table1Settings)
     return p
 
@@ -148,7 +159,8 @@ def reproduce(prog: str, args: argparse.Namespace) -> int:
     import_tensorflow_quietly()  # only once the arguments are known to be good
     from tqdm.auto import tqdm
 
-    outcome = table1.reproduce_table1(request, log=tqdm.write, progress=not args.no_progress)
+    with progress_bars(not args.no_progress):
+        outcome = table1.reproduce_table1(request, log=tqdm.write, progress=not args.no_progress)
     paths = outcome["paths"]
     print(f"table:        {paths['md']}")
     print(f"              {paths['csv']}, {paths['json']}")

@@ -15,7 +15,7 @@ import os
 import sys
 
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem
+from tf_dpvae.cli.parsing import OneLineParser, add_progress_flag, examples, guarded, out_dir_problem, progress_bars
 from tf_dpvae.config import BIC_GRID, ConfigError, PostHocConfig, RetrofitFlags
 from tf_dpvae.quiet import import_tensorflow_quietly
 
@@ -23,16 +23,19 @@ PROG = "python -m tf_dpvae.retrofit"
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    """The parser: RUN, ``--out``, ``--no-progress``, and one flag per ``PostHocConfig`` field."""
+    """The parser: RUN_DIR, ``--out``, ``--no-progress``, and one flag per ``PostHocConfig`` field."""
     p = OneLineParser(prog=prog, description="Fit a prior after training to the codes z ~ q(z|x) of "
                       "a run trained with the normal prior (encoder and decoder frozen): the decoupled "
                       "prior's RealNVP chain by maximum likelihood (flow), or a Gaussian mixture "
-                      "(gmm). Writes a new run directory for evaluate, export and TensorBoard.")
-    p.add_argument("run_dir", metavar="RUN", help="a run directory written by python -m tf_dpvae.train "
+                      "(gmm). Writes a new run directory for evaluate, export and TensorBoard.",
+                      epilog=examples(f"{prog} runs/factor-normal-moons-seed0 --sampler flow",
+                                      f"{prog} runs/RUN --sampler gmm              # K chosen by BIC",
+                                      f"{prog} runs/RUN --sampler gmm --components 10 --out runs/RUN-gmm10"))
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by tf-dpvae train "
                    "with --prior normal")
-    p.add_argument("--out", default=None, help="the new run directory (default: RUN-<sampler>, "
-                   "beside RUN); must not hold a run yet")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--out", default=None, metavar="OUT_DIR", help="the new run directory; must not "
+                   "hold a run yet (default: RUN_DIR-<sampler>, beside RUN_DIR)")
+    add_progress_flag(p)
     flags.add_config_flags(p, config_cls=RetrofitFlags)
     sampler = next(a for a in p._actions if a.dest == "post_hoc.sampler")
     sampler.help = sampler.help.replace("(default: flow)", "(required)")
@@ -73,9 +76,10 @@ def retrofit(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
     from tf_dpvae import retrofitting  # TensorFlow loads only once the arguments are known good
 
-    result = retrofitting.retrofit_run(args.run_dir, settings, args.out,
-                                       log=lambda msg: print(msg, file=sys.stderr),
-                                       progress=not args.no_progress)
+    with progress_bars(not args.no_progress):
+        result = retrofitting.retrofit_run(args.run_dir, settings, args.out,
+                                           log=lambda msg: print(msg, file=sys.stderr),
+                                           progress=not args.no_progress)
     fit, out = result.record["fit"], result.out_dir
     s = result.settings
     prior = (f"Gaussian mixture, K = {s.components} ({fit['selected_by']})" if s.sampler == "gmm"
@@ -84,8 +88,8 @@ def retrofit(args: argparse.Namespace) -> int:
     print(f"fitted prior:   {prior}, to {s.codes} of q(z|x) from {result.record['source']['checkpoint']}")
     print(f"held-out log p: {fit['held_out_mean_log_likelihood']:.4f} per code (N(0, I): "
           f"{fit['held_out_mean_log_likelihood_normal']:.4f})")
-    print(f"evaluate with:  python -m tf_dpvae.evaluate {out}")
-    print(f"export with:    python -m tf_dpvae.export {out}")
+    print(f"evaluate with:  tf-dpvae evaluate {out}")
+    print(f"export with:    tf-dpvae export {out}")
     print(f"inspect with:   tensorboard --logdir {os.path.join(out, 'logs')} --host 127.0.0.1")
     return 0
 

@@ -12,25 +12,34 @@ import os
 import sys
 
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem, path_tag
+from tf_dpvae import runs  # no TensorFlow
+from tf_dpvae.cli.parsing import (OneLineParser, add_progress_flag, examples, guarded, keras_verbose,
+                                  out_dir_problem, progress_bars)
 from tf_dpvae.config import ConfigError, RunConfig
 from tf_dpvae.quiet import import_tensorflow_quietly
 
 PROG = "python -m tf_dpvae.train"
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    """The parser: ``--config``, ``--out``, ``--no-export``, and one flag per configuration field
-    (``flags.add_config_flags``)."""
+    """The parser: ``--config``, ``--out``, ``--no-export``, ``--no-progress``, and one flag per
+    configuration field (``flags.add_config_flags``)."""
     p = OneLineParser(prog=prog, description="Train a regularized VAE, with or without the "
-                      "decoupled prior.")
+                      "decoupled prior.",
+                      epilog=examples(f"{prog}                                # Factor-dpVAE on two moons",
+                                      f"{prog} --reg beta --beta 4 --seed 1",
+                                      f"{prog} --prior normal --dataset fashion_mnist --latent-dim 10",
+                                      f"{prog} --dataset npz:points.npy --out runs/mine   # your "
+                                      f"vectors [N, D] or images",
+                                      f"{prog} --config runs/tune-x/best_config.json --epochs 40"))
     p.add_argument("--config", default=None, metavar="FILE",
                    help="start from this JSON configuration (a run's config.json, or best_config.json "
                    "from the tune command); flags given as well override its values")
-    p.add_argument("--out", default=None, help="run directory; rerun with the same one to resume "
-                   "(default: runs/<reg>-<prior>-<dataset>)")
+    p.add_argument("--out", default=None, metavar="RUN_DIR", help="run directory; rerun with the "
+                   "same one to resume (default: runs/<reg>-<prior>-<dataset>-seed<seed>)")
     p.add_argument("--no-export", dest="export", action="store_false", default=True,
                    help="skip the SavedModel export for TF Serving at the end (default: export to "
                    "saved_models/<run directory name>/<next version>)")
+    add_progress_flag(p)
     flags.add_config_flags(p)
     return p
 
@@ -57,8 +66,7 @@ def train(prog: str, args: argparse.Namespace) -> int:
     problem = out_dir_problem(args.out)
     if problem:
         raise ConfigError(problem)
-    out = args.out or os.path.join(
-        "runs", f"{config.objective.reg}-{config.prior.kind}-{path_tag(config.data.dataset)}")
+    out = args.out or os.path.join("runs", runs.default_run_name(config))
     problem = out_dir_problem(out)
     if problem:
         raise ConfigError(problem)
@@ -67,7 +75,8 @@ def train(prog: str, args: argparse.Namespace) -> int:
     from tf_dpvae import training  # TensorFlow loads only once the arguments are known to be good
 
     try:
-        result = training.fit(config, out)
+        with progress_bars(not args.no_progress):
+            result = training.fit(config, out, verbose=keras_verbose(args.no_progress))
     except training.TrainingDiverged as err:
         print(f"{prog}: {err}", file=sys.stderr)
         return 1
@@ -95,7 +104,7 @@ def export_after_training(prog: str, out: str) -> int:
         result = savedmodel.export_run(out, skip_if_exported=True)
     except Exception as err:  # noqa: BLE001 - reported in one line; training itself succeeded
         print(f"{prog}: export failed ({type(err).__name__}: {err}); the run is intact, retry with "
-              f"python -m tf_dpvae.export {out}", file=sys.stderr)
+              f"tf-dpvae export {out}", file=sys.stderr)
         return 1
     print(f"saved model:     {result.path}"
           f"{' (unchanged since the last export)' if result.reused else ''}")

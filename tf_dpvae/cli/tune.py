@@ -13,7 +13,9 @@ import os
 import sys
 
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import OneLineParser, guarded, out_dir_problem, path_tag
+from tf_dpvae import runs  # no TensorFlow
+from tf_dpvae.cli.parsing import (OneLineParser, add_progress_flag, examples, guarded, keras_verbose,
+                                  out_dir_problem, progress_bars)
 from tf_dpvae.config import ConfigError, RunConfig
 from tf_dpvae.json_files import read_config_file
 from tf_dpvae.quiet import import_tensorflow_quietly
@@ -33,19 +35,26 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     "the flow's depth and width and the learning rate. Rerun with the same --out to "
                     "resume. The configuration flags set the base configuration every trial starts "
                     "from (--epochs: epochs per trial, --seed: the seed of every trial and of the "
-                    "tuner).")
+                    "tuner).",
+        epilog=examples(f"{prog} --reg beta --max-trials 10 --epochs 5",
+                        f"{prog} --reg factor --range factor_gamma=1:100:log --values latent_dim=2,4",
+                        f"{prog} --pair --reg tc --tuner hyperband --epochs 9",
+                        f"{prog} --objective lp_fd --dataset fashion_mnist   # needs tf-dpvae features"))
     p.add_argument("--config", default=None, metavar="FILE",
                    help="base configuration (JSON, as train writes it); flags override it")
     p.add_argument("--out", default=None,
                    help="search directory; rerun with the same one to resume "
-                        "(default: runs/tune-<reg>-<prior>-<dataset>)")
+                        "(default: runs/tune-<reg>-<prior>-<dataset>-seed<seed>)")
+    add_progress_flag(p)
     g = p.add_argument_group("search")
     g.add_argument("--tuner", choices=tuple(tuning.TUNERS), default="random",
-                   help="random (default), hyperband (budget: --epochs, factor 3) or bayesian")
-    g.add_argument("--max-trials", type=int, default=10, help="number of trials (default 10)")
-    g.add_argument("--objective", choices=tuple(tuning.OBJECTIVES), default="val_loss",
-                   help="what trials are ranked by (default val_loss; val_nelbo = R + KL does not "
-                        "depend on the tuned weights; fd and lp_fd need tf_dpvae.evaluation)")
+                   help="random, hyperband (budget: --epochs, factor 3) or bayesian (default: random)")
+    g.add_argument("--max-trials", type=int, default=10, help="number of trials (default: 10)")
+    g.add_argument("--objective", choices=tuple(tuning.OBJECTIVES), default="val_nelbo",
+                   help="what trials are ranked by: val_nelbo = R + KL on the validation split, which "
+                        "does not depend on the tuned weights; val_loss = the objective's own loss, "
+                        "which favours small weights; fd and lp_fd = Fréchet distances of samples "
+                        "(default: val_nelbo)")
     g.add_argument("--space", default=None, metavar="FILE.json",
                    help='search-space entries, e.g. {"lr": {"min": 1e-4, "max": 1e-2, "log": true}, '
                         '"latent_dim": [2, 4], "flow_units": 32}; they replace the default entries '
@@ -60,8 +69,6 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     g.add_argument("--pair", action="store_true", default=False,
                    help="tune the normal-prior model, then train it and the dp model with the very "
                         "same hyperparameters and report both")
-    g.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
-                   help="Keras progress output (default: 1 on a terminal, else 2)")
     flags.add_config_flags(p)
     return p
 
@@ -101,13 +108,13 @@ def tune(prog: str, args: argparse.Namespace) -> int:
         raise ConfigError(problem)
     settings = settings_from_args(args)
     b = settings.base
-    out = args.out or os.path.join(
-        "runs", f"tune-{b.objective.reg}-{b.prior.kind}-{path_tag(b.data.dataset)}")
+    out = args.out or os.path.join("runs", f"tune-{runs.default_run_name(b)}")
     tuning.check_search_dir(out, settings)
     from tf_dpvae.training import TrainingDiverged
 
-    verbose = args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2)
-    result = tuning.run_search(settings, out, verbose=verbose)
+    verbose = keras_verbose(args.no_progress)
+    with progress_bars(not args.no_progress):
+        result = tuning.run_search(settings, out, verbose=verbose)
     print(f"\n{result.table}\n")
     print(f"search directory: {out} ({result.new_trials} new trial(s) in {result.seconds:.1f} s; "
           f"{len(result.rows)} in all)")
@@ -124,9 +131,10 @@ def tune(prog: str, args: argparse.Namespace) -> int:
     if args.pair:
         try:
             # One pair of runs per winning trial: a search extended later may have a new winner.
-            pair = tuning.run_pair(result.best_config,
-                                   os.path.join(out, "pair", f"trial_{result.best_trial}"),
-                                   verbose=verbose)
+            with progress_bars(not args.no_progress):
+                pair = tuning.run_pair(result.best_config,
+                                       os.path.join(out, "pair", f"trial_{result.best_trial}"),
+                                       verbose=verbose)
         except TrainingDiverged as err:
             print(f"{prog}: {err}", file=sys.stderr)
             return 1

@@ -41,6 +41,8 @@ class Splits:
     without known factors); factor_names: their K names; factor_source: a ``datasets.factors``
     FactorSource that samples and observes any factor combination (what the disentanglement metrics
     need), or None.
+    standardization: for vector data a loader standardized, the training split's per-feature mean
+    and standard deviation, {"mean": [D], "std": [D]} (x in data units = x·std + mean), else None.
     """
 
     train: Any
@@ -57,6 +59,9 @@ class Splits:
     test_factors: np.ndarray | None = None
     factor_names: tuple[str, ...] | None = None
     factor_source: Any = None
+    # Vector data standardized by the loader (two moons, npz vectors, arrays): {"mean": [D], "std":
+    # [D]} of the training split, so that x_data = x·std + mean; None for images (in [0, 1]).
+    standardization: dict | None = None
 
     @property
     def streamed(self) -> bool:
@@ -128,6 +133,17 @@ def to_unit_float(images: np.ndarray, source: str) -> np.ndarray:
         return out
     raise DataError(f"{source}: images must be uint8 (0-255) or float in [0, 1]; got dtype "
                     f"{images.dtype}")
+
+
+def standardize(train: np.ndarray, validation: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(train, validation, constants): both standardized with the training split's per-feature mean
+    μ and standard deviation σ, x' = (x − μ)/σ (a constant feature keeps σ = 1); constants =
+    {"mean": μ, "std": σ} as lists, what maps a sample back to data units: x = x'·σ + μ."""
+    mean = train.mean(axis=0)
+    std = train.std(axis=0)
+    std = np.where(std > 0, std, 1.0).astype(np.float32)
+    constants = {"mean": [float(v) for v in mean], "std": [float(v) for v in std]}
+    return (train - mean) / std, (validation - mean) / std, constants
 
 
 def crop_and_resize(images, size: int = 0, crop: int = 0):

@@ -1,21 +1,26 @@
-"""A user's own images: ``npz:PATH`` (a NumPy archive) and ``folder:PATH`` (a folder of image files).
+"""A user's own data: ``npz:PATH`` (a NumPy archive or array: images, or vectors [N, D]),
+``folder:PATH`` (a folder of image files), and arrays handed over in Python (``array_splits``).
 
-Both are held out 10% for validation after a permutation drawn from the run's seed (user files are
-often sorted by class or name, so the last 10% in file order would not be representative); neither
-has a test split.
+All are held out 10% for validation after a permutation drawn from the run's seed (user files are
+often sorted by class or name, so the last 10% in file order would not be representative); none
+has a test split. Vectors are standardized with the training split's mean and standard deviation,
+as two moons are, and the constants travel with the splits (``Splits.standardization``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zipfile
 
 import numpy as np
 
 from tf_dpvae.config import DataConfig
-from tf_dpvae.datasets.base import DataError, Splits, crop_and_resize, num_validation, to_unit_float
+from tf_dpvae.datasets.base import (DataError, Splits, crop_and_resize, num_validation, standardize,
+                                    to_unit_float)
 
 IMAGE_ARRAY_KEYS = ("images", "x", "x_train")
+ARRAYS = "arrays"   # the data set name prefix of arrays passed in Python: ``arrays:NAME``
 LABEL_ARRAY_KEYS = ("labels", "y", "y_train")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm",
                     ".pgm")
@@ -39,12 +44,56 @@ def _split(images: np.ndarray, labels, name: str, seed: int, class_names=None) -
                   class_names=class_names)
 
 
-def load_npz(path: str, config: DataConfig, seed: int) -> Splits:
-    """Images from a ``.npz`` archive (or a ``.npy`` array).
+def _vector_splits(vectors: np.ndarray, labels, name: str, seed: int) -> Splits:
+    """Vectors [N, D] (any real dtype, finite) → splits standardized with the training split's
+    mean and standard deviation (``base.standardize``), the constants recorded."""
+    if not (np.issubdtype(vectors.dtype, np.floating) or np.issubdtype(vectors.dtype, np.integer)):
+        raise DataError(f"{name}: vectors must be numbers; got dtype {vectors.dtype}")
+    if vectors.shape[0] == 0 or vectors.shape[1] == 0:
+        raise DataError(f"{name}: no vectors (shape {vectors.shape})")
+    vectors = vectors.astype(np.float32)
+    if not np.isfinite(vectors).all():
+        raise DataError(f"{name}: vectors must be finite; found NaN or infinite values")
+    split = _split(vectors, labels, name, seed)
+    train, validation, constants = standardize(split.train, split.validation)
+    return dataclasses.replace(split, train=train, validation=validation, standardization=constants)
 
-    The image array is the one named ``images``, ``x`` or ``x_train``, or the archive's only array:
-    uint8 [N, H, W(, C)] (0-255) or float in [0, 1], C = 1 or 3. Labels, if any: ``labels``, ``y`` or
-    ``y_train``, integers [N].
+
+def array_splits(x, name: str, seed: int, labels=None, image_size: int = 0) -> Splits:
+    """Splits of one array a user holds: vectors [N, D] (standardized, as two moons) or images
+    [N, H, W(, C)] (uint8 0-255 or float in [0, 1]); 10% held out for validation after a permutation
+    from ``seed``. ``labels``: integers [N] or None. ``name`` names the source in messages and is
+    the ``Splits.name``."""
+    x = np.asarray(x)
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (len(x),) or not np.issubdtype(labels.dtype, np.integer):
+            raise DataError(f"{name}: labels must be integers of shape ({len(x)},); got "
+                            f"{labels.dtype} {labels.shape}")
+        labels = labels.astype(np.int64)
+    if x.ndim == 2:
+        return _vector_splits(x, labels, name, seed)
+    if x.ndim not in (3, 4):
+        raise DataError(f"{name}: expected vectors [N, D] or images [N, H, W(, C)]; got shape "
+                        f"{x.shape}")
+    return _split(_resize(to_unit_float(x, name), image_size), labels, name, seed)
+
+
+def refuse_arrays(name: str, config: DataConfig, seed: int) -> Splits:
+    """``arrays:NAME``: a run trained on arrays passed in Python records this name, but the arrays
+    are not stored with it, so there is nothing to load."""
+    raise DataError(f"{ARRAYS}:{name} names arrays passed in Python (tf_dpvae.fit(data=...)), which "
+                    f"are not stored with the run and cannot be loaded again; save them with "
+                    f"numpy.save('data.npy', x) and use npz:data.npy")
+
+
+def load_npz(path: str, config: DataConfig, seed: int) -> Splits:
+    """Images or vectors from a ``.npz`` archive (or a ``.npy`` array).
+
+    The data array is the one named ``images``, ``x`` or ``x_train``, or the archive's only array:
+    images uint8 [N, H, W(, C)] (0-255) or float in [0, 1], C = 1 or 3; or vectors [N, D] of any
+    real dtype, standardized with the training split's mean and standard deviation (recorded in the
+    run, ``Splits.standardization``). Labels, if any: ``labels``, ``y`` or ``y_train``, integers [N].
     """
     source = f"npz:{path}"
     if not path:
@@ -70,10 +119,15 @@ def load_npz(path: str, config: DataConfig, seed: int) -> Splits:
     if key is None and len(arrays) == 1:
         key = next(iter(arrays))
     if key is None:
-        raise DataError(f"{source}: no images: expected an array named "
+        raise DataError(f"{source}: no data: expected an array named "
                         f"{', '.join(IMAGE_ARRAY_KEYS)} (or a single array); found "
                         f"{', '.join(sorted(arrays)) or 'no arrays'}")
-    images = _resize(to_unit_float(arrays[key], f"{source} [{key}]"), config.image_size)
+    vectors = arrays[key].ndim == 2
+    if vectors and config.image_size:
+        raise DataError(f"{source} [{key}] holds vectors {arrays[key].shape}; --image-size applies to "
+                        f"images (leave it out)")
+    images = (arrays[key] if vectors
+              else _resize(to_unit_float(arrays[key], f"{source} [{key}]"), config.image_size))
     labels = None
     label_key = next((k for k in LABEL_ARRAY_KEYS if k in arrays), None)
     if label_key is not None:
@@ -82,6 +136,8 @@ def load_npz(path: str, config: DataConfig, seed: int) -> Splits:
             raise DataError(f"{source}: labels [{label_key}] must be integers of shape "
                             f"({len(images)},); got {labels.dtype} {labels.shape}")
         labels = labels.astype(np.int64)
+    if vectors:
+        return _vector_splits(images, labels, source, seed)
     return _split(images, labels, source, seed)
 
 

@@ -51,9 +51,9 @@ class EvalSettings:
     marked: int = flag(25, "LP/HP samples marked on the q(z) map (paper Fig. 3b: five)",
                        parse="positive_int")
     classifier_dir: str | None = flag(
-        None, "image data: directory of the feature classifier (python -m tf_dpvae.features); "
-        "default: runs/features/<dataset> if it exists, else the image Fréchet distance is skipped "
-        "(and metrics.json says so)", name="classifier")
+        None, "image data: directory of the feature classifier (tf-dpvae features); without one "
+        "the image Fréchet distance is skipped and metrics.json says so (default: "
+        "runs/features/<dataset> if it exists)", name="classifier")
     inception_weights: str | None = flag(
         None, "image data: the Inception network file, never downloaded. For the FID (reported as "
         "\"fid\", comparable with published numbers): TF-FID's frozen graph "
@@ -120,7 +120,7 @@ class FeatureSettings:
                                "(fashion_mnist, mnist, npz:PATH with labels, ...)", group="source")
     npz: str | None = flag(None, "labelled arrays x_train, y_train, x_test, y_test", group="source")
     data_dir: str = flag("", "TFDS data directory (as train's --data-dir)")
-    out: str | None = flag(None, "cache directory (default runs/features/<dataset or npz name>, where "
+    out: str | None = flag(None, "cache directory (default: runs/features/<dataset or npz name>, where "
                            "evaluate looks for it)")
     epochs: int = flag(4, "training epochs", parse="positive_int")
     batch_size: int = flag(128, "batch size", parse="positive_int")

@@ -32,6 +32,25 @@ MAX_ABS_INPUT = 1e4
 LOG_VAR_RANGE = (-30.0, 30.0)
 
 
+# Vector data (two moons, npz vectors, arrays) is trained standardized; the export's metadata holds the
+# training split's constants under "standardization", and this is how a client maps samples back.
+DATA_UNITS_RECIPE = ("the model's images are standardized vectors: x = images * std + mean per feature, "
+                     "with mean and std from 'standardization' (tf_dpvae.export.to_data_units)")
+
+
+def to_data_units(images, metadata: dict):
+    """Samples of a vector-data export (``sample``/``decode``/``reconstruct``'s ``images`` [n, D]) in
+    the data's own units, x = images·std + mean, with the constants of the export's metadata
+    (``savedmodel.read_metadata``); images of an image export (no ``standardization``) unchanged."""
+    import numpy as np
+
+    constants = metadata.get("standardization")
+    images = np.asarray(images, np.float32)
+    if not constants:
+        return images
+    return images * np.asarray(constants["std"], np.float32) + np.asarray(constants["mean"], np.float32)
+
+
 def run_dir_problem(run_dir: str) -> str | None:
     """Why ``run_dir`` cannot be exported, as one line, or None if it looks like a run directory."""
     if not os.path.isdir(run_dir):

@@ -1,9 +1,15 @@
 """Export a trained run as a versioned SavedModel in TF Serving's layout.
 
     OUT/<version>/saved_model.pb, variables/      the signatures of ``signatures.py``
-    OUT/<version>/assets.extra/tf_dpvae_export.json   where it came from: run, checkpoint, step, shapes,
-                                                   the num_samples limit (TF Serving ignores this folder
-                                                   apart from its warm-up file)
+    OUT/<version>/assets.extra/tf_dpvae_export.json   where it came from: the run's name, the checkpoint
+                                                   (relative to the run), its step and validation −ELBO,
+                                                   the package version and commit, shapes, the
+                                                   num_samples limit, and for vector data the
+                                                   standardization that maps samples to data units (TF
+                                                   Serving ignores this folder apart from its warm-up file)
+
+The metadata holds no absolute path: a version copied to a server or another machine says nothing of
+the machine it was exported on (``portable``).
 
 Versions are positive integers; an export takes the next one (1 for an empty OUT) and never touches an
 existing version. The version is written into a temporary directory inside OUT whose name TF Serving
@@ -226,12 +232,62 @@ def _notice(line: str) -> None:
     print(line, file=sys.stderr)
 
 
+def portable(value, run_dir: str):
+    """``value`` (a JSON-ready structure) with every absolute path in its strings made portable: a path
+    inside the run directory's parent becomes relative to the run directory (``checkpoints/best/
+    ckpt-540``, ``../source-run``), any other its file name; ``npz:``/``folder:`` data set names keep
+    their prefix. Nothing of the exporting machine's layout is left."""
+    if isinstance(value, dict):
+        return {k: portable(v, run_dir) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable(v, run_dir) for v in value]
+    if not isinstance(value, str):
+        return value
+    prefix, sep, rest = value.partition(":")
+    if sep and prefix.isalpha() and os.path.isabs(rest):
+        return f"{prefix}:{portable(rest, run_dir)}"
+    if not os.path.isabs(value):
+        return value
+    run = os.path.abspath(run_dir)
+    if os.path.commonpath([os.path.dirname(run), value]) == os.path.dirname(run):
+        return os.path.relpath(value, run)
+    return os.path.basename(os.path.normpath(value))
+
+
+def checkpoint_digest(checkpoint: str) -> str:
+    """sha256 of the checkpoint's ``.index`` file: it holds every tensor's CRC32C, so it names the
+    weights (two runs of the same name and step differ here)."""
+    import hashlib
+
+    with open(f"{checkpoint}.index", "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def validation_nelbo(checkpoint: str) -> float | None:
+    """The validation negative ELBO a best checkpoint was selected by (``training.BestCheckpoint``
+    stores it inside as ``selection``), or None (a latest checkpoint, a retrofit's)."""
+    from tf_dpvae import checkpoints
+
+    try:
+        value = float(tf.train.load_variable(checkpoints.tf_path(checkpoint),
+                                             "selection/.ATTRIBUTES/VARIABLE_VALUE"))
+    except (tf.errors.OpError, ValueError):
+        return None
+    return value if value != float("inf") else None
+
+
 def _export_run(run_dir, out, max_samples, input_shape, skip_if_exported, checkpoint):
+    from tf_dpvae import __version__
+    from tf_dpvae.export import DATA_UNITS_RECIPE
+    from tf_dpvae.provenance import git_commit
+
     out = out or default_out(run_dir)
     run = restore(run_dir, input_shape, checkpoint)
     step = run.step
-    source = {"run_dir": os.path.abspath(run_dir), "checkpoint": os.path.abspath(run.checkpoint),
-              "checkpoint_kind": run.checkpoint_kind, "step": step}
+    source = {"run": os.path.basename(os.path.abspath(run_dir)),
+              "checkpoint": os.path.relpath(os.path.abspath(run.checkpoint), os.path.abspath(run_dir)),
+              "checkpoint_kind": run.checkpoint_kind, "step": step,
+              "checkpoint_sha256": checkpoint_digest(run.checkpoint)}
     if skip_if_exported and existing_versions(out):
         latest = max(existing_versions(out))
         previous = read_metadata(os.path.join(out, str(latest))) or {}
@@ -239,5 +295,10 @@ def _export_run(run_dir, out, max_samples, input_shape, skip_if_exported, checkp
             return ExportResult(os.path.join(out, str(latest)), latest, step, reused=True)
     post_hoc = ({"post_hoc": {**run.post_hoc, "settings": run.post_hoc["settings"].to_dict()}}
                 if run.post_hoc else {})
-    return export_model(run.model, out, max_samples,
-                        metadata={**source, "config": run.config.to_dict(), **post_hoc})
+    standardization = runs.read_standardization(run_dir)
+    data_units = ({"standardization": standardization, "data_units": DATA_UNITS_RECIPE}
+                  if standardization else {})
+    return export_model(run.model, out, max_samples, metadata=portable({
+        **source, "validation_negative_elbo": validation_nelbo(run.checkpoint),
+        "tf_dpvae": __version__, "commit": git_commit(), "config": run.config.to_dict(), **post_hoc,
+        **data_units}, run_dir))
