@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 from tf_dpvae.datasets import dsprites  # noqa: E402
 from tf_dpvae.evaluation.disentanglement import dci, factor_vae, mig, sap  # noqa: E402
-from tf_dpvae.evaluation.disentanglement.sampling import sample_codes  # noqa: E402
+from tf_dpvae.evaluation.disentanglement.factor_codes import sample_codes  # noqa: E402
 
 
 def timed(label, fn):

@@ -5,7 +5,7 @@ with the protocols and default sizes of disentanglement_lib (Locatello et al. 20
     factor_vae  FactorVAE score: majority-vote classifier on the least-variable normalized code
     dci         disentanglement, completeness, informativeness from gradient-boosted trees
     sap         SAP: gap between the two codes that best predict each factor (linear SVM, or R²)
-    sampling    the shared error, input checks and (codes, factors) sampling from a factor source
+    factor_codes  the shared error, input checks and (codes, factors) pairs drawn from a factor source
 
 ``disentanglement_scores(represent, source, seed)`` computes all four for one representation function
 (observations → codes, e.g. a VAE's encoder means) on a factor source (``datasets.factors``;
@@ -23,8 +23,8 @@ from tf_dpvae.evaluation.disentanglement import dci as dci_lib
 from tf_dpvae.evaluation.disentanglement import factor_vae as factor_vae_lib
 from tf_dpvae.evaluation.disentanglement import mig as mig_lib
 from tf_dpvae.evaluation.disentanglement import sap as sap_lib
-from tf_dpvae.evaluation.disentanglement.sampling import (DisentanglementError, check_count,
-                                                          check_source, sample_codes)
+from tf_dpvae.evaluation.disentanglement.factor_codes import (DisentanglementError, check_count, check_source,
+                                                              sample_codes)
 
 METRICS = ("mig", "factor_vae", "dci", "sap")
 

@@ -1,8 +1,8 @@
-"""Retrofit a trained normal-prior run with a prior fitted after training (issue 12): a new run directory.
+"""Retrofit a trained normal-prior run with a post-hoc prior (issue 12): a new run directory.
 
 ``retrofit_run(source, settings, out)`` loads the source run's checkpoint (``runs.load_run``), encodes
 its training and held-out data with the frozen encoder, fits the prior ``settings`` asks for
-(``post_hoc.fit_flow`` or ``post_hoc.fit_gmm``) and writes ``out`` as a run like any other:
+(``post_hoc.fit.fit_flow`` or ``fit_gmm``) and writes ``out`` as a run like any other:
 
     config.json            the source's configuration and example record, plus under ``POST_HOC_KEY``
                            {"settings": the PostHocConfig (K resolved), "source": run, checkpoint, step,
@@ -33,11 +33,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_dpvae import checkpoints, locks, post_hoc, runs
+from tf_dpvae import checkpoints, locks, runs
 from tf_dpvae.config import POST_HOC_KEY, PostHocConfig
 from tf_dpvae.errors import UserError
 from tf_dpvae.files import publish_dir, write_atomic
+from tf_dpvae.evaluation.sampling import encode
 from tf_dpvae.model import build_model, make_checkpoint
+from tf_dpvae.post_hoc.fit import draw_codes, fit_flow, fit_gmm, mean_log_prob
 
 LOG_DIR = os.path.join("logs", "retrofit")
 
@@ -64,11 +66,8 @@ def check_source(source: str) -> dict:
     module docstring for the rule)."""
     if not os.path.exists(source):
         raise RetrofitError(f"run directory {source!r} does not exist")
-    try:
-        config = runs.read_config(source)
-        record = runs.read_post_hoc(source)
-    except runs.RunError as err:
-        raise RetrofitError(str(err)) from None
+    config = runs.read_config(source)     # runs.RunError for a directory that is not a run
+    record = runs.read_post_hoc(source)
     if record is not None:
         origin = record.get("source", {}).get("run_dir", "its source run")
         raise RetrofitError(
@@ -120,26 +119,23 @@ def retrofit_run(source: str, settings: PostHocConfig, out: str | None = None, l
         locks.check_free(out)
     started = time.perf_counter()
     with locks.hold(source, "retrofit", log):
-        try:
-            run = runs.load_run(source, with_data=True, checkpoint=settings.checkpoint)
-        except runs.RunError as err:
-            raise RetrofitError(str(err)) from None
+        run = runs.load_run(source, with_data=True, checkpoint=settings.checkpoint)
         latest_step = checkpoints.step_of(runs.latest_checkpoint(source))
     splits = run.splits
     log(f"retrofit: {settings.sampler} on {source} ({run.checkpoint_kind} checkpoint, step {run.step}); "
         f"encoding {len(splits.train)} training and {len(splits.validation)} held-out examples")
-    means, log_vars = post_hoc.encode_codes(run.model, splits.train)
-    held_means, held_log_vars = post_hoc.encode_codes(run.model, splits.validation)
+    means, log_vars = encode(run.model, splits.train)
+    held_means, held_log_vars = encode(run.model, splits.validation)
     rng = np.random.default_rng(settings.seed)
-    train_codes = post_hoc.draw_codes(means, log_vars, settings.codes, rng)
-    held_codes = post_hoc.draw_codes(held_means, held_log_vars, settings.codes, rng)
+    train_codes = draw_codes(means, log_vars, settings.codes, rng)
+    held_codes = draw_codes(held_means, held_log_vars, settings.codes, rng)
 
     scalars = []   # (tag, step, value) for logs/retrofit
     fit: dict = {"codes_train": len(train_codes), "codes_held_out": len(held_codes)}
     keras.utils.set_random_seed(settings.seed)
     input_shape = (None, *splits.example_shape)
     if settings.sampler == "gmm":
-        mixture = post_hoc.fit_gmm(train_codes, settings.components, settings.seed, progress=progress)
+        mixture = fit_gmm(train_codes, settings.components, settings.seed, progress=progress)
         settings = dataclasses.replace(settings, components=mixture["components"])
         model = build_model(run.config, input_shape, post_hoc=settings)
         model.prior.assign(mixture["weights"], mixture["means"], mixture["covariances"])
@@ -149,14 +145,14 @@ def retrofit_run(source: str, settings: PostHocConfig, out: str | None = None, l
             + ", ".join(f"{k}: {v:.6g}" for k, v in mixture["bic"].items()) + ")")
     else:
         model = build_model(run.config, input_shape, post_hoc=settings)
-        flow = post_hoc.fit_flow(
+        flow = fit_flow(
             model.prior, means, log_vars, settings.codes, settings.steps, settings.batch_size,
             settings.lr, settings.seed, progress=progress,
             on_log=lambda step, nll: scalars.append(("retrofit/flow_nll", step, nll)))
         fit.update(final_train_nll=flow["final_nll"], seconds=flow["seconds"])
     copy_weights(run.model, model)
-    fit["train_mean_log_likelihood"] = post_hoc.mean_log_prob(model.prior, train_codes)
-    fit["held_out_mean_log_likelihood"] = post_hoc.mean_log_prob(model.prior, held_codes)
+    fit["train_mean_log_likelihood"] = mean_log_prob(model.prior, train_codes)
+    fit["held_out_mean_log_likelihood"] = mean_log_prob(model.prior, held_codes)
     fit["held_out_mean_log_likelihood_normal"] = float(np.mean(
         -0.5 * np.sum(np.log(2 * np.pi) + held_codes ** 2, axis=1)))
     fit["total_seconds"] = time.perf_counter() - started

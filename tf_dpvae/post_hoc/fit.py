@@ -1,4 +1,4 @@
-"""Priors fitted after training to the codes of a frozen encoder (issue 12): the math of the fit.
+"""Post-hoc priors (issue 12): the math of fitting a prior to the codes of a frozen encoder.
 
 Two samplers, both fitted to codes of the aggregate posterior q(z) = (1/N) Σ_n N(z; μ_n, diag σ_n²):
 
@@ -17,7 +17,8 @@ supply of q(z) samples), the mixture is fitted to one sample per training exampl
 is offered for comparison with the ex-post density estimation of deterministic autoencoders (Ghosh
 et al. 2020, who fit μ(x) because their encoders have no σ).
 
-``retrofitting`` turns a run directory into a new run directory with the fitted prior.
+The codes come from ``evaluation.sampling.encode`` (the one batch encoder); ``post_hoc.retrofit``
+turns a run directory into a new run directory with the fitted prior.
 
 #### References
 Ghosh, Sajjadi, Vergari, Black, Schölkopf. From variational to deterministic autoencoders.
@@ -37,13 +38,6 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tf_dpvae.config import BIC_GRID
-
-
-def encode_codes(model, x, batch: int = 2048):
-    """(μ [N, d], log σ² [N, d]) of q(z|x) for the examples x [N, ...], as float32 NumPy arrays."""
-    parts = [model.encode(tf.constant(x[s:s + batch])) for s in range(0, len(x), batch)]
-    return (np.concatenate([m.numpy() for m, _ in parts]).astype(np.float32),
-            np.concatenate([v.numpy() for _, v in parts]).astype(np.float32))
 
 
 def draw_codes(means, log_vars, codes: str, rng: np.random.Generator):
