@@ -51,12 +51,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 import numpy as np  # noqa: E402
 
-import provenance  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
 from tf_dpvae.experiments import results as table1  # noqa: E402
 from tf_dpvae.experiments import statistics  # noqa: E402
 from tf_dpvae.config import RunConfig  # noqa: E402

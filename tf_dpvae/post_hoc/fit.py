@@ -88,14 +88,13 @@ def fit_flow(prior, means, log_vars, codes: str = "samples", steps: int = 2000,
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.01)
     optimizer = keras.optimizers.Adam(schedule)
     optimizer.build(variables)
-    use_samples = codes == "samples"
 
     @tf.function
     def step_fn(step):
         index = tf.random.stateless_uniform([batch_size], seed=tf.stack([seed, step]), maxval=n,
                                             dtype=tf.int32)
         z = tf.gather(mu, index)                                                  # [B, d]
-        if use_samples:
+        if codes == "samples":   # a Python constant: traced once
             eps = tf.random.stateless_normal(tf.shape(z), seed=tf.stack([seed + 1, step]))
             z = z + tf.gather(sigma, index) * eps                                 # z ~ q(z)
         with tf.GradientTape() as tape:
@@ -103,8 +102,7 @@ def fit_flow(prior, means, log_vars, codes: str = "samples", steps: int = 2000,
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    started = time.perf_counter()
-    recent = []
+    started, recent = time.perf_counter(), []
     bar = tqdm(range(steps), desc="fit flow", unit="step", leave=False, disable=not progress)
     for step in bar:
         recent.append(step_fn(tf.constant(step, tf.int32)))

@@ -25,6 +25,7 @@ The directory is published as one set (``files.publish_dir``): a kill leaves no 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -108,7 +109,8 @@ def copy_weights(source_model, model) -> None:
 def retrofit_run(source: str, settings: PostHocConfig, out: str | None = None, log=print,
                  progress: bool = True, overwrite: bool = False) -> RetrofitResult:
     """Fit the prior ``settings`` describes to the codes of ``source`` and write ``out`` (default
-    ``default_out``); see the module docstring. Raises RetrofitError before anything is written."""
+    ``default_out``); see the module docstring. Raises RetrofitError (or the ``runs.RunError`` of a
+    source that is not a run) before anything is written."""
     if settings.sampler == "flow" and settings.components:
         raise RetrofitError(f"components applies to the gmm sampler; got components "
                             f"{settings.components} with sampler flow")
@@ -130,10 +132,49 @@ def retrofit_run(source: str, settings: PostHocConfig, out: str | None = None, l
     train_codes = draw_codes(means, log_vars, settings.codes, rng)
     held_codes = draw_codes(held_means, held_log_vars, settings.codes, rng)
 
-    scalars = []   # (tag, step, value) for logs/retrofit
-    fit: dict = {"codes_train": len(train_codes), "codes_held_out": len(held_codes)}
+    fitted = _fit(run, settings, means, log_vars, train_codes, log, progress)
+    fit = {"codes_train": len(train_codes), "codes_held_out": len(held_codes), **fitted.fit}
+    fit["train_mean_log_likelihood"] = mean_log_prob(fitted.model.prior, train_codes)
+    fit["held_out_mean_log_likelihood"] = mean_log_prob(fitted.model.prior, held_codes)
+    fit["held_out_mean_log_likelihood_normal"] = float(np.mean(
+        -0.5 * np.sum(np.log(2 * np.pi) + held_codes ** 2, axis=1)))
+    fit["total_seconds"] = time.perf_counter() - started
+    fitted.scalars.append(("retrofit/held_out_mean_log_likelihood", run.step,
+                           fit["held_out_mean_log_likelihood"]))
+    log(f"retrofit: held-out mean log p(z) {fit['held_out_mean_log_likelihood']:.4f} (N(0, I): "
+        f"{fit['held_out_mean_log_likelihood_normal']:.4f}); {fit['total_seconds']:.0f} s")
+
+    record = {"settings": fitted.settings.to_dict(),
+              "source": {"run_dir": os.path.abspath(source), "checkpoint": os.path.abspath(run.checkpoint),
+                         "checkpoint_kind": run.checkpoint_kind, "step": run.step,
+                         "latest_step": latest_step},
+              "fit": fit}
+    config_json = json.dumps({**source_record, POST_HOC_KEY: record}, indent=2, sort_keys=True)
+    fill = functools.partial(_fill, config_json=config_json, model=fitted.model, run=run,
+                             scalars=fitted.scalars, record=record, log=log)
+    if os.path.isdir(out):
+        with locks.hold(out, "retrofit", log):
+            publish_dir(out, fill)
+    else:
+        publish_dir(out, fill)
+    path = runs.checkpoint_path(out, "best")[0]
+    return RetrofitResult(out_dir=out, settings=fitted.settings, record=record, checkpoint=path)
+
+
+@dataclasses.dataclass
+class _Fitted:
+    model: object                # the source's model with the fitted prior (weights not yet copied in)
+    settings: PostHocConfig      # components resolved for gmm
+    fit: dict                    # what the fit reports (BIC per K, seconds, ...)
+    scalars: list                # (tag, step, value) for logs/retrofit
+
+
+def _fit(run, settings: PostHocConfig, means, log_vars, train_codes, log, progress) -> _Fitted:
+    """Build the model with the post-hoc prior, fit the prior (the mixture to ``train_codes``, the
+    flow to fresh draws of q(z) from (means, log_vars)), then copy the source's other weights in."""
+    scalars, fit = [], {}
     keras.utils.set_random_seed(settings.seed)
-    input_shape = (None, *splits.example_shape)
+    input_shape = (None, *run.splits.example_shape)
     if settings.sampler == "gmm":
         mixture = fit_gmm(train_codes, settings.components, settings.seed, progress=progress)
         settings = dataclasses.replace(settings, components=mixture["components"])
@@ -151,45 +192,25 @@ def retrofit_run(source: str, settings: PostHocConfig, out: str | None = None, l
             on_log=lambda step, nll: scalars.append(("retrofit/flow_nll", step, nll)))
         fit.update(final_train_nll=flow["final_nll"], seconds=flow["seconds"])
     copy_weights(run.model, model)
-    fit["train_mean_log_likelihood"] = mean_log_prob(model.prior, train_codes)
-    fit["held_out_mean_log_likelihood"] = mean_log_prob(model.prior, held_codes)
-    fit["held_out_mean_log_likelihood_normal"] = float(np.mean(
-        -0.5 * np.sum(np.log(2 * np.pi) + held_codes ** 2, axis=1)))
-    fit["total_seconds"] = time.perf_counter() - started
-    scalars.append(("retrofit/held_out_mean_log_likelihood", run.step,
-                    fit["held_out_mean_log_likelihood"]))
-    log(f"retrofit: held-out mean log p(z) {fit['held_out_mean_log_likelihood']:.4f} (N(0, I): "
-        f"{fit['held_out_mean_log_likelihood_normal']:.4f}); {fit['total_seconds']:.0f} s")
+    return _Fitted(model, settings, fit, scalars)
 
-    record = {"settings": settings.to_dict(),
-              "source": {"run_dir": os.path.abspath(source), "checkpoint": os.path.abspath(run.checkpoint),
-                         "checkpoint_kind": run.checkpoint_kind, "step": run.step,
-                         "latest_step": latest_step},
-              "fit": fit}
-    config_json = json.dumps({**source_record, POST_HOC_KEY: record}, indent=2, sort_keys=True)
 
-    def fill(directory):
-        write_atomic(os.path.join(directory, runs.CONFIG_FILE), config_json)
-        checkpoint = make_checkpoint(model, with_optimizers=False)
-        kinds = ["latest"] + (["best"] if run.checkpoint_kind == "best" else [])
-        for kind in kinds:   # as training writes them: saved, read back, then recorded
-            where = runs.checkpoint_dir(directory, kind)
-            saved = checkpoints.Rotation(checkpoint, checkpoints.find(where), keep=1, log=log).save(
-                checkpoint_number=max(run.step, 0))
-            if saved is None:   # Rotation said why; nothing is published
-                raise RetrofitError(f"the retrofit's checkpoint under {where} does not read back")
-        writer = tf.summary.create_file_writer(os.path.join(directory, LOG_DIR))
-        with writer.as_default():
-            for tag, step, value in scalars:
-                tf.summary.scalar(tag, value, step=step)
-            tf.summary.text("retrofit/record", json.dumps(record, indent=2), step=max(run.step, 0))
-        writer.flush()
-        writer.close()
-
-    if os.path.isdir(out):
-        with locks.hold(out, "retrofit", log):
-            publish_dir(out, fill)
-    else:
-        publish_dir(out, fill)
-    path = runs.checkpoint_path(out, "best")[0]
-    return RetrofitResult(out_dir=out, settings=settings, record=record, checkpoint=path)
+def _fill(directory: str, *, config_json: str, model, run, scalars, record, log) -> None:
+    """Write the retrofitted run into ``directory`` (``files.publish_dir`` publishes it whole):
+    config.json, the checkpoints as training writes them, and logs/retrofit."""
+    write_atomic(os.path.join(directory, runs.CONFIG_FILE), config_json)
+    checkpoint = make_checkpoint(model, with_optimizers=False)
+    kinds = ["latest"] + (["best"] if run.checkpoint_kind == "best" else [])
+    for kind in kinds:   # as training writes them: saved, read back, then recorded
+        where = runs.checkpoint_dir(directory, kind)
+        saved = checkpoints.Rotation(checkpoint, checkpoints.find(where), keep=1, log=log).save(
+            checkpoint_number=max(run.step, 0))
+        if saved is None:   # Rotation said why; nothing is published
+            raise RetrofitError(f"the retrofit's checkpoint under {where} does not read back")
+    writer = tf.summary.create_file_writer(os.path.join(directory, LOG_DIR))
+    with writer.as_default():
+        for tag, step, value in scalars:
+            tf.summary.scalar(tag, value, step=step)
+        tf.summary.text("retrofit/record", json.dumps(record, indent=2), step=max(run.step, 0))
+    writer.flush()
+    writer.close()
