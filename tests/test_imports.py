@@ -181,3 +181,17 @@ def test_the_experiments_import_tensorflow_only_in_the_cell():
         names += [n.module or "" for n in top if isinstance(n, ast.ImportFrom)]
         names += [f"{n.module}.{a.name}" for n in top if isinstance(n, ast.ImportFrom) for a in n.names]
         assert not [m for m in names if _under(m, heavy)], path.name
+
+
+def test_post_hoc_priors_and_the_frechet_objectives_have_one_importer_each():
+    """The post-hoc priors are joined by the retrofit command and Table 1 only (nothing below imports
+    them: a retrofitted run is read through runs.load_run); the Fréchet tuning objectives by the
+    tuner's objective registry only (they load TensorFlow when chosen)."""
+    edges = graph()
+
+    def importers(prefix):
+        return {s for s, t in edges.items() if not _under(s, (prefix,)) and any(_under(x, (prefix,)) for x in t)}
+
+    assert "tf_dpvae.evaluation.sampling" in edges["tf_dpvae.post_hoc.retrofit"]
+    assert importers("tf_dpvae.post_hoc") == {"tf_dpvae.cli.retrofit", "tf_dpvae.experiments.table1"}
+    assert importers("tf_dpvae.tuning.frechet_objectives") == {"tf_dpvae.tuning.objectives"}
