@@ -13,16 +13,14 @@ FactorVAE score 44.6 s (970,000 images rendered and projected); DCI 449.6 s (the
 trees: one per class per stage, 40 orientation and 32 + 32 position classes).
 """
 import argparse
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 import numpy as np  # noqa: E402
 
 from tf_dpvae.datasets import dsprites  # noqa: E402
 from tf_dpvae.evaluation.disentanglement import dci, factor_vae, mig, sap  # noqa: E402
-from tf_dpvae.evaluation.disentanglement.sampling import sample_codes  # noqa: E402
+from tf_dpvae.evaluation.disentanglement.factor_codes import sample_codes  # noqa: E402
 
 
 def timed(label, fn):
@@ -68,6 +66,7 @@ def main():
         out = timed(f"FactorVAE score (64 x (10,000 + 5,000) + 10,000 images, {args.size}px)",
                     lambda: factor_vae.compute_factor_vae(source, represent))
         print("   factor_vae_score", round(out["factor_vae_score"], 4))
+    print(f"\n{provenance.stamp()} (at the end).")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,11 @@ paper's Fig. 6: latent traversals per dimension sorted by KL, for one pair (norm
         [--steps 1500] [--out results/dsprites_procedural] [--table-only]
 
 A script rather than a ``reproduce`` subcommand: the protocol is one fixed, reduced experiment whose
-table the README quotes (as the other benchmarks), not a general tool with Table 1's protocols.
+table the README quotes (as the other benchmarks), not a general tool with Table 1's protocols. It is
+a thin script over ``tf_dpvae.experiments``: the pair is ``protocol.twin_configs``, each model is one
+``cell.train_and_evaluate_cell`` (training, FD and LP-FD, ``eval/`` as Table 1 writes it), the
+run-folder reading and the statistics are ``results`` and ``statistics``; what is its own is the
+disentanglement metrics and traversals of each model, the shape classifier, and the table's text.
 
 Resumable: a model whose ``<run>/disentanglement_table.json`` records this protocol is skipped; one
 trained part of the way resumes from its checkpoint (``training.fit``); one trained to the end is
@@ -51,19 +55,17 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
+import provenance  # noqa: E402, I001  (first: this checkout on sys.path, quiet TF, the commit)
 import numpy as np  # noqa: E402
 
-import provenance  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
-from tf_dpvae.experiments import results as table1  # noqa: E402
-from tf_dpvae.experiments import statistics  # noqa: E402
 from tf_dpvae.config import RunConfig  # noqa: E402
+from tf_dpvae.experiments import results, statistics  # noqa: E402
+from tf_dpvae.experiments.protocol import twin_configs  # noqa: E402
 from tf_dpvae.files import write_atomic  # noqa: E402
+from tf_dpvae.model_names import PAIR, model_name  # noqa: E402
 
-PAIR = ("normal", "dp")
-NAMES = {"factor": ("FactorVAE", "Factor-dpVAE"), "tc": ("β-TCVAE", "β-TC-dpVAE")}
+REGS = ("factor", "tc")
+NAMES = {reg: tuple(model_name(reg, prior) for prior in PAIR) for reg in REGS}
 RECORD = "disentanglement_table.json"
 TRAVERSALS = "traversals.npz"
 OFFSETS = np.linspace(-3.0, 3.0, 9)   # traversal steps, in standard deviations s_k of q(z_k)
@@ -76,6 +78,11 @@ ACTIVE_KL = 0.1
 
 @dataclasses.dataclass(frozen=True)
 class Protocol:
+    """The table's settings as every record stores them (``dataclasses.asdict``: the ``protocol`` of
+    ``disentanglement_table.json`` and of ``disentanglement.json``, compared to resume): the training
+    settings ``configs`` turns into a pair, the ``EvalSettings`` of ``eval_settings``, and the
+    disentanglement metrics' sizes."""
+
     steps: int = 1_500
     batch_size: int = 64
     lr: float = 1e-3
@@ -98,32 +105,36 @@ class Protocol:
     classifier_epochs: int = 3
     eval_seed: int = 0
 
+    def eval_settings(self, classifier_dir: str):
+        """The ``EvalSettings`` of FD and LP-FD (``evaluate``'s other sizes at their defaults)."""
+        from tf_dpvae.evaluation.settings import EvalSettings
+
+        return EvalSettings(num_samples=self.num_samples, lp_pool=self.lp_pool,
+                            skl_samples=self.skl_samples, is_samples=self.is_samples,
+                            nll_examples=self.nll_examples, seed=self.eval_seed,
+                            classifier_dir=classifier_dir)
+
 
 def configs(p: Protocol, reg: str, seed: int) -> dict[str, RunConfig]:
-    """The normal-prior model's configuration and its dp twin's (``prior.kind`` differs only)."""
+    """The normal-prior model's configuration and its dp twin's (``twin_configs``: ``prior.kind``
+    differs only)."""
     per_epoch = p.num_examples // p.batch_size
-    normal = RunConfig().replace(
-        prior={"kind": "normal"},
+    return twin_configs(RunConfig().replace(
         objective={"reg": reg, "factor_gamma": p.factor_gamma, "tc_beta": p.tc_beta},
         model={"latent_dim": p.latent_dim, "arch": "conv32", "likelihood": "bernoulli"},
         data={"dataset": "dsprites_procedural", "image_size": p.image_size,
               "num_examples": p.num_examples},
         train={"batch_size": p.batch_size, "lr": p.lr, "steps": p.steps,
-               "epochs": -(-p.steps // per_epoch), "seed": seed})
-    return {"normal": normal, "dp": normal.replace(prior={"kind": "dp"})}
-
-
-def read_json(path):
-    return table1.read_json(path)
+               "epochs": -(-p.steps // per_epoch), "seed": seed}))
 
 
 def ensure_classifier(p: Protocol, out: str, splits, log) -> str:
     """The shape classifier whose penultimate features the Fréchet distances use, trained once on the
-    first seed's training split and tested on its test split."""
+    first seed's training split (its labels: the shape factor) and tested on its test split."""
     from tf_dpvae.evaluation import classifier
 
     directory = os.path.join(out, "features", f"dsprites_procedural{p.image_size}_shape")
-    info = read_json(os.path.join(directory, classifier.INFO_FILE))
+    info = results.read_json(os.path.join(directory, classifier.INFO_FILE))
     if info is None:
         t = time.perf_counter()
         model, accuracy = classifier.train_classifier(
@@ -137,29 +148,42 @@ def ensure_classifier(p: Protocol, out: str, splits, log) -> str:
     return os.path.abspath(directory)
 
 
-def evaluate_model(p: Protocol, run_dir: str, classifier_dir: str, log) -> dict:
-    """FD and LP-FD (``evaluation.run``; its ``eval/`` is written as ``evaluate`` writes it), then
-    the disentanglement metrics, the per-dimension KL and the traversals of the best checkpoint."""
+def train_and_evaluate(p: Protocol, config: RunConfig | None, splits, run_dir: str,
+                       classifier_dir: str, log) -> dict:
+    """Train ``config`` (None: trained already) and evaluate FD and LP-FD: one experiment cell
+    (``train_and_evaluate_cell``, ``eval/`` as ``evaluate`` writes it); then the disentanglement
+    metrics, the per-dimension KL and the traversals of the best checkpoint."""
+    from tf_dpvae.experiments.cell import train_and_evaluate_cell
+
+    cell = train_and_evaluate_cell(config, p.eval_settings(classifier_dir), run_dir, splits=splits,
+                                   log=lambda m: None, timed=True)
+    if cell.run is not None:
+        log(f"trained ({cell.timing['train_seconds']:.0f} s in all)")
+    values, step = cell.values, cell.metrics["step"]
+    seconds = {"generative": cell.timing["eval_seconds"]}
+    del cell
+    t = time.perf_counter()
+    scores, kl = disentanglement_and_traversals(p, run_dir)
+    seconds["disentanglement"] = time.perf_counter() - t
+    log(f"evaluated at step {step}: FD {values['fd']:.3g}, LP-FD {values['lp_fd']:.3g}, "
+        + ", ".join(f"{k} {v:.3f}" for k, v in scores["scores"].items())
+        + f" ({seconds['generative']:.0f} + {seconds['disentanglement']:.0f} s)")
+    return {"step": step, "values": values, "scores": scores["scores"],
+            "dci_importance": scores["dci"]["importance"] if "dci" in scores else None,
+            "disentanglement_settings": scores["settings"],
+            "disentanglement_seconds": scores["seconds"],
+            "dimension_kl": kl.tolist(), "eval_seconds": seconds}
+
+
+def disentanglement_and_traversals(p: Protocol, run_dir: str):
+    """(``disentanglement_scores`` of the best checkpoint's encoder means, the per-dimension KL on the
+    validation images); writes ``<run>/traversals.npz``."""
     import tensorflow as tf
 
     from tf_dpvae import runs
     from tf_dpvae.aggregate_posterior import dimension_kl
     from tf_dpvae.evaluation import disentanglement
-    from tf_dpvae.evaluation import run as eval_run
 
-    settings = eval_run.EvalSettings(
-        num_samples=p.num_samples, lp_pool=p.lp_pool, skl_samples=p.skl_samples,
-        is_samples=p.is_samples, nll_examples=p.nll_examples, seed=p.eval_seed,
-        classifier_dir=classifier_dir)
-    t = time.perf_counter()
-    results = eval_run.evaluate_run(run_dir, settings, log=lambda m: None)
-    eval_run.write_results(run_dir, results)
-    values = table1.extract_values(results["metrics"])["values"]
-    step = results["metrics"]["step"]
-    seconds = {"generative": time.perf_counter() - t}
-    del results
-
-    t = time.perf_counter()
     loaded = runs.load_run(run_dir, with_data=True, checkpoint="best")
     model, splits = loaded.model, loaded.splits
 
@@ -171,8 +195,6 @@ def evaluate_model(p: Protocol, run_dir: str, classifier_dir: str, log) -> dict:
         num_train=p.dis_train, num_test=p.dis_test, factor_vae_train=p.factor_vae_train,
         factor_vae_eval=p.factor_vae_eval, factor_vae_variance=p.factor_vae_variance,
         dci_estimator=p.dci_estimator)
-    seconds["disentanglement"] = time.perf_counter() - t
-
     mean, log_var = (a.numpy() for a in model.encode(tf.constant(splits.validation, tf.float32)))
     kl, m, s = dimension_kl(mean, log_var)
     anchor = mean[0].astype(np.float64)
@@ -185,14 +207,7 @@ def evaluate_model(p: Protocol, run_dir: str, classifier_dir: str, log) -> dict:
     np.savez(buf, decoded=decoded.astype(np.float32), kl=kl, m=m, s=s, offsets=OFFSETS,
              anchor=anchor, anchor_image=splits.validation[0])
     write_atomic(os.path.join(run_dir, TRAVERSALS), buf.getvalue())
-    log(f"evaluated at step {step}: FD {values['fd']:.3g}, LP-FD {values['lp_fd']:.3g}, "
-        + ", ".join(f"{k} {v:.3f}" for k, v in scores["scores"].items())
-        + f" ({seconds['generative']:.0f} + {seconds['disentanglement']:.0f} s)")
-    return {"step": step, "values": values, "scores": scores["scores"],
-            "dci_importance": scores["dci"]["importance"] if "dci" in scores else None,
-            "disentanglement_settings": scores["settings"],
-            "disentanglement_seconds": scores["seconds"],
-            "dimension_kl": kl.tolist(), "eval_seconds": seconds}
+    return scores, kl
 
 
 # ------------------------------------------------------------------------------------- the table
@@ -208,7 +223,7 @@ def row_values(record: dict) -> dict:
     return values
 
 
-def cell(values) -> str:
+def cell_text(values) -> str:
     stats = statistics.mean_se(values)
     if stats["mean"] is None:
         return "–"
@@ -222,7 +237,7 @@ def cell(values) -> str:
 
 
 def _delta(normal, dp) -> str:
-    """dp − normal, with the digits ``cell`` gives the larger of the two."""
+    """dp − normal, with the digits ``cell_text`` gives the larger of the two."""
     integer = float(normal).is_integer() and float(dp).is_integer()
     digits = 1 if integer or max(abs(normal), abs(dp)) >= 10 else 3
     return f"{dp - normal:+.{digits}f}"
@@ -254,7 +269,7 @@ def render(p: Protocol, records: dict, regs, seeds, command_stamp: str) -> str:
             rows = [row_values(done[f"{reg}-{prior}-seed{s}"]) for s in seeds
                     if f"{reg}-{prior}-seed{s}" in done]
             lines.append(f"| {NAMES[reg][PAIR.index(prior)]} | {len(rows)} | "
-                         + " | ".join(cell([r[key] for r in rows]) for key, _ in COLUMNS) + " |")
+                         + " | ".join(cell_text([r[key] for r in rows]) for key, _ in COLUMNS) + " |")
     lines += ["", "Per seed (dp − normal of the same seed; the pair shares data, weights' seed and "
               "settings):", ""]
     keys = [k for k, _ in COLUMNS]
@@ -298,6 +313,68 @@ def write_figure(out: str, reg: str, seed: int, p: Protocol, log) -> str | None:
     return path
 
 
+def run_name(reg: str, prior: str, seed: int) -> str:
+    return f"{reg}-{prior}-seed{seed}"
+
+
+def collect(out: str, specs, protocol: dict) -> dict:
+    """run name → its record, or None where the model has none for this protocol."""
+    found = {}
+    for reg, prior, seed in specs:
+        record = results.read_json(os.path.join(out, "runs", run_name(reg, prior, seed), RECORD))
+        found[run_name(reg, prior, seed)] = record if record and record.get("protocol") == protocol else None
+    return found
+
+
+def write_tables(args, p: Protocol, specs, argv) -> None:
+    """``disentanglement.md`` (the tables) and ``disentanglement.json`` (every record) from the runs."""
+    protocol = dataclasses.asdict(p)
+    records = collect(args.out, specs, protocol)
+    stamp = provenance.stamp(argv=[sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
+    write_atomic(os.path.join(args.out, "disentanglement.md"),
+                 render(p, records, args.regs, args.seeds, stamp))
+    write_atomic(os.path.join(args.out, "disentanglement.json"), json.dumps(
+        {"protocol": protocol, "commit": provenance.COMMIT_AT_START, "stamp": stamp,
+         "records": records}, indent=2, sort_keys=True))
+
+
+def run_models(args, p: Protocol, specs, argv, log) -> None:
+    """Train and evaluate every model without a record of this protocol, rewriting the tables after
+    each."""
+    import keras
+
+    from tf_dpvae import data as data_lib
+
+    protocol = dataclasses.asdict(p)
+    log(f"protocol {protocol}; models {len(specs)}; commit {provenance.COMMIT_AT_START}")
+    classifier_dir = None
+    for index, (reg, prior, seed) in enumerate(specs, 1):
+        name = run_name(reg, prior, seed)
+        run_dir = os.path.join(args.out, "runs", name)
+        tag = f"[{index}/{len(specs)}] {name}"
+        record = results.read_json(os.path.join(run_dir, RECORD))
+        if record and record.get("protocol") == protocol:
+            log(f"{tag}: done already, skipped")
+            continue
+        if classifier_dir is None:
+            first = data_lib.load(configs(p, reg, args.seeds[0])[prior].data, args.seeds[0])
+            classifier_dir = ensure_classifier(p, args.out, first, log)
+        config, splits = configs(p, reg, seed)[prior], None
+        step = results.checkpoint_step(run_dir)
+        if step < p.steps:
+            log(f"{tag}: training from step {step} to {p.steps:,}")
+            splits = data_lib.load(config.data, seed)
+        result = train_and_evaluate(p, config if step < p.steps else None, splits, run_dir,
+                                    classifier_dir, lambda m: log(f"{tag}: {m}"))
+        result.update({"protocol": protocol, "reg": reg, "prior": prior, "seed": seed,
+                       "train_seconds": results.read_timing(run_dir)["train_seconds"],
+                       "commit": provenance.COMMIT_AT_START})
+        write_atomic(os.path.join(run_dir, RECORD), json.dumps(result, indent=2, sort_keys=True))
+        write_tables(args, p, specs, argv)
+        keras.backend.clear_session()
+        gc.collect()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -311,7 +388,6 @@ def main(argv=None):
                         help="render the table and figure from the finished models; train nothing")
     args = parser.parse_args(argv)
     p = Protocol(steps=args.steps)
-    protocol = dataclasses.asdict(p)
     os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
     log_path = os.path.join(args.out, "disentanglement.log")
 
@@ -322,65 +398,9 @@ def main(argv=None):
             f.write(line + "\n")
 
     specs = [(reg, prior, seed) for seed in args.seeds for reg in args.regs for prior in PAIR]
-
-    def collect():
-        records = {}
-        for reg, prior, seed in specs:
-            record = read_json(os.path.join(args.out, "runs", f"{reg}-{prior}-seed{seed}", RECORD))
-            records[f"{reg}-{prior}-seed{seed}"] = (
-                record if record and record.get("protocol") == protocol else None)
-        return records
-
-    def write_tables():
-        records = collect()
-        stamp = provenance.stamp(argv=[sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
-        write_atomic(os.path.join(args.out, "disentanglement.md"),
-                     render(p, records, args.regs, args.seeds, stamp))
-        write_atomic(os.path.join(args.out, "disentanglement.json"), json.dumps(
-            {"protocol": protocol, "commit": provenance.COMMIT_AT_START, "stamp": stamp,
-             "records": records}, indent=2, sort_keys=True))
-
     if not args.table_only:
-        import keras
-
-        from tf_dpvae import data as data_lib
-        from tf_dpvae import training
-
-        log(f"protocol {protocol}; models {len(specs)}; commit {provenance.COMMIT_AT_START}")
-        classifier_dir = None
-        for index, (reg, prior, seed) in enumerate(specs, 1):
-            name = f"{reg}-{prior}-seed{seed}"
-            run_dir = os.path.join(args.out, "runs", name)
-            tag = f"[{index}/{len(specs)}] {name}"
-            record = read_json(os.path.join(run_dir, RECORD))
-            if record and record.get("protocol") == protocol:
-                log(f"{tag}: done already, skipped")
-                continue
-            config = configs(p, reg, seed)[prior]
-            splits = data_lib.load(config.data, seed)
-            if classifier_dir is None:
-                first = data_lib.load(configs(p, reg, args.seeds[0])[prior].data, args.seeds[0])
-                classifier_dir = ensure_classifier(p, args.out, first, log)
-            timing = table1.read_timing(run_dir)
-            step = table1.checkpoint_step(run_dir)
-            if step < p.steps:
-                log(f"{tag}: training from step {step} to {p.steps:,}")
-                t = time.perf_counter()
-                try:
-                    training.fit(config, run_dir, splits=splits, verbose=0, log=lambda m: None)
-                finally:
-                    timing["train_seconds"] += time.perf_counter() - t
-                    table1.write_timing(run_dir, timing)
-                log(f"{tag}: trained ({timing['train_seconds']:.0f} s in all)")
-            result = evaluate_model(p, run_dir, classifier_dir, lambda m: log(f"{tag}: {m}"))
-            result.update({"protocol": protocol, "reg": reg, "prior": prior, "seed": seed,
-                           "train_seconds": timing["train_seconds"],
-                           "commit": provenance.COMMIT_AT_START})
-            write_atomic(os.path.join(run_dir, RECORD), json.dumps(result, indent=2, sort_keys=True))
-            write_tables()
-            keras.backend.clear_session()
-            gc.collect()
-    write_tables()
+        run_models(args, p, specs, argv, log)
+    write_tables(args, p, specs, argv)
     write_figure(args.out, args.figure_reg, args.figure_seed, p, log)
     print(open(os.path.join(args.out, "disentanglement.md"), encoding="utf-8").read())
 

@@ -78,14 +78,14 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
+
 os.environ.setdefault("TQDM_DISABLE", "1")  # evaluate_run's progress bars
 ALLOCATOR_FROM_USER = os.environ.get("TF_CPU_ALLOCATOR_USE_BFC")
 # What python -m tf_dpvae.evaluate sets (see tf_dpvae/evaluate.py); TF_CPU_ALLOCATOR_USE_BFC=false in
 # the environment times TensorFlow's default CPU allocator instead.
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path.insert(0, ROOT)
+ROOT = provenance.ROOT
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -351,6 +351,7 @@ def main(argv=None):
         impls["before"] = load_revision(args.baseline, workdir)
     impls["after"] = {"aggregate_posterior": aggregate_posterior, "importance_nll": importance_nll}
     variants = list(impls)
+    print(provenance.stamp(None if argv is None else [__file__, *argv]), flush=True)
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores; TF_CPU_ALLOCATOR_USE_BFC="
           f"{os.environ['TF_CPU_ALLOCATOR_USE_BFC']}; baseline {args.baseline}; "
           f"sizes: num_samples {args.num_samples}, lp_pool {args.lp_pool}, skl_samples "

@@ -21,9 +21,8 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 
-import provenance  # noqa: E402
 
 COLUMNS = (("fd", "FD ↓"), ("lp_fd", "LP-FD ↓"), ("lp_fd_ratio", "LP/FD ↓"), ("skl", "sKL ↓"),
            ("kl_pq", "KL[p‖q] ↓"), ("nll", "IS-NLL ↓"), ("precision", "P ↑"), ("density", "D ↑"),

@@ -37,10 +37,7 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -217,8 +214,6 @@ def report(run_dir, samples=5000, seed=0, checkpoint="best", max_codes=20000, di
 
 
 def main(argv=None) -> int:
-    import provenance  # benchmarks/, on sys.path: the commit at the start
-
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dir")
     p.add_argument("--samples", type=int, default=5000, help="prior draws z0 ~ N(0, I)")

@@ -51,11 +51,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 
-import provenance  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 ROOT = provenance.ROOT
 TRAIN = ["--reg", "beta", "--num-examples", "200", "--batch-size", "40", "--epochs", "8",

@@ -29,9 +29,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
@@ -42,7 +40,6 @@ from tf_dpvae import training  # noqa: E402
 from tf_dpvae.config import RunConfig  # noqa: E402
 from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density  # noqa: E402
 
-import provenance  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
 
 THRESHOLD = 0.25  # standardized units; about 4× the data's own noise
 NUM_SAMPLES = 5000

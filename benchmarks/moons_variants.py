@@ -18,15 +18,12 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 from tf_dpvae import data as data_lib  # noqa: E402
 from tf_dpvae import training  # noqa: E402
 from tf_dpvae.config import RunConfig  # noqa: E402
 
 import moons  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
-import provenance  # noqa: E402
 
 
 def main(argv=None):

@@ -1,22 +1,30 @@
-"""The line every benchmark prints above its table: command, UTC date, commit and the machine's load,
-so that a number quoted in the README says when, where and at which commit it was measured."""
+"""What every benchmark script shares, imported first (``import provenance``: ``benchmarks/`` is first
+on ``sys.path`` when a script runs): the repository on ``sys.path`` (so ``tf_dpvae`` imports from this
+checkout), TensorFlow's C++ log quiet (``TF_CPP_MIN_LOG_LEVEL=3`` unless set), the commit, and the line
+every benchmark prints above its table (``stamp``): command, UTC date, commit and the machine's load,
+so that a number quoted in the README says when, where and at which commit it was measured.
+
+The commit is ``tf_dpvae.provenance.git_commit``'s, the one the experiments record: "+dirty" when
+tracked files (or untracked Python files) differ from it; here in its short form.
+"""
 
 from __future__ import annotations
 
 import datetime
 import os
-import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from tf_dpvae.provenance import git_commit  # noqa: E402  (ROOT is on sys.path now)
 
 
 def commit() -> str:
-    """The checkout's short commit, with "+dirty" when tracked files have uncommitted changes."""
-    def git(*args):
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout
-    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
+    """The checkout's short commit, with "+dirty" as ``tf_dpvae.provenance.git_commit`` defines it."""
+    return git_commit(ROOT, short=True)
 
 
 # The commit whose code the benchmark runs: read when the script starts (it imports this module at

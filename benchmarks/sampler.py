@@ -15,13 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -52,8 +49,6 @@ def time_batch(call, batch, seed, min_seconds=0.3):
 
 
 def main(argv=None):
-    import provenance  # benchmarks/, first on sys.path as a script: the commit at the start
-
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 64, 1024])

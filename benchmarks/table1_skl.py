@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
@@ -31,8 +28,6 @@ from tf_dpvae import files  # noqa: E402
 from tf_dpvae.evaluation import sampling  # noqa: E402
 from tf_dpvae.evaluation.run import restore_run, skl_terms, symmetric_kl_metric  # noqa: E402
 from tf_dpvae.experiments.protocol import model_name  # noqa: E402
-
-import provenance  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
 
 
 def run_terms(run_dir):

@@ -25,13 +25,9 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 import numpy as np  # noqa: E402
 
-import provenance  # noqa: E402
 
 TEMPERATURES = (1.0, 0.9, 0.8, 0.7, 0.5)
 

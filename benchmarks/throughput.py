@@ -25,7 +25,9 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import provenance  # first: this checkout on sys.path, quiet TF, the commit
+
+ROOT = provenance.ROOT
 # No column compares with the authors' PyTorch code: a ratio is only meaningful when both sides are
 # measured in the same run (shared/reference-code.md), and their code is not part of this repository.
 MODELS = {  # name: (arch, prior, reg, batch)
@@ -37,7 +39,6 @@ MODELS = {  # name: (arch, prior, reg, batch)
 
 
 def measure(args) -> dict:
-    sys.path.insert(0, ROOT)
     import numpy as np
     import tensorflow as tf
 
@@ -113,8 +114,6 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    import provenance  # benchmarks/, first on sys.path as a script: the commit at the start
-
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--onednn", choices=["0", "1", "both"], default="both")
     p.add_argument("--steps", type=int, default=20, help="timed steps per model per round")

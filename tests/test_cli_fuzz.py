@@ -477,24 +477,33 @@ def test_bad_input_is_exit_2_one_line_and_nothing_written(case, tmp_path, monkey
                                                           checkpoint_files):
     command, argv, env = CASES[case]
     world(tmp_path, checkpoint_files)
-    monkeypatch.chdir(tmp_path)   # where the default outputs would go
+    line = one_line_refusal(command, argv, tmp_path, monkeypatch, capfd, env)
+    assert EXPECTED.get(case, "") in line, line
+
+
+def one_line_refusal(command, argv, root, monkeypatch, capfd, env=None, resolve=resolve) -> str:
+    """Run ``command``'s ``main`` in-process on ``argv`` (after the command's ``PREFIX``, @-tokens
+    resolved in ``root`` by ``resolve``) from ``root``, with ``env`` set and no TF_CONFIG; assert exit status 2,
+    exactly one line on stderr (no traceback) and nothing written under ``root``; return the line.
+    The harness of this file's cases and of ``test_cli_fuzz_hostile``'s."""
+    monkeypatch.chdir(root)   # where the default outputs would go
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    for name, value in env.items():
+    for name, value in (env or {}).items():
         monkeypatch.setenv(name, value)
     main = importlib.import_module(MODULES[command]).main
     # a case that resumes a run gives its --config: the prefix's sizes would be other settings
     prefix = PREFIX.get(command, []) if "--config" not in argv else []
-    argv = [resolve(token, tmp_path) for token in prefix + argv]
+    argv = [resolve(token, root) for token in prefix + argv]
     capfd.readouterr()
-    before = snapshot(tmp_path)
+    before = snapshot(root)
     status = exit_status(main, argv)
     out, err = capfd.readouterr()
     lines = err.strip().splitlines()
     assert status == 2, (status, err[-3000:])
     assert len(lines) == 1, err[-3000:]
-    assert "Traceback" not in err and "error" in lines[0], err
-    assert snapshot(tmp_path) == before
-    assert EXPECTED.get(case, "") in lines[0], lines[0]
+    assert "Traceback" not in err and "error" in lines[0], err[-3000:]
+    assert snapshot(root) == before
+    return lines[0]
 
 
 SUBPROCESS_CASES = {

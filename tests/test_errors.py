@@ -11,9 +11,10 @@ def user_error_classes():
     from tf_dpvae import config, networks, runs
     from tf_dpvae.cli import features
     from tf_dpvae.datasets import base
-    from tf_dpvae.evaluation import classifier, frechet, inception, objectives, run
+    from tf_dpvae.evaluation import classifier, frechet, inception, run
     from tf_dpvae.experiments import protocol
     from tf_dpvae.export import savedmodel
+    from tf_dpvae.tuning import frechet_objectives as objectives
 
     return [config.ConfigError, base.DataError, networks.ArchitectureError, runs.RunError,
             savedmodel.ExportError, run.EvaluationError, objectives.ObjectiveError,

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tf_dpvae import explore, plots
+from tf_dpvae.evaluation import sampling
 from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density
 from tf_dpvae.evaluation.run import EvalSettings
 from tf_dpvae.model import build_model
@@ -56,7 +57,7 @@ def test_pockets_and_leaks_are_the_extremes_of_their_pools(models, train_points,
 
 def test_latent_paths_join_the_end_points_and_are_straight_in_z0(models, train_points):
     dp, normal = models["dp"], models["normal"]
-    means, log_vars = explore.encode_means(dp, train_points)
+    means, log_vars = sampling.encode(dp, train_points)
     z_a, z_b = np.array([-1.0, 0.5]), np.array([1.5, -0.25])
     paths = explore.latent_paths(dp, z_a, z_b, steps=7, means=means, log_vars=log_vars)
     flow, straight = paths["flow"]["z"], paths["straight"]["z"]

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tf_dpvae import training
 from tf_dpvae.config import ObjectiveConfig
+from tf_dpvae.datasets.base import DataError
 from tf_dpvae.export import savedmodel
 from tf_dpvae.export.__main__ import main as export_main
 from tf_dpvae.export.session import ServingSession, op_types
@@ -590,7 +591,7 @@ def test_export_of_a_run_whose_data_set_is_gone_uses_the_recorded_shape(tmp_path
     del record["example"]
     (run_dir / "config.json").write_text(json.dumps(record))
     assert runs.read_example(str(run_dir)) is None
-    with pytest.raises(savedmodel.ExportError, match="no such file"):
+    with pytest.raises(DataError, match="no such file"):   # the data module's own error
         savedmodel.export_run(str(run_dir), str(tmp_path / "models"))
 
 

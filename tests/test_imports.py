@@ -94,7 +94,7 @@ def test_the_walk_sees_known_edges():
     assert "tf_dpvae.config" in edges["tf_dpvae.cli.train"]
     assert "tf_dpvae.summaries" in edges["tf_dpvae.training"]
     assert "tf_dpvae.plots" in edges["tf_dpvae.summaries"]
-    assert "tf_dpvae.evaluation.frechet" in edges["tf_dpvae.evaluation.objectives"]
+    assert "tf_dpvae.evaluation.frechet" in edges["tf_dpvae.tuning.frechet_objectives"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
 
@@ -144,7 +144,7 @@ def test_nothing_in_the_library_imports_a_command():
 BELOW_EXPERIMENTS = ("tf_dpvae.config", "tf_dpvae.errors", "tf_dpvae.json_files", "tf_dpvae.runs",
                      "tf_dpvae.checkpoints", "tf_dpvae.data", "tf_dpvae.datasets", "tf_dpvae.networks",
                      "tf_dpvae.priors", "tf_dpvae.regularizers", "tf_dpvae.model", "tf_dpvae.training",
-                     "tf_dpvae.evaluation", "tf_dpvae.retrofitting", "tf_dpvae.post_hoc",
+                     "tf_dpvae.evaluation", "tf_dpvae.post_hoc",
                      "tf_dpvae.plots", "tf_dpvae.summaries", "tf_dpvae.export")
 
 
@@ -177,7 +177,7 @@ def test_the_experiments_import_tensorflow_only_in_the_cell():
     module that does): the command line builds and checks a table's request before TensorFlow
     loads. Function-level imports are not module level."""
     heavy = ("tensorflow", "keras", "tf_dpvae.training", "tf_dpvae.evaluation.run", "tf_dpvae.checkpoints",
-             "tf_dpvae.model", "tf_dpvae.plots", "tf_dpvae.retrofitting")
+             "tf_dpvae.model", "tf_dpvae.plots", "tf_dpvae.post_hoc")
     for path in sorted((ROOT / "experiments").glob("*.py")):
         if path.name == "cell.py":
             continue
@@ -186,3 +186,17 @@ def test_the_experiments_import_tensorflow_only_in_the_cell():
         names += [n.module or "" for n in top if isinstance(n, ast.ImportFrom)]
         names += [f"{n.module}.{a.name}" for n in top if isinstance(n, ast.ImportFrom) for a in n.names]
         assert not [m for m in names if _under(m, heavy)], path.name
+
+
+def test_post_hoc_priors_and_the_frechet_objectives_have_one_importer_each():
+    """The post-hoc priors are joined by the retrofit command and Table 1 only (nothing below imports
+    them: a retrofitted run is read through runs.load_run); the Fréchet tuning objectives by the
+    tuner's objective registry only (they load TensorFlow when chosen)."""
+    edges = graph()
+
+    def importers(prefix):
+        return {s for s, t in edges.items() if not _under(s, (prefix,)) and any(_under(x, (prefix,)) for x in t)}
+
+    assert "tf_dpvae.evaluation.sampling" in edges["tf_dpvae.post_hoc.retrofit"]
+    assert importers("tf_dpvae.post_hoc") == {"tf_dpvae.cli.retrofit", "tf_dpvae.experiments.table1"}
+    assert importers("tf_dpvae.tuning.frechet_objectives") == {"tf_dpvae.tuning.objectives"}

@@ -167,16 +167,16 @@ def test_frechet_objectives_need_the_evaluation_module(tmp_path, base_file, caps
     import sys
 
     import tf_dpvae
-    from tf_dpvae.evaluation import objectives
+    from tf_dpvae.tuning import frechet_objectives as objectives
 
-    # a build whose evaluation module lacks the objective
+    # a build whose Fréchet objectives module lacks the objective
     for name, function in (("fd", "frechet_distance_objective"), ("lp_fd", "low_posterior_fd_objective")):
         with monkeypatch.context() as m:
             m.delattr(objectives, function)
             assert tune.main(["--config", base_file, "--objective", name,
                               "--out", str(tmp_path / "s")]) == 2
         err = capsys.readouterr().err
-        assert f"objective {name!r} needs tf_dpvae.evaluation.objectives.{function}, which this build" in err
+        assert f"objective {name!r} needs tf_dpvae.tuning.frechet_objectives.{function}, which this build" in err
     # a build without the evaluation module at all
     monkeypatch.setitem(sys.modules, "tf_dpvae.evaluation", None)  # import fails
     monkeypatch.delattr(tf_dpvae, "evaluation")
@@ -292,8 +292,8 @@ def test_frechet_objectives_against_closed_forms(tmp_path, monkeypatch):
     import numpy as np
 
     from tf_dpvae.data import Splits
-    from tf_dpvae.evaluation import objectives
-    from tf_dpvae.evaluation.objectives import frechet_distance_objective, low_posterior_fd_objective
+    from tf_dpvae.tuning import frechet_objectives as objectives
+    from tf_dpvae.tuning.frechet_objectives import frechet_distance_objective, low_posterior_fd_objective
 
     rng = np.random.default_rng(0)
     # held-out ~ N((3, 0), I), samples ~ N(0, I): d² = ‖(3, 0)‖² = 9 up to sampling error

@@ -152,11 +152,11 @@ class Found:
                  else "none is intact")
         return f"{self.directory}: {'; '.join(parts)}; {using}"
 
-    def require(self, advice: str) -> None:
-        """Raise CheckpointError, ending in ``advice`` (what to do), if checkpoints exist but none
-        reads back whole."""
+    def require(self, advice: str, error: type = None) -> None:
+        """Raise ``error`` (default CheckpointError; a reader of runs passes ``runs.RunError``),
+        ending in ``advice`` (what to do), if checkpoints exist but none reads back whole."""
         if self.damaged and not self.latest:
-            raise CheckpointError(
+            raise (error or CheckpointError)(
                 f"{self.directory} holds checkpoints but none reads back whole ("
                 + ", ".join(f"{os.path.basename(p)}: {why}" for p, why in self.damaged)
                 + f"); {advice}")

@@ -36,9 +36,16 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def positive_int_problem(name: str, value) -> str | None:
+    """``NAME must be a positive integer, got V`` unless ``value`` is an integer ≥ 1 (a bool is not);
+    None when it is. For callers that return a problem instead of raising it."""
+    return None if _is_int(value) and value > 0 else f"{name} must be a positive integer, got {value!r}"
+
+
 def check_positive_int(name: str, value, error: type = UserError) -> None:
     """``value`` is an integer ≥ 1 (a bool is not), else ``NAME must be a positive integer, got V``."""
-    require(_is_int(value) and value > 0, f"{name} must be a positive integer, got {value!r}", error)
+    problem = positive_int_problem(name, value)
+    require(problem is None, problem, error)
 
 
 def check_seed(name: str, value, error: type = UserError) -> None:

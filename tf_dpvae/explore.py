@@ -21,7 +21,7 @@ import tensorflow as tf
 from tf_dpvae import divergences
 from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density, sample_aggregate_posterior
 from tf_dpvae.config import RunConfig
-from tf_dpvae.evaluation import posterior_samples
+from tf_dpvae.evaluation import sampling
 from tf_dpvae.evaluation.settings import EvalSettings
 from tf_dpvae.experiments.cell import Evaluated, train_and_evaluate_cell
 
@@ -51,13 +51,6 @@ def train_and_evaluate(config: RunConfig, run_dir: str, settings: EvalSettings,
     return train_and_evaluate_cell(config, settings, run_dir, splits=splits, tau=tau, log=log)
 
 
-def encode_means(model, x, batch: int = 2048):
-    """The posterior parameters of every example: x [N, ...] → (means [N, d], log_vars [N, d]), float64."""
-    parts = [model.encode(tf.constant(x[s:s + batch], tf.float32)) for s in range(0, len(x), batch)]
-    return (np.concatenate([m.numpy() for m, _ in parts]).astype(np.float64),
-            np.concatenate([v.numpy() for _, v in parts]).astype(np.float64))
-
-
 def _to_z0(model, z):
     """g(z) for the decoupled prior, z itself for the normal prior: [n, d] → [n, d] float64."""
     return model.prior.forward(tf.constant(z, tf.float32))[0].numpy().astype(np.float64)
@@ -82,10 +75,10 @@ def pockets_and_leaks(model, train, k: int = 5, pool: int = 5_000, seed: int = 0
       lowest score first; and ``means``, ``log_vars`` [N, d], ``z0_of_means`` [N, d] (g(μ)).
 
     Raises:
-      ValueError: ``k`` outside [1, pool] (``posterior_samples.lowest_indices``).
+      ValueError: ``k`` outside [1, pool] (``sampling.lowest_indices``).
     """
     if means is None or log_vars is None:
-        means, log_vars = encode_means(model, train)
+        means, log_vars = sampling.encode(model, train)
 
     def describe(z):
         z0 = _to_z0(model, z)
@@ -97,10 +90,10 @@ def pockets_and_leaks(model, train, k: int = 5, pool: int = 5_000, seed: int = 0
 
     prior_z, _ = model.prior.sample(pool, tf.constant([seed, 2], tf.int32))
     prior_z = prior_z.numpy().astype(np.float64)
-    low = posterior_samples.low_posterior_indices(
+    low = sampling.low_posterior_indices(
         aggregate_posterior_log_density(prior_z, means, log_vars), k)
     q_z, _ = sample_aggregate_posterior(means, log_vars, pool, np.random.default_rng(seed))
-    high = posterior_samples.high_posterior_indices(
+    high = sampling.high_posterior_indices(
         divergences.standard_normal_log_density(tf.constant(_to_z0(model, q_z))).numpy(), k)
     return {"low": describe(prior_z[low]), "high": describe(q_z[high]), "means": means,
             "log_vars": log_vars, "z0_of_means": _to_z0(model, means)}

@@ -13,8 +13,8 @@ import keras
 import tensorflow as tf
 
 from tf_dpvae import divergences
-from tf_dpvae.config import ConfigError, PostHocConfig, RunConfig
-from tf_dpvae.networks import ArchitectureError, Discriminator, make_encoder_decoder
+from tf_dpvae.config import PostHocConfig, RunConfig
+from tf_dpvae.networks import Discriminator, make_encoder_decoder
 from tf_dpvae.priors import make_prior
 from tf_dpvae.regularizers import FactorVAE, make_objective
 
@@ -444,12 +444,10 @@ def build_model(config: RunConfig, input_shape, total_steps: int | None = None,
         # variables; the prior's flow and the objective's layer are made under float32 (with the
         # latent, the KL and every loss term, see ``compute_terms``).
         keras.config.set_dtype_policy(compute)
-        try:
-            encoder, decoder = make_encoder_decoder(
-                m.arch, tuple(input_shape)[1:], m.latent_dim, m.hidden_units, m.hidden_layers,
-                m.conv_filters, m.conv_units)
-        except ArchitectureError as err:
-            raise ConfigError(str(err)) from None
+        # an architecture that does not fit the data raises networks.ArchitectureError (a UserError)
+        encoder, decoder = make_encoder_decoder(
+            m.arch, tuple(input_shape)[1:], m.latent_dim, m.hidden_units, m.hidden_layers,
+            m.conv_filters, m.conv_units)
         o = config.objective
         discriminator = (Discriminator(o.disc_units, o.disc_layers, name="discriminator")
                          if o.reg == "factor" else None)

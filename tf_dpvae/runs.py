@@ -154,10 +154,7 @@ def _intact(directory: str, log, advice: str = "train the run again") -> str | N
     from tf_dpvae import checkpoints
 
     found = checkpoints.find(directory)
-    try:
-        found.require(advice)
-    except checkpoints.CheckpointError as err:
-        raise RunError(str(err)) from None
+    found.require(advice, error=RunError)
     if found.notice() and log is not None:
         log(found.notice())
     return found.latest
@@ -197,9 +194,10 @@ def load_run(run_dir: str, input_shape=None, with_data: bool = False,
     (``read_example``), so the data set is loaded only for ``with_data`` (which returns it too) or
     for a run written before the record existed. A retrofitted run (``read_post_hoc``) gets the prior
     fitted after training in place of the one it was trained with. Raises ``RunError`` for a
-    directory that is not a run, has no checkpoint, whose data cannot be loaded, or whose checkpoint
-    does not fit the model. A damaged checkpoint is skipped for the newest intact one of its kind, and
-    ``log`` (a callable taking a line; default: stderr) hears so.
+    directory that is not a run, has no checkpoint, or whose checkpoint does not fit the model, and
+    the data's own ``DataError`` when the data set cannot be loaded. A damaged checkpoint is skipped
+    for the newest intact one of its kind, and ``log`` (a callable taking a line; default: stderr)
+    hears so.
     """
     import tensorflow as tf
 
@@ -222,10 +220,7 @@ def load_run(run_dir: str, input_shape=None, with_data: bool = False,
                            f"which the run does not store, so its data cannot be loaded; save the "
                            f"arrays with numpy.save('data.npy', x) and train with data='npz:data.npy' "
                            f"(or --dataset npz:data.npy) to evaluate or retrofit it")
-        try:
-            splits = data_lib.load(config.data, config.train.seed)
-        except data_lib.DataError as err:
-            raise RunError(str(err)) from None
+        splits = data_lib.load(config.data, config.train.seed)   # or its own DataError
         input_shape = splits.example_shape
     model = build_model(config, (None, *tuple(input_shape)),
                         post_hoc=post_hoc["settings"] if post_hoc else None)

@@ -37,13 +37,9 @@ class FeatureDataError(UserError):
 
 def load_npz(path):
     """(x_train, y_train, x_test, y_test) from an .npz of labelled arrays; images → float [n, H, W, C]."""
-    from tf_dpvae.datasets.base import DataError
     from tf_dpvae.datasets.local import check_npy_headers
 
-    try:   # sizes from the headers before any array is allocated (issue 26)
-        check_npy_headers(path, f"--npz {path!r}")
-    except DataError as err:
-        raise FeatureDataError(str(err)) from None
+    check_npy_headers(path, f"--npz {path!r}")   # sizes before any array is allocated (issue 26)
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = [f[k] for k in ("x_train", "y_train", "x_test", "y_test")]

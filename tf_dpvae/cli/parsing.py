@@ -13,7 +13,7 @@ import sys
 from typing import Callable
 
 from tf_dpvae import interrupts
-from tf_dpvae.errors import UserError
+from tf_dpvae.errors import SEED_LIMIT, UserError
 
 USAGE_ERROR = 2   # bad input: argparse's own status, and every UserError's
 
@@ -167,7 +167,7 @@ def seed_int(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {text!r}") from None
-    if not 0 <= value < 2 ** 31:
+    if not 0 <= value < SEED_LIMIT:   # errors.check_seed's range, as an argparse type
         raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**31), got {value}")
     return value
 

@@ -3,7 +3,7 @@
 
 Fits a prior to the codes of a trained normal-prior run, with its encoder and decoder frozen, and
 writes a new run directory that ``evaluate``, ``export`` and TensorBoard read like any other
-(``retrofitting.retrofit_run``). Thin by design: the flags are generated from ``PostHocConfig``'s
+(``post_hoc.retrofit.retrofit_run``). Thin by design: the flags are generated from ``PostHocConfig``'s
 field metadata (``flags``); a bad value exits with status 2 and one line, before TensorFlow loads
 where it can be seen without it, and always before anything is written.
 """
@@ -74,12 +74,12 @@ def retrofit(args: argparse.Namespace) -> int:
         raise ConfigError(problem)
 
     import_tensorflow_quietly()
-    from tf_dpvae import retrofitting  # TensorFlow loads only once the arguments are known good
+    from tf_dpvae.post_hoc import retrofit as post_hoc  # TensorFlow loads once the arguments are good
 
     with progress_bars(not args.no_progress):
-        result = retrofitting.retrofit_run(args.run_dir, settings, args.out,
-                                           log=lambda msg: print(msg, file=sys.stderr),
-                                           progress=not args.no_progress)
+        result = post_hoc.retrofit_run(args.run_dir, settings, args.out,
+                                       log=lambda msg: print(msg, file=sys.stderr),
+                                       progress=not args.no_progress)
     fit, out = result.record["fit"], result.out_dir
     s = result.settings
     prior = (f"Gaussian mixture, K = {s.components} ({fit['selected_by']})" if s.sampler == "gmm"

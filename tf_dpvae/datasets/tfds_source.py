@@ -101,6 +101,20 @@ def ensure_prepared(builder, name: str, download: bool, offline_hint: str) -> No
                         f"{offline_hint}") from None
 
 
+def _image_shape(name: str, features) -> tuple:
+    """The shape of the data set's 'image' feature (H and W None for varying sizes), or DataError
+    unless it has one of uint8 with 1 or 3 channels."""
+    if "image" not in features:
+        raise DataError(f"TFDS dataset {name!r} has no 'image' feature (features: "
+                        f"{', '.join(sorted(features.keys()))}); only image data sets are supported")
+    image_feature = features["image"]
+    shape = tuple(image_feature.shape)
+    if image_feature.dtype != tf.uint8 or len(shape) != 3 or shape[-1] not in (1, 3):
+        raise DataError(f"TFDS dataset {name!r}: images must be uint8 with 1 or 3 channels; got "
+                        f"{image_feature.dtype.name} {shape}")
+    return shape
+
+
 def load_tfds(name: str, config: DataConfig, seed: int, accepted: str) -> Splits:
     """The TFDS image data set ``name`` as ``Splits`` (see the module docstring)."""
     tfds = _import_tfds()
@@ -111,14 +125,7 @@ def load_tfds(name: str, config: DataConfig, seed: int, accepted: str) -> Splits
     ensure_prepared(builder, name, config.download, OFFLINE_HINT)
 
     features = builder.info.features
-    if "image" not in features:
-        raise DataError(f"TFDS dataset {name!r} has no 'image' feature (features: "
-                        f"{', '.join(sorted(features.keys()))}); only image data sets are supported")
-    image_feature = features["image"]
-    shape = tuple(image_feature.shape)
-    if image_feature.dtype != tf.uint8 or len(shape) != 3 or shape[-1] not in (1, 3):
-        raise DataError(f"TFDS dataset {name!r}: images must be uint8 with 1 or 3 channels; got "
-                        f"{image_feature.dtype.name} {shape}")
+    shape = _image_shape(name, features)
     preset = PRESETS.get(name.split(":")[0].split("/")[0], {})
     size = config.image_size or preset.get("size", 0)
     crop = preset.get("crop", 0)

@@ -119,10 +119,7 @@ def inception_network(settings: EvalSettings, example_shape, data_name):
                               f"examples of shape {example_shape}")
     from tf_dpvae.evaluation import inception
 
-    try:
-        network = inception.load_inception(settings.inception_weights)
-    except inception.InceptionError as err:
-        raise EvaluationError(str(err)) from None
+    network = inception.load_inception(settings.inception_weights)   # or its own InceptionError
     # "fid" only for TF-FID's Inception graph; Keras's InceptionV3 weights get their own key
     return (inception.feature_extractor(network), inception.metric_name(network),
             inception.describe(network))

@@ -36,8 +36,8 @@ from tf_dpvae import data as data_lib
 from tf_dpvae import locks, plots, runs
 from tf_dpvae.aggregate_posterior import sample_aggregate_posterior
 from tf_dpvae.config import RunConfig
-from tf_dpvae.evaluation import (embeddings, frechet, importance_nll, leakage, posterior_samples, prdc,
-                                 sampling, symmetric_kl)
+from tf_dpvae.evaluation import (embeddings, frechet, importance_nll, leakage, prdc, sampling,
+                                 symmetric_kl)
 from tf_dpvae.evaluation import feature_networks
 from tf_dpvae.evaluation.feature_networks import digest, inception_key, reference_features, resolve_features
 from tf_dpvae.evaluation.settings import (DEFAULT_TAUS, EVAL_LIMITS, EvalSettings,  # noqa: F401
@@ -59,13 +59,10 @@ def restore_run(run_dir: str, checkpoint: str = "best") -> Restored:
     """Rebuild the model a run's ``config.json`` describes, load its best (default) or latest
     checkpoint and its data.
 
-    Raises EvaluationError if ``run_dir`` is not a run, has no checkpoint, or the checkpoint does not
-    fit the model (``runs.load_run``).
+    Raises ``runs.RunError`` if ``run_dir`` is not a run, has no checkpoint, or the checkpoint does
+    not fit the model, and ``DataError`` if its data cannot be loaded (``runs.load_run``).
     """
-    try:
-        run = runs.load_run(run_dir, with_data=True, checkpoint=checkpoint)
-    except runs.RunError as err:
-        raise EvaluationError(str(err)) from None
+    run = runs.load_run(run_dir, with_data=True, checkpoint=checkpoint)
     return Restored(run.config, run.model, run.checkpoint, run.step, run.splits,
                     run.checkpoint_kind, run.post_hoc)
 
@@ -269,7 +266,7 @@ def figure_arrays(model, means, log_vars, held_out, generated, lp: sampling.LowP
     hp_pool_z, _ = sample_aggregate_posterior(means, log_vars, s.num_samples,
                                               np.random.default_rng(seeds["hp_pool_numpy"]))
     shown = min(s.figure_samples, s.num_samples)
-    hp_z = hp_pool_z[posterior_samples.high_posterior_indices(
+    hp_z = hp_pool_z[sampling.high_posterior_indices(
         sampling.log_prior_h(model, hp_pool_z), shown)]
     arrays: dict = {"data": held_out if vector_2d else None}
     drawable = vector_2d or held_out.ndim == 4

@@ -12,7 +12,7 @@ import math
 import os
 
 from tf_dpvae.config import CHECKPOINT_CHOICES, flag
-from tf_dpvae.errors import UserError
+from tf_dpvae.errors import UserError, check_positive_int, check_seed, require
 from tf_dpvae.evaluation.disentanglement import METRICS as DISENTANGLEMENT_METRICS  # no TensorFlow
 
 DEFAULT_TAUS = (-90.0, -70.0, -50.0, -30.0, -20.0, -10.0, -6.0, -4.0, -3.0, -2.0, -1.0)
@@ -78,35 +78,28 @@ class EvalSettings:
                                      parse="positive_int")
 
     def __post_init__(self):
-        for name in ("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples",
-                     "nearest_k", "figure_samples", "marked"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise EvaluationError(f"{name.replace('_', '-')} must be a positive integer, "
-                                      f"got {value!r}")
+        def positive(names):
+            for name in names:
+                check_positive_int(name.replace("_", "-"), getattr(self, name), EvaluationError)
+
+        positive(("num_samples", "lp_pool", "skl_samples", "is_samples", "nll_examples", "nearest_k",
+                  "figure_samples", "marked"))
         for name, high in EVAL_LIMITS.items():
             value = getattr(self, name)
-            if value > high:
-                raise EvaluationError(f"{name.replace('_', '-')} must be at most {high:,}, got "
-                                      f"{value:,}")
-        if self.num_samples < 2 or self.skl_samples < 2:
-            raise EvaluationError("num-samples and skl-samples must be at least 2 (a covariance and a "
-                                  "standard error need two points)")
-        if not (isinstance(self.seed, int) and 0 <= self.seed < 2 ** 31):
-            raise EvaluationError(f"seed must be an integer in [0, 2**31), got {self.seed!r}")
-        if self.checkpoint not in ("best", "latest"):
-            raise EvaluationError(f"checkpoint must be 'best' or 'latest', got {self.checkpoint!r}")
-        if not self.taus or not all(math.isfinite(t) for t in self.taus):
-            raise EvaluationError(f"taus must be finite numbers, got {self.taus!r}")
+            require(value <= high, f"{name.replace('_', '-')} must be at most {high:,}, got {value:,}",
+                    EvaluationError)
+        require(self.num_samples >= 2 and self.skl_samples >= 2, "num-samples and skl-samples must be "
+                "at least 2 (a covariance and a standard error need two points)", EvaluationError)
+        check_seed("seed", self.seed, EvaluationError)
+        require(self.checkpoint in CHECKPOINT_CHOICES,
+                f"checkpoint must be 'best' or 'latest', got {self.checkpoint!r}", EvaluationError)
+        require(bool(self.taus) and all(math.isfinite(t) for t in self.taus),
+                f"taus must be finite numbers, got {self.taus!r}", EvaluationError)
         unknown = [m for m in self.disentanglement if m not in DISENTANGLEMENT_METRICS]
         if unknown:
             raise EvaluationError(f"unknown disentanglement metric {unknown[0]!r}; accepted: "
                                   f"{', '.join(DISENTANGLEMENT_METRICS)}")
-        for name in ("disentanglement_train", "disentanglement_test"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise EvaluationError(f"{name.replace('_', '-')} must be a positive integer, "
-                                      f"got {value!r}")
+        positive(("disentanglement_train", "disentanglement_test"))
 
 
 @dataclasses.dataclass(frozen=True)

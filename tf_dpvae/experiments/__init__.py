@@ -14,7 +14,7 @@
     cell.py         ``train_and_evaluate_cell``: train, evaluate, write eval/ (TensorFlow)
     table1.py       the runner: ``reproduce_table1``, ``tabulate`` (``--table-only``)
 
-Layer: above ``training``, ``evaluation`` and ``retrofitting`` (a cell joins them), below the
+Layer: above ``training``, ``evaluation`` and ``post_hoc`` (a cell joins them), below the
 command line (``cli/reproduce.py``), ``explore`` and ``benchmarks/``. Every module but ``cell`` and
 the runner's functions imports no TensorFlow, so that the command line checks a request before
 TensorFlow loads. The names below are the ones notebooks use.

@@ -22,7 +22,7 @@ from tf_dpvae.errors import UserError
 from tf_dpvae.evaluation.settings import EvalSettings  # no TensorFlow
 from tf_dpvae.errors import check_positive_int
 from tf_dpvae.model_names import MODEL_NAMES, PAIR, POST_HOC_NAMES, model_name  # noqa: F401
-# Priors fitted after training to the normal-prior model's codes (issue 12; ``retrofitting``): rows
+# Priors fitted after training to the normal-prior model's codes (issue 12; ``post_hoc``): rows
 # beside each pair unless the request leaves them out. Their run is <reg>-<key>-seed<k>.
 POST_HOC = tuple(POST_HOC_NAMES)
 

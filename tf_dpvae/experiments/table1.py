@@ -173,7 +173,7 @@ def _start(request: Request, log: Callable[[str], None]) -> _Invocation:
 def _prepare(run: _Invocation, reg: str, prior: str, seed: int, tag: str, why: str):
     """Fit a post-hoc row's prior, or say how a pair's model will be trained; returns (config to
     train or None, what the model's status will say)."""
-    from tf_dpvae import retrofitting
+    from tf_dpvae.post_hoc import retrofit
 
     p, request, say = run.request.protocol, run.request, run.say
     run_dir = request.run_dir(reg, prior, seed)
@@ -181,13 +181,12 @@ def _prepare(run: _Invocation, reg: str, prior: str, seed: int, tag: str, why: s
     if prior in POST_HOC and step != p.steps:
         source = request.run_dir(reg, "normal", seed)
         if checkpoint_step(source) != p.steps:
-            raise retrofitting.RetrofitError(
+            raise retrofit.RetrofitError(
                 f"its normal-prior model {source!r} is not trained to step {p.steps}")
         say(f"{tag}: fitting the {POST_HOC_NAMES[prior]} to the codes of {source}")
         timing, t = read_timing(run_dir), time.perf_counter()
-        retrofitting.retrofit_run(source, post_hoc_settings(p, prior, seed), run_dir,
-                                  log=lambda msg: say(f"{tag}: {msg}"), progress=False,
-                                  overwrite=True)
+        retrofit.retrofit_run(source, post_hoc_settings(p, prior, seed), run_dir,
+                              log=lambda msg: say(f"{tag}: {msg}"), progress=False, overwrite=True)
         timing["train_seconds"] = time.perf_counter() - t
         write_timing(run_dir, timing)
         hparams.write_trial_hparams(run_dir, reg, prior, seed, p.dataset, p.latent_dim)
@@ -210,8 +209,11 @@ def _model(run: _Invocation, reg: str, prior: str, seed: int, tag: str) -> None:
     """Train or fit, then evaluate, one model of the table (skipped when done); its status."""
     import keras
 
-    from tf_dpvae import retrofitting, training
+    from tf_dpvae import training
+    from tf_dpvae.datasets.base import DataError
     from tf_dpvae.evaluation import run as eval_run
+    from tf_dpvae.evaluation.inception import InceptionError
+    from tf_dpvae.post_hoc import retrofit
     from tf_dpvae.experiments.cell import train_and_evaluate_cell
 
     p, name = run.request.protocol, run_name(reg, prior, seed)
@@ -233,8 +235,9 @@ def _model(run: _Invocation, reg: str, prior: str, seed: int, tag: str) -> None:
         say(f"{tag}: evaluated in {cell.timing['eval_seconds']:.0f} s: " + ", ".join(
             f"{k} {fmt(cell.values[k])}" for k in METRICS if cell.values.get(k) is not None))
         del cell
-    except (training.TrainingDiverged, eval_run.EvaluationError, retrofitting.RetrofitError,
-            FloatingPointError) as err:
+    # one model's failure (its run, its evaluation or its retrofit), raised by the module that found it
+    except (training.TrainingDiverged, eval_run.EvaluationError, retrofit.RetrofitError, runs.RunError,
+            DataError, InceptionError, FloatingPointError) as err:
         run.status[name] = f"failed: {err}"
         say(f"{tag}: FAILED: {err}")
     finally:

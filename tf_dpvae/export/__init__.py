@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from tf_dpvae import runs  # no TensorFlow
+from tf_dpvae.errors import positive_int_problem
 
 # The largest num_samples a request may ask for, unless chosen otherwise at export. It bounds the memory
 # one request can take: max_samples · prod(example shape) floats (10,000 × 64×64×3 ≈ 0.5 GB).
@@ -73,8 +74,9 @@ MAX_MAX_SAMPLES = 2 ** 31 - 1
 
 
 def max_samples_problem(max_samples) -> str | None:
-    if not isinstance(max_samples, int) or isinstance(max_samples, bool) or max_samples < 1:
-        return f"max-samples must be a positive integer, got {max_samples!r}"
+    problem = positive_int_problem("max-samples", max_samples)
+    if problem:
+        return problem
     if max_samples > MAX_MAX_SAMPLES:
         return (f"max-samples must be at most {MAX_MAX_SAMPLES:,} (2**31 - 1: num_samples is an int32 "
                 f"in the serving signatures), got {max_samples:,}")

@@ -91,15 +91,13 @@ def restore(run_dir: str, input_shape=None, checkpoint: str = "best") -> runs.Lo
         recorded in ``config.json`` (the data set is loaded only for a run without the record).
 
     Raises:
-      ExportError: no run directory, no ``config.json``, no checkpoint, or one that does not fit.
+      ExportError: no run directory. ``runs.RunError`` (no ``config.json``, no checkpoint, or one
+        that does not fit) and ``DataError`` (the data set, when it must be loaded) as raised.
     """
     problem = run_dir_problem(run_dir)
     if problem:
         raise ExportError(problem)
-    try:
-        return runs.load_run(run_dir, input_shape, checkpoint=checkpoint)
-    except runs.RunError as err:
-        raise ExportError(str(err)) from None
+    return runs.load_run(run_dir, input_shape, checkpoint=checkpoint)
 
 
 def write_version(write, out: str) -> tuple[str, int]:

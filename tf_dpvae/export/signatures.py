@@ -119,6 +119,35 @@ def _checked(checks, *tensors):
     return out if len(out) > 1 else out[0]
 
 
+def _sample_endpoint(model, max_samples: int, has_z0: bool):
+    """The ``sample`` signature's function: num_samples [] int32, seed [2] int32, temperature []
+    float32 → images, z (and z0 for the decoupled prior), each input checked before anything runs."""
+
+    def sample(num_samples, seed, temperature):
+        checks = [check_shape(num_samples, (), "num_samples"), check_shape(seed, (2,), "seed"),
+                  check_shape(temperature, (), "temperature")]
+        with tf.control_dependencies(checks):  # the value checks assume the shapes are right
+            n = tf.reshape(num_samples, [])
+            t = tf.reshape(temperature, [])
+            checks.append(tf.debugging.Assert(
+                tf.logical_and(n >= 1, n <= max_samples),
+                [f"num_samples must be an integer in [1, {max_samples}] (the limit chosen at "
+                 f"export); got", n], name="check_num_samples"))
+            checks.append(tf.debugging.Assert(
+                tf.logical_and(tf.math.is_finite(t),
+                               tf.logical_and(t >= 0.0, t <= MAX_TEMPERATURE)),
+                [f"temperature must be a finite number >= 0 and <= {MAX_TEMPERATURE:g}; got", t],
+                name="check_temperature"))
+        n, seed, t = _checked(checks, n, seed, t)
+        drawn = model.sample(n, seed, t)
+        out = {"images": drawn["images"], "z": drawn["z"]}
+        if has_z0:
+            out["z0"] = drawn["z0"]
+        return finite_outputs(out)
+
+    return sample
+
+
 def build_archive(model, max_samples: int = DEFAULT_MAX_SAMPLES) -> keras.export.ExportArchive:
     """An ``ExportArchive`` with every signature of the module docstring, ``sample`` first (so it is
     also ``serving_default``).
@@ -142,27 +171,7 @@ def build_archive(model, max_samples: int = DEFAULT_MAX_SAMPLES) -> keras.export
     images_shape = (None, *example_shape)
     z_shape = (None, latent_dim)
 
-    def sample(num_samples, seed, temperature):
-        checks = [check_shape(num_samples, (), "num_samples"), check_shape(seed, (2,), "seed"),
-                  check_shape(temperature, (), "temperature")]
-        with tf.control_dependencies(checks):  # the value checks assume the shapes are right
-            n = tf.reshape(num_samples, [])
-            t = tf.reshape(temperature, [])
-            checks.append(tf.debugging.Assert(
-                tf.logical_and(n >= 1, n <= max_samples),
-                [f"num_samples must be an integer in [1, {max_samples}] (the limit chosen at "
-                 f"export); got", n], name="check_num_samples"))
-            checks.append(tf.debugging.Assert(
-                tf.logical_and(tf.math.is_finite(t),
-                               tf.logical_and(t >= 0.0, t <= MAX_TEMPERATURE)),
-                [f"temperature must be a finite number >= 0 and <= {MAX_TEMPERATURE:g}; got", t],
-                name="check_temperature"))
-        n, seed, t = _checked(checks, n, seed, t)
-        drawn = model.sample(n, seed, t)
-        out = {"images": drawn["images"], "z": drawn["z"]}
-        if has_z0:
-            out["z0"] = drawn["z0"]
-        return finite_outputs(out)
+    sample = _sample_endpoint(model, max_samples, has_z0)
 
     def encode(images):
         images = _checked(check_batch(images, images_shape, "images"), images)

@@ -5,6 +5,8 @@ One module per job; this package re-exports what the tune command and the tests 
     space        tunable settings, validated entries (ranges, value lists), the default space, the
                  --space file and the --range/--values flags
     objectives   what trials are ranked by (val_loss, val_nelbo, fd, lp_fd): the OBJECTIVES registry
+    frechet_objectives   fd and lp_fd: Fréchet distances of a trial's samples (TensorFlow; loaded
+                 only when chosen)
     settings     SearchSettings (make_settings), the search directory's resume check, a trial's config
     tuners       the TUNERS registry (random, hyperband, bayesian) with each one's budget; make_tuner
     hypermodel   DPVAEHyperModel: builds and trains a trial with ``training``'s own helpers

@@ -1,6 +1,10 @@
 """What trials are ranked by: the registry ``OBJECTIVES`` (the tune command's ``--objective``
 choices). ``val_loss`` and ``val_nelbo`` come from Keras's logs; ``fd`` and ``lp_fd`` are the
-Fréchet objectives of ``tf_dpvae.evaluation.objectives``, imported only when chosen."""
+Fréchet objectives of ``frechet_objectives``, imported only when chosen (they load TensorFlow and
+``tf_dpvae.evaluation``).
+
+"Objective" means here what a trial is ranked by; the training loss's terms are
+``regularizers.Objective``."""
 
 from __future__ import annotations
 
@@ -28,10 +32,11 @@ BUILTIN_OBJECTIVES = ("val_loss", "val_nelbo")   # computed from Keras's logs: a
 
 
 def _frechet_objective(name: str, description: str, low_posterior: bool) -> TuningObjective:
-    """A Fréchet objective of ``evaluation.objectives``, imported only when it is chosen; a
+    """A Fréchet objective of ``frechet_objectives``, imported only when it is chosen; a
     ConfigError naming what is missing if this installation lacks it."""
     try:
-        from tf_dpvae.evaluation import objectives
+        import tf_dpvae.evaluation  # noqa: F401 - what the Fréchet objectives are built on
+        from tf_dpvae.tuning import frechet_objectives as objectives
     except ImportError:
         raise ConfigError(f"objective {name!r} needs tf_dpvae.evaluation (not installed in this "
                           f"build); accepted here: {', '.join(BUILTIN_OBJECTIVES)}") from None
@@ -39,8 +44,8 @@ def _frechet_objective(name: str, description: str, low_posterior: bool) -> Tuni
         compute = (objectives.low_posterior_fd_objective if low_posterior
                    else objectives.frechet_distance_objective)
     except AttributeError as err:
-        raise ConfigError(f"objective {name!r} needs tf_dpvae.evaluation.objectives.{err.name}, "
-                          f"which this build's evaluation module does not provide") from None
+        raise ConfigError(f"objective {name!r} needs tf_dpvae.tuning.frechet_objectives.{err.name}, "
+                          f"which this build does not provide") from None
     return TuningObjective(name, "min", description, compute, objectives.check)
 
 

@@ -9,6 +9,7 @@ import os
 from typing import Any, Mapping
 
 from tf_dpvae.config import ConfigError, RunConfig
+from tf_dpvae.errors import check_positive_int
 from tf_dpvae.tuning.objectives import get_objective
 from tf_dpvae.tuning.space import PARAMETERS, SearchSpace, make_space
 from tf_dpvae.tuning.tuners import TUNERS
@@ -36,8 +37,7 @@ def make_settings(base: RunConfig, tuner: str, objective: str, max_trials: int,
     if tuner not in TUNERS:
         raise ConfigError(f"unknown tuner {tuner!r}; accepted: {', '.join(TUNERS)}")
     get_objective(objective)
-    if not (isinstance(max_trials, int) and not isinstance(max_trials, bool) and max_trials > 0):
-        raise ConfigError(f"max-trials must be a positive integer, got {max_trials!r}")
+    check_positive_int("max-trials", max_trials, ConfigError)
     if tuner == "hyperband" and base.train.epochs < 2:
         raise ConfigError(f"the hyperband tuner needs --epochs >= 2 (it trains trials for a growing "
                           f"number of epochs), got {base.train.epochs}")

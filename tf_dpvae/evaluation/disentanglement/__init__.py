@@ -5,7 +5,7 @@ with the protocols and default sizes of disentanglement_lib (Locatello et al. 20
     factor_vae  FactorVAE score: majority-vote classifier on the least-variable normalized code
     dci         disentanglement, completeness, informativeness from gradient-boosted trees
     sap         SAP: gap between the two codes that best predict each factor (linear SVM, or R²)
-    sampling    the shared error, input checks and (codes, factors) sampling from a factor source
+    factor_codes  the shared error, input checks and (codes, factors) pairs drawn from a factor source
 
 ``disentanglement_scores(represent, source, seed)`` computes all four for one representation function
 (observations → codes, e.g. a VAE's encoder means) on a factor source (``datasets.factors``;
@@ -23,8 +23,8 @@ from tf_dpvae.evaluation.disentanglement import dci as dci_lib
 from tf_dpvae.evaluation.disentanglement import factor_vae as factor_vae_lib
 from tf_dpvae.evaluation.disentanglement import mig as mig_lib
 from tf_dpvae.evaluation.disentanglement import sap as sap_lib
-from tf_dpvae.evaluation.disentanglement.sampling import (DisentanglementError, check_count,
-                                                          check_source, sample_codes)
+from tf_dpvae.evaluation.disentanglement.factor_codes import (DisentanglementError, check_count, check_source,
+                                                              sample_codes)
 
 METRICS = ("mig", "factor_vae", "dci", "sap")
 
@@ -93,31 +93,38 @@ def disentanglement_scores(represent, source, seed: int = 0, *, metrics=METRICS,
                                    f"got {dci_estimator!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise DisentanglementError(f"seed must be a non-negative integer, got {seed!r}")
+    out, seconds = _scores(represent, source, seed, metrics, settings, dci_alpha)
+    return {**out, "scores": headline(out), "settings": settings, "seconds": seconds}
+
+
+def _scores(represent, source, seed, metrics, s: dict, dci_alpha) -> tuple[dict, dict]:
+    """(results per metric, seconds per metric and for "sampling") of ``disentanglement_scores``,
+    with its checked sizes ``s``: the shared training and test samples, then each metric."""
     out, seconds = {}, {}
     if any(m in metrics for m in ("mig", "dci", "sap")):
         t = time.perf_counter()
         rng = np.random.default_rng(seed)
-        train = sample_codes(source, represent, num_train, rng, batch_size)
-        test = sample_codes(source, represent, num_test, rng, batch_size) \
-            if ("dci" in metrics or ("sap" in metrics and not sap_continuous)) else (None, None)
+        train = sample_codes(source, represent, s["num_train"], rng, s["batch_size"])
+        test = sample_codes(source, represent, s["num_test"], rng, s["batch_size"]) \
+            if ("dci" in metrics or ("sap" in metrics and not s["sap_continuous"])) else (None, None)
         seconds["sampling"] = time.perf_counter() - t
     for name in metrics:
         t = time.perf_counter()
         if name == "mig":
-            out["mig"] = mig_lib.mutual_information_gap(*train, num_bins=num_bins)
+            out["mig"] = mig_lib.mutual_information_gap(*train, num_bins=s["num_bins"])
         elif name == "dci":
-            out["dci"] = dci_lib.dci(*train, *test, seed=seed, estimator=dci_estimator,
+            out["dci"] = dci_lib.dci(*train, *test, seed=seed, estimator=s["dci_estimator"],
                                      alpha=dci_alpha)
         elif name == "sap":
-            out["sap"] = sap_lib.sap(*train, *test, continuous=sap_continuous)
+            out["sap"] = sap_lib.sap(*train, *test, continuous=s["sap_continuous"])
         else:
             out["factor_vae"] = factor_vae_lib.compute_factor_vae(
-                source, represent, seed + 1, batch_size=factor_vae_batch_size,
-                num_train=factor_vae_train, num_eval=factor_vae_eval,
-                num_variance_estimate=factor_vae_variance, prune_threshold=prune_threshold,
-                encode_batch=batch_size)
+                source, represent, seed + 1, batch_size=s["factor_vae_batch_size"],
+                num_train=s["factor_vae_train"], num_eval=s["factor_vae_eval"],
+                num_variance_estimate=s["factor_vae_variance"], prune_threshold=s["prune_threshold"],
+                encode_batch=s["batch_size"])
         seconds[name] = time.perf_counter() - t
-    return {**out, "scores": headline(out), "settings": settings, "seconds": seconds}
+    return out, seconds
 
 
 def headline(results: dict) -> dict:

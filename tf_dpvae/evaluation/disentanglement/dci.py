@@ -29,8 +29,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.stats
 
-from tf_dpvae.evaluation.disentanglement.sampling import (DisentanglementError, check_codes,
-                                                          check_count, sample_codes)
+from tf_dpvae.evaluation.disentanglement.factor_codes import (DisentanglementError, check_codes, check_count,
+                                                              sample_codes)
 
 NUM_TRAIN = 10_000
 NUM_TEST = 5_000

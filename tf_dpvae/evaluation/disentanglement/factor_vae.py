@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf_dpvae.evaluation.disentanglement.sampling import (DisentanglementError, check_count,
-                                                          check_source, represent_in_batches)
+from tf_dpvae.evaluation.disentanglement.factor_codes import (DisentanglementError, check_count, check_source,
+                                                              represent_in_batches)
 
 BATCH_SIZE = 64
 NUM_TRAIN = 10_000

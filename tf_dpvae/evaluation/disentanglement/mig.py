@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import sklearn.metrics
 
-from tf_dpvae.evaluation.disentanglement.sampling import (DisentanglementError, check_codes,
-                                                          check_count, sample_codes)
+from tf_dpvae.evaluation.disentanglement.factor_codes import (DisentanglementError, check_codes, check_count,
+                                                              sample_codes)
 
 NUM_TRAIN = 10_000
 NUM_BINS = 20

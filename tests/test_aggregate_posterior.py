@@ -1,5 +1,5 @@
-"""Aggregate posterior, low/high-posterior selection and sKL against hand answers (the leakage score:
-test_evaluation_leakage.py)."""
+"""tf_dpvae.aggregate_posterior: the exact log q(z) (TensorFlow and NumPy, near and far points), sampling
+q(z), and the per-dimension KL, against hand answers."""
 
 import math
 
@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from tf_dpvae import plots
 from tf_dpvae import aggregate_posterior as ap
-from tf_dpvae.evaluation import posterior_samples, symmetric_kl
+from tf_dpvae import plots
 
 
 def mixture_log_density(points, means, log_vars):
@@ -92,79 +91,6 @@ def test_sampling_q_gives_its_moments():
     np.testing.assert_allclose(z.mean(0), [0.0, 0.5], atol=0.05)
     # var of a two-component mixture: mean of variances + variance of means
     np.testing.assert_allclose(z.var(0), [0.25 + 4.0, 2.5 + 0.25], rtol=0.05)
-
-
-def test_low_posterior_ranking_finds_the_planted_low_density_points():
-    """q is a two-component mixture at ±3; 'prior' samples include 5 planted points at the origin
-    and far out, where q is tiny: they must be exactly the 5 lowest."""
-    rng = np.random.default_rng(2)
-    means = np.array([[-3.0, 0.0], [3.0, 0.0]])
-    log_vars = np.log(np.full((2, 2), 0.3))
-    typical = means[rng.integers(0, 2, 200)] + rng.normal(size=(200, 2)) * 0.3
-    planted = np.array([[0.0, 0.0], [0.0, 1.5], [0.0, -1.5], [-6.5, 2.0], [6.5, -2.0]])
-    points = np.concatenate([typical[:100], planted, typical[100:]])
-    log_q = ap.aggregate_posterior_log_density(points, means, log_vars)
-    chosen = posterior_samples.low_posterior_indices(log_q, 5)
-    assert sorted(chosen) == list(range(100, 105))
-    assert np.all(np.diff(log_q[chosen]) >= 0)  # lowest first
-
-
-def test_high_posterior_ranking_and_argument_checks():
-    log_prior = np.array([-1.0, -30.0, -2.0, -15.0, -3.0])
-    np.testing.assert_array_equal(posterior_samples.high_posterior_indices(log_prior, 2), [1, 3])
-    with pytest.raises(ValueError, match="k must be"):
-        posterior_samples.lowest_indices(log_prior, 0)
-    with pytest.raises(ValueError, match="NaN"):
-        posterior_samples.lowest_indices([0.0, np.nan], 1)
-
-
-def standard_normal_log_density(z):
-    return scipy.stats.norm.logpdf(z).sum(axis=1)
-
-
-def test_symmetric_kl_is_zero_when_q_equals_p():
-    rng = np.random.default_rng(3)
-    zp, zq = rng.normal(size=(500, 2)), rng.normal(size=(500, 2))
-    one = (np.zeros((1, 2)), np.zeros((1, 2)))  # q = a one-component mixture equal to N(0, I)
-    result = symmetric_kl.symmetric_kl(standard_normal_log_density(zp),
-                                       ap.aggregate_posterior_log_density(zp, *one),
-                                       standard_normal_log_density(zq),
-                                       ap.aggregate_posterior_log_density(zq, *one))
-    assert abs(result["skl"]) < 1e-9 and result["skl_se"] < 1e-9
-
-
-def test_symmetric_kl_matches_the_closed_form_for_two_gaussians():
-    rng = np.random.default_rng(4)
-    mu, var = np.array([0.8, -0.5]), np.array([0.5, 2.0])
-    n = 5000
-    zp = rng.normal(size=(n, 2))
-    zq = mu + np.sqrt(var) * rng.normal(size=(n, 2))
-    q = (mu[None], np.log(var)[None])
-    result = symmetric_kl.symmetric_kl(standard_normal_log_density(zp),
-                                       ap.aggregate_posterior_log_density(zp, *q),
-                                       standard_normal_log_density(zq),
-                                       ap.aggregate_posterior_log_density(zq, *q))
-    kl_qp = 0.5 * np.sum(var + mu ** 2 - 1 - np.log(var))           # KL[N(μ, σ²) ‖ N(0, 1)]
-    kl_pq = 0.5 * np.sum(1 / var + mu ** 2 / var - 1 + np.log(var))  # KL[N(0, 1) ‖ N(μ, σ²)]
-    assert abs(result["kl_qp"] - kl_qp) < 4 * result["kl_qp_se"]
-    assert abs(result["kl_pq"] - kl_pq) < 4 * result["kl_pq_se"]
-    assert abs(result["skl"] - (kl_pq + kl_qp)) < 4 * result["skl_se"]
-    assert result["skl_se"] < 0.05 * (kl_pq + kl_qp)  # the tolerance above is a tight one
-
-
-def test_tail_summary_by_hand_and_in_the_skl_result():
-    """99 terms of 1 and one of 901: the top 1 % carries 901/1000 of the sum, the rest average 1."""
-    ratios = np.concatenate([np.ones(99), [901.0]])
-    summary = symmetric_kl.tail_summary(np.random.default_rng(0).permutation(ratios))
-    assert summary == pytest.approx({"median": 1.0, "top_share": 0.901, "trimmed": 1.0})
-    assert symmetric_kl.tail_summary(ratios, top_fraction=0.02)["trimmed"] == pytest.approx(1.0)
-    zero = np.zeros(100)
-    result = symmetric_kl.symmetric_kl(ratios, zero, zero, zero)
-    assert result["kl_pq"] == pytest.approx(10.0)
-    assert result["kl_pq_top_share"] == pytest.approx(0.901)
-    assert result["kl_pq_median"] == pytest.approx(1.0) and result["kl_pq_trimmed"] == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="top_fraction 1.5"):
-        symmetric_kl.tail_summary(ratios, top_fraction=1.5)
 
 
 def test_dimension_kl_by_hand():

@@ -1,4 +1,4 @@
-"""Priors fitted after training to the codes of a frozen encoder (issue 12): the math of the fit.
+"""Post-hoc priors (issue 12): the math of fitting a prior to the codes of a frozen encoder.
 
 Two samplers, both fitted to codes of the aggregate posterior q(z) = (1/N) Σ_n N(z; μ_n, diag σ_n²):
 
@@ -17,7 +17,8 @@ supply of q(z) samples), the mixture is fitted to one sample per training exampl
 is offered for comparison with the ex-post density estimation of deterministic autoencoders (Ghosh
 et al. 2020, who fit μ(x) because their encoders have no σ).
 
-``retrofitting`` turns a run directory into a new run directory with the fitted prior.
+The codes come from ``evaluation.sampling.encode`` (the one batch encoder); ``post_hoc.retrofit``
+turns a run directory into a new run directory with the fitted prior.
 
 #### References
 Ghosh, Sajjadi, Vergari, Black, Schölkopf. From variational to deterministic autoencoders.
@@ -37,13 +38,6 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tf_dpvae.config import BIC_GRID
-
-
-def encode_codes(model, x, batch: int = 2048):
-    """(μ [N, d], log σ² [N, d]) of q(z|x) for the examples x [N, ...], as float32 NumPy arrays."""
-    parts = [model.encode(tf.constant(x[s:s + batch])) for s in range(0, len(x), batch)]
-    return (np.concatenate([m.numpy() for m, _ in parts]).astype(np.float32),
-            np.concatenate([v.numpy() for _, v in parts]).astype(np.float32))
 
 
 def draw_codes(means, log_vars, codes: str, rng: np.random.Generator):
@@ -94,14 +88,13 @@ def fit_flow(prior, means, log_vars, codes: str = "samples", steps: int = 2000,
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.01)
     optimizer = keras.optimizers.Adam(schedule)
     optimizer.build(variables)
-    use_samples = codes == "samples"
 
     @tf.function
     def step_fn(step):
         index = tf.random.stateless_uniform([batch_size], seed=tf.stack([seed, step]), maxval=n,
                                             dtype=tf.int32)
         z = tf.gather(mu, index)                                                  # [B, d]
-        if use_samples:
+        if codes == "samples":   # a Python constant: traced once
             eps = tf.random.stateless_normal(tf.shape(z), seed=tf.stack([seed + 1, step]))
             z = z + tf.gather(sigma, index) * eps                                 # z ~ q(z)
         with tf.GradientTape() as tape:
@@ -109,8 +102,7 @@ def fit_flow(prior, means, log_vars, codes: str = "samples", steps: int = 2000,
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    started = time.perf_counter()
-    recent = []
+    started, recent = time.perf_counter(), []
     bar = tqdm(range(steps), desc="fit flow", unit="step", leave=False, disable=not progress)
     for step in bar:
         recent.append(step_fn(tf.constant(step, tf.int32)))

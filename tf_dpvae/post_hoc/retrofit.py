@@ -1,8 +1,8 @@
-"""Retrofit a trained normal-prior run with a prior fitted after training (issue 12): a new run directory.
+"""Retrofit a trained normal-prior run with a post-hoc prior (issue 12): a new run directory.
 
 ``retrofit_run(source, settings, out)`` loads the source run's checkpoint (``runs.load_run``), encodes
 its training and held-out data with the frozen encoder, fits the prior ``settings`` asks for
-(``post_hoc.fit_flow`` or ``post_hoc.fit_gmm``) and writes ``out`` as a run like any other:
+(``post_hoc.fit.fit_flow`` or ``fit_gmm``) and writes ``out`` as a run like any other:
 
     config.json            the source's configuration and example record, plus under ``POST_HOC_KEY``
                            {"settings": the PostHocConfig (K resolved), "source": run, checkpoint, step,
@@ -25,6 +25,7 @@ The directory is published as one set (``files.publish_dir``): a kill leaves no 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -33,11 +34,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_dpvae import checkpoints, locks, post_hoc, runs
+from tf_dpvae import checkpoints, locks, runs
 from tf_dpvae.config import POST_HOC_KEY, PostHocConfig
 from tf_dpvae.errors import UserError
 from tf_dpvae.files import publish_dir, write_atomic
+from tf_dpvae.evaluation.sampling import encode
 from tf_dpvae.model import build_model, make_checkpoint
+from tf_dpvae.post_hoc.fit import draw_codes, fit_flow, fit_gmm, mean_log_prob
 
 LOG_DIR = os.path.join("logs", "retrofit")
 
@@ -64,11 +67,8 @@ def check_source(source: str) -> dict:
     module docstring for the rule)."""
     if not os.path.exists(source):
         raise RetrofitError(f"run directory {source!r} does not exist")
-    try:
-        config = runs.read_config(source)
-        record = runs.read_post_hoc(source)
-    except runs.RunError as err:
-        raise RetrofitError(str(err)) from None
+    config = runs.read_config(source)     # runs.RunError for a directory that is not a run
+    record = runs.read_post_hoc(source)
     if record is not None:
         origin = record.get("source", {}).get("run_dir", "its source run")
         raise RetrofitError(
@@ -109,7 +109,8 @@ def copy_weights(source_model, model) -> None:
 def retrofit_run(source: str, settings: PostHocConfig, out: str | None = None, log=print,
                  progress: bool = True, overwrite: bool = False) -> RetrofitResult:
     """Fit the prior ``settings`` describes to the codes of ``source`` and write ``out`` (default
-    ``default_out``); see the module docstring. Raises RetrofitError before anything is written."""
+    ``default_out``); see the module docstring. Raises RetrofitError (or the ``runs.RunError`` of a
+    source that is not a run) before anything is written."""
     if settings.sampler == "flow" and settings.components:
         raise RetrofitError(f"components applies to the gmm sampler; got components "
                             f"{settings.components} with sampler flow")
@@ -120,26 +121,62 @@ def retrofit_run(source: str, settings: PostHocConfig, out: str | None = None, l
         locks.check_free(out)
     started = time.perf_counter()
     with locks.hold(source, "retrofit", log):
-        try:
-            run = runs.load_run(source, with_data=True, checkpoint=settings.checkpoint)
-        except runs.RunError as err:
-            raise RetrofitError(str(err)) from None
+        run = runs.load_run(source, with_data=True, checkpoint=settings.checkpoint)
         latest_step = checkpoints.step_of(runs.latest_checkpoint(source))
     splits = run.splits
     log(f"retrofit: {settings.sampler} on {source} ({run.checkpoint_kind} checkpoint, step {run.step}); "
         f"encoding {len(splits.train)} training and {len(splits.validation)} held-out examples")
-    means, log_vars = post_hoc.encode_codes(run.model, splits.train)
-    held_means, held_log_vars = post_hoc.encode_codes(run.model, splits.validation)
+    means, log_vars = encode(run.model, splits.train)
+    held_means, held_log_vars = encode(run.model, splits.validation)
     rng = np.random.default_rng(settings.seed)
-    train_codes = post_hoc.draw_codes(means, log_vars, settings.codes, rng)
-    held_codes = post_hoc.draw_codes(held_means, held_log_vars, settings.codes, rng)
+    train_codes = draw_codes(means, log_vars, settings.codes, rng)
+    held_codes = draw_codes(held_means, held_log_vars, settings.codes, rng)
 
-    scalars = []   # (tag, step, value) for logs/retrofit
-    fit: dict = {"codes_train": len(train_codes), "codes_held_out": len(held_codes)}
+    fitted = _fit(run, settings, means, log_vars, train_codes, log, progress)
+    fit = {"codes_train": len(train_codes), "codes_held_out": len(held_codes), **fitted.fit}
+    fit["train_mean_log_likelihood"] = mean_log_prob(fitted.model.prior, train_codes)
+    fit["held_out_mean_log_likelihood"] = mean_log_prob(fitted.model.prior, held_codes)
+    fit["held_out_mean_log_likelihood_normal"] = float(np.mean(
+        -0.5 * np.sum(np.log(2 * np.pi) + held_codes ** 2, axis=1)))
+    fit["total_seconds"] = time.perf_counter() - started
+    fitted.scalars.append(("retrofit/held_out_mean_log_likelihood", run.step,
+                           fit["held_out_mean_log_likelihood"]))
+    log(f"retrofit: held-out mean log p(z) {fit['held_out_mean_log_likelihood']:.4f} (N(0, I): "
+        f"{fit['held_out_mean_log_likelihood_normal']:.4f}); {fit['total_seconds']:.0f} s")
+
+    record = {"settings": fitted.settings.to_dict(),
+              "source": {"run_dir": os.path.abspath(source), "checkpoint": os.path.abspath(run.checkpoint),
+                         "checkpoint_kind": run.checkpoint_kind, "step": run.step,
+                         "latest_step": latest_step},
+              "fit": fit}
+    config_json = json.dumps({**source_record, POST_HOC_KEY: record}, indent=2, sort_keys=True)
+    fill = functools.partial(_fill, config_json=config_json, model=fitted.model, run=run,
+                             scalars=fitted.scalars, record=record, log=log)
+    if os.path.isdir(out):
+        with locks.hold(out, "retrofit", log):
+            publish_dir(out, fill)
+    else:
+        publish_dir(out, fill)
+    path = runs.checkpoint_path(out, "best")[0]
+    return RetrofitResult(out_dir=out, settings=fitted.settings, record=record, checkpoint=path)
+
+
+@dataclasses.dataclass
+class _Fitted:
+    model: object                # the source's model with the fitted prior (weights not yet copied in)
+    settings: PostHocConfig      # components resolved for gmm
+    fit: dict                    # what the fit reports (BIC per K, seconds, ...)
+    scalars: list                # (tag, step, value) for logs/retrofit
+
+
+def _fit(run, settings: PostHocConfig, means, log_vars, train_codes, log, progress) -> _Fitted:
+    """Build the model with the post-hoc prior, fit the prior (the mixture to ``train_codes``, the
+    flow to fresh draws of q(z) from (means, log_vars)), then copy the source's other weights in."""
+    scalars, fit = [], {}
     keras.utils.set_random_seed(settings.seed)
-    input_shape = (None, *splits.example_shape)
+    input_shape = (None, *run.splits.example_shape)
     if settings.sampler == "gmm":
-        mixture = post_hoc.fit_gmm(train_codes, settings.components, settings.seed, progress=progress)
+        mixture = fit_gmm(train_codes, settings.components, settings.seed, progress=progress)
         settings = dataclasses.replace(settings, components=mixture["components"])
         model = build_model(run.config, input_shape, post_hoc=settings)
         model.prior.assign(mixture["weights"], mixture["means"], mixture["covariances"])
@@ -149,51 +186,31 @@ def retrofit_run(source: str, settings: PostHocConfig, out: str | None = None, l
             + ", ".join(f"{k}: {v:.6g}" for k, v in mixture["bic"].items()) + ")")
     else:
         model = build_model(run.config, input_shape, post_hoc=settings)
-        flow = post_hoc.fit_flow(
+        flow = fit_flow(
             model.prior, means, log_vars, settings.codes, settings.steps, settings.batch_size,
             settings.lr, settings.seed, progress=progress,
             on_log=lambda step, nll: scalars.append(("retrofit/flow_nll", step, nll)))
         fit.update(final_train_nll=flow["final_nll"], seconds=flow["seconds"])
     copy_weights(run.model, model)
-    fit["train_mean_log_likelihood"] = post_hoc.mean_log_prob(model.prior, train_codes)
-    fit["held_out_mean_log_likelihood"] = post_hoc.mean_log_prob(model.prior, held_codes)
-    fit["held_out_mean_log_likelihood_normal"] = float(np.mean(
-        -0.5 * np.sum(np.log(2 * np.pi) + held_codes ** 2, axis=1)))
-    fit["total_seconds"] = time.perf_counter() - started
-    scalars.append(("retrofit/held_out_mean_log_likelihood", run.step,
-                    fit["held_out_mean_log_likelihood"]))
-    log(f"retrofit: held-out mean log p(z) {fit['held_out_mean_log_likelihood']:.4f} (N(0, I): "
-        f"{fit['held_out_mean_log_likelihood_normal']:.4f}); {fit['total_seconds']:.0f} s")
+    return _Fitted(model, settings, fit, scalars)
 
-    record = {"settings": settings.to_dict(),
-              "source": {"run_dir": os.path.abspath(source), "checkpoint": os.path.abspath(run.checkpoint),
-                         "checkpoint_kind": run.checkpoint_kind, "step": run.step,
-                         "latest_step": latest_step},
-              "fit": fit}
-    config_json = json.dumps({**source_record, POST_HOC_KEY: record}, indent=2, sort_keys=True)
 
-    def fill(directory):
-        write_atomic(os.path.join(directory, runs.CONFIG_FILE), config_json)
-        checkpoint = make_checkpoint(model, with_optimizers=False)
-        kinds = ["latest"] + (["best"] if run.checkpoint_kind == "best" else [])
-        for kind in kinds:   # as training writes them: saved, read back, then recorded
-            where = runs.checkpoint_dir(directory, kind)
-            saved = checkpoints.Rotation(checkpoint, checkpoints.find(where), keep=1, log=log).save(
-                checkpoint_number=max(run.step, 0))
-            if saved is None:   # Rotation said why; nothing is published
-                raise RetrofitError(f"the retrofit's checkpoint under {where} does not read back")
-        writer = tf.summary.create_file_writer(os.path.join(directory, LOG_DIR))
-        with writer.as_default():
-            for tag, step, value in scalars:
-                tf.summary.scalar(tag, value, step=step)
-            tf.summary.text("retrofit/record", json.dumps(record, indent=2), step=max(run.step, 0))
-        writer.flush()
-        writer.close()
-
-    if os.path.isdir(out):
-        with locks.hold(out, "retrofit", log):
-            publish_dir(out, fill)
-    else:
-        publish_dir(out, fill)
-    path = runs.checkpoint_path(out, "best")[0]
-    return RetrofitResult(out_dir=out, settings=settings, record=record, checkpoint=path)
+def _fill(directory: str, *, config_json: str, model, run, scalars, record, log) -> None:
+    """Write the retrofitted run into ``directory`` (``files.publish_dir`` publishes it whole):
+    config.json, the checkpoints as training writes them, and logs/retrofit."""
+    write_atomic(os.path.join(directory, runs.CONFIG_FILE), config_json)
+    checkpoint = make_checkpoint(model, with_optimizers=False)
+    kinds = ["latest"] + (["best"] if run.checkpoint_kind == "best" else [])
+    for kind in kinds:   # as training writes them: saved, read back, then recorded
+        where = runs.checkpoint_dir(directory, kind)
+        saved = checkpoints.Rotation(checkpoint, checkpoints.find(where), keep=1, log=log).save(
+            checkpoint_number=max(run.step, 0))
+        if saved is None:   # Rotation said why; nothing is published
+            raise RetrofitError(f"the retrofit's checkpoint under {where} does not read back")
+    writer = tf.summary.create_file_writer(os.path.join(directory, LOG_DIR))
+    with writer.as_default():
+        for tag, step, value in scalars:
+            tf.summary.scalar(tag, value, step=step)
+        tf.summary.text("retrofit/record", json.dumps(record, indent=2), step=max(run.step, 0))
+    writer.flush()
+    writer.close()

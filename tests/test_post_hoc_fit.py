@@ -1,4 +1,4 @@
-"""tf_dpvae.post_hoc: the retrofit flow recovers a known density, the mixture fit and its BIC choice,
+"""tf_dpvae.post_hoc.fit: the retrofit flow recovers a known density, the mixture fit and its BIC choice,
 and the reason for fitting samples of q(z|x) rather than the means."""
 
 import numpy as np
@@ -7,7 +7,7 @@ import tensorflow as tf
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from tf_dpvae import post_hoc
+from tf_dpvae.post_hoc import fit as post_hoc
 from tf_dpvae.priors import DecoupledPrior
 
 # q(z|x_n) = N(c_k(n), s² I) with k(n) ~ π: the aggregate posterior q(z) = Σ_k π_k N(c_k, s² I) is

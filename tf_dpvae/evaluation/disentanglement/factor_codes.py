@@ -1,5 +1,6 @@
 """What the four metrics share: the error they raise, input checks, and drawing (codes, factors) pairs
-from a factor source through a representation function.
+from a factor source through a representation function (named for what it yields, the codes of
+factor draws: ``evaluation.sampling`` is what the other metrics draw from a model).
 
     representation function  observations [n, ...] → codes [n, d] (for a VAE: the encoder means μ(x))
     factor source            ``datasets.factors.FactorSource``: sample_factors(n, rng) → [n, K] ints,
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from tf_dpvae.config import ConfigError
+from tf_dpvae.errors import check_positive_int
 
 
 class DisentanglementError(ConfigError):
@@ -19,9 +21,9 @@ class DisentanglementError(ConfigError):
 
 
 def check_count(name: str, value) -> int:
-    """``value`` as a positive int, else DisentanglementError naming ``name`` and the value."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise DisentanglementError(f"{name} must be a positive integer, got {value!r}")
+    """``value`` as a positive int (a NumPy integer too), else DisentanglementError naming ``name`` and
+    the value (``errors.check_positive_int``)."""
+    check_positive_int(name, int(value) if isinstance(value, np.integer) else value, DisentanglementError)
     return int(value)
 
 

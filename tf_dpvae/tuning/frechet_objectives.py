@@ -1,5 +1,6 @@
-"""Tuning objectives built on the evaluation metrics, called by ``tf_dpvae.tuning`` after a trial trains
-as ``compute(model, splits, config) -> float`` (lower is better):
+"""The Fréchet objectives of the ``tune`` command (``objectives.OBJECTIVES``'s ``fd`` and ``lp_fd``),
+built on the evaluation metrics and called after a trial trains as
+``compute(model, splits, config) -> float`` (lower is better):
 
     frechet_distance_objective   FD of decoded prior samples z ~ p(z) against held-out data
     low_posterior_fd_objective   LP-FD: FD of the decoded low-posterior samples (paper §4.1): of
@@ -51,10 +52,8 @@ def objective_features(splits, config):
             f"the Fréchet objectives on image data need a feature classifier for "
             f"{config.data.dataset!r} in {classifier.default_classifier_dir(config.data.dataset)!r}; "
             f"train it first with python -m tf_dpvae.features --dataset {config.data.dataset}")
-    try:
-        features, _, _ = feature_networks.feature_function(3, directory, shape)
-    except feature_networks.EvaluationError as err:
-        raise ObjectiveError(str(err)) from None
+    # a classifier that does not fit raises feature_networks' own EvaluationError (a UserError)
+    features, _, _ = feature_networks.feature_function(3, directory, shape)
     return features
 
 
