@@ -189,8 +189,9 @@ def test_the_experiments_import_tensorflow_only_in_the_cell():
 
 
 def test_post_hoc_priors_and_the_frechet_objectives_have_one_importer_each():
-    """The post-hoc priors are joined by the retrofit command and Table 1 only (nothing below imports
-    them: a retrofitted run is read through runs.load_run); the Fréchet tuning objectives by the
+    """The post-hoc priors are joined by the retrofit command, Table 1 and the public Python API's
+    ``retrofit_run`` only (nothing below imports them: a retrofitted run is read through
+    runs.load_run); the Fréchet tuning objectives by the
     tuner's objective registry only (they load TensorFlow when chosen)."""
     edges = graph()
 
@@ -198,5 +199,6 @@ def test_post_hoc_priors_and_the_frechet_objectives_have_one_importer_each():
         return {s for s, t in edges.items() if not _under(s, (prefix,)) and any(_under(x, (prefix,)) for x in t)}
 
     assert "tf_dpvae.evaluation.sampling" in edges["tf_dpvae.post_hoc.retrofit"]
-    assert importers("tf_dpvae.post_hoc") == {"tf_dpvae.cli.retrofit", "tf_dpvae.experiments.table1"}
+    assert importers("tf_dpvae.post_hoc") == {"tf_dpvae.cli.retrofit", "tf_dpvae.experiments.table1",
+                                              "tf_dpvae.api"}
     assert importers("tf_dpvae.tuning.frechet_objectives") == {"tf_dpvae.tuning.objectives"}

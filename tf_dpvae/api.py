@@ -160,16 +160,16 @@ def retrofit_run(run_dir: str, sampler: str = "flow", out: str | None = None, pr
                  log=None, **fields):
     """Fit a prior after training to a normal-prior run's codes, as ``tf-dpvae retrofit`` does:
     ``sampler`` "flow" (the decoupled prior's chain) or "gmm"; ``fields`` are ``PostHocConfig``'s
-    (``steps``, ``components``, ``codes``, ...). Returns ``retrofitting.RetrofitResult`` (``out_dir``:
+    (``steps``, ``components``, ``codes``, ...). Returns ``post_hoc.retrofit.RetrofitResult`` (``out_dir``:
     a new run directory that ``evaluate_run`` and ``export_run`` take)."""
     from tf_dpvae.quiet import import_tensorflow_quietly
 
     settings = PostHocConfig(sampler=sampler, **fields)
     import_tensorflow_quietly()
-    from tf_dpvae import retrofitting
+    from tf_dpvae.post_hoc import retrofit
 
-    return retrofitting.retrofit_run(run_dir, settings, out, log=log or (lambda line: None),
-                                     progress=progress)
+    return retrofit.retrofit_run(run_dir, settings, out, log=log or (lambda line: None),
+                                 progress=progress)
 
 
 def export_run(run_dir: str, out: str | None = None, max_samples: int | None = None,
