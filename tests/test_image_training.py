@@ -106,7 +106,8 @@ def _bad_npz_dtype(d):
 
 
 def _bad_npz_rank(d):
-    np.savez(d / "x.npz", images=np.zeros((5, 64), np.uint8))
+    # rank 2 is vector data since issue 24; rank 5 is neither vectors nor images
+    np.savez(d / "x.npz", images=np.zeros((5, 8, 8, 1, 1), np.uint8))
     return f"npz:{d / 'x.npz'}"
 
 
@@ -134,8 +135,8 @@ def _no_network_fits(d):
 @pytest.mark.parametrize("make, extra, fragment", [
     (lambda d: f"npz:{d / 'missing.npz'}", [], "missing.npz: no such file"),
     (lambda d: f"folder:{d / 'missing'}", [], "missing: no such directory"),
-    (_npz_without_images, [], "no images: expected an array named images"),
-    (_bad_npz_rank, [], "must have rank 3 (NHW) or 4 (NHWC); got shape (5, 64)"),
+    (_npz_without_images, [], "no data: expected an array named images"),
+    (_bad_npz_rank, [], "must have rank 3 (NHW) or 4 (NHWC); got shape (5, 8, 8, 1, 1)"),
     (_bad_npz_dtype, [], "uint8 (0-255) or float in [0, 1]; got dtype int64"),
     (_empty_folder, [], "no image files"),
     (_non_image_file, [], "photo.jpg is not a readable image"),

@@ -174,7 +174,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, make_config
 
     files = files_under(tmp_path / "checkpoints")
     splits = data_lib.load(config.data, 0)
-    poisoned = data_lib.Splits(np.full_like(splits.train, np.nan), splits.validation, "poisoned")
+    # named as the run's data set, so that the run resumes (other names are recorded as arrays:NAME)
+    poisoned = data_lib.Splits(np.full_like(splits.train, np.nan), splits.validation, splits.name)
     with pytest.raises(training.TrainingDiverged, match=r"non-finite at step 4.*ckpt-3"):
         training.fit(config.replace(train={"steps": 0}), str(tmp_path), splits=poisoned, verbose=0,
                      log=lambda *_: None)

@@ -190,7 +190,7 @@ def test_frechet_objectives_need_the_evaluation_module(tmp_path, base_file, caps
 
 def test_rerun_with_other_settings_is_refused(tmp_path, base_file, capsys):
     out = tmp_path / "search"
-    settings = tuning.make_settings(tiny_config("beta"), "random", "val_loss", 2,
+    settings = tuning.make_settings(tiny_config("beta"), "random", "val_nelbo", 2,   # tune's default
                                     {"beta": {"min": 1, "max": 2}}, use_defaults=False)
     out.mkdir()
     (out / "search.json").write_text(json.dumps(settings.identity()))

@@ -20,6 +20,8 @@ independently shuffled batch).
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Callable
 
 import numpy as np
@@ -80,7 +82,12 @@ def accepted_names() -> str:
 
 
 def load(config: DataConfig, seed: int) -> Splits:
-    """The data set ``config.dataset`` names, or a ``DataError`` that lists the accepted names."""
+    """The data set ``config.dataset`` names (``loaded_from`` records that string), or a
+    ``DataError`` that lists the accepted names."""
+    return dataclasses.replace(_load(config, seed), loaded_from=config.dataset)
+
+
+def _load(config: DataConfig, seed: int) -> Splits:
     name = config.dataset
     prefix, sep, path = name.partition(":")
     if sep and prefix in PREFIXES:

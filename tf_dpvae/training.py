@@ -333,7 +333,7 @@ class StopAtStep(keras.callbacks.Callback):
 def resolve_config(config: RunConfig, splits: data_lib.Splits) -> RunConfig:
     """The configuration as trained on ``splits``: β-TC's data-set size N (``dataset_size`` 0) is
     taken from the training split."""
-    if splits.name != config.data.dataset:
+    if config.data.dataset not in (splits.name, splits.loaded_from):
         # splits that config.data.dataset does not name (arrays passed to fit): record where the data
         # came from, never the default data set, so evaluate and retrofit refuse instead of loading
         # other data (runs.load_run)

@@ -62,6 +62,9 @@ class Splits:
     # Vector data standardized by the loader (two moons, npz vectors, arrays): {"mean": [D], "std":
     # [D]} of the training split, so that x_data = x·std + mean; None for images (in [0, 1]).
     standardization: dict | None = None
+    # The ``--dataset`` string ``data.load`` read these splits from (None: built by the caller, e.g.
+    # arrays passed to ``fit``). ``name`` is the source's own name and may differ ("...@32").
+    loaded_from: str | None = None
 
     @property
     def streamed(self) -> bool:
