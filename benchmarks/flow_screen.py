@@ -81,7 +81,6 @@ def main(argv=None) -> int:
     text = render(tables, provenance.stamp())
     print(text)
     if args.out:
-        sys.path.insert(0, provenance.ROOT)
         from tf_dpvae.files import write_atomic
 
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
