@@ -113,6 +113,57 @@ def test_garbled_record_does_not_break_the_lock(tmp_path):
         assert locks.read_record(str(tmp_path))["pid"] == os.getpid()
 
 
+def _flock_held_elsewhere(run_dir):
+    """An exclusive flock on RUN_DIR/.lock through its own open file (flock excludes other open
+    files of the same path even within one process), with no record written yet."""
+    import fcntl
+    fd = os.open(locks.lock_path(str(run_dir)), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+@pytest.mark.parametrize("left_behind", ["", json.dumps({"pid": 2 ** 22 + 7, "host": "HOST",
+                                                          "purpose": "dead", "started": "then"})])
+def test_a_loser_by_a_hair_waits_for_the_winners_record(tmp_path, left_behind):
+    """The race CI hit: the winner holds the flock but has not yet written its record (the file is
+    empty, or still holds a dead holder's record). The loser waits for the live record and names it."""
+    import socket
+    import threading
+    (tmp_path / locks.LOCK_FILE).write_text(left_behind.replace("HOST", socket.gethostname()))
+    fd = _flock_held_elsewhere(tmp_path)
+    record = {"pid": os.getpid(), "host": socket.gethostname(), "purpose": "winner",
+              "started": "now"}
+
+    def write_as_hold_does():
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(record).encode(), 0)
+
+    writer = threading.Timer(0.5, write_as_hold_does)
+    writer.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(locks.RunLocked, match=f"pid {os.getpid()} .*winner"):
+            with locks.hold(str(tmp_path), "loser"):
+                pass
+        assert 0.4 < time.monotonic() - started < locks.RECORD_WAIT_S
+    finally:
+        writer.join()
+        os.close(fd)
+
+
+def test_a_holder_that_never_writes_a_record_is_reported_after_the_wait(tmp_path, monkeypatch):
+    monkeypatch.setattr(locks, "RECORD_WAIT_S", 0.3)
+    fd = _flock_held_elsewhere(tmp_path)
+    try:
+        started = time.monotonic()
+        with pytest.raises(locks.RunLocked, match="record is not readable yet"):
+            with locks.hold(str(tmp_path), "loser"):
+                pass
+        assert time.monotonic() - started >= 0.3
+    finally:
+        os.close(fd)
+
+
 def test_export_and_evaluate_of_a_held_run_exit_2_naming_the_holder(tmp_path, capsys):
     from tf_dpvae.cli import evaluate, export
 

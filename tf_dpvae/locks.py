@@ -3,7 +3,8 @@
 ``hold(run_dir, purpose)`` is a context manager that takes an exclusive ``fcntl.flock`` on
 ``RUN_DIR/.lock`` and writes a JSON record of the holder into it (pid, host, start time, purpose,
 command line). A second process that asks for the same directory gets ``RunLocked`` (a ``UserError``:
-one line, exit status 2) naming the holder; it never waits.
+one line, exit status 2) naming the holder; it never waits for the lock (only, for at most
+``RECORD_WAIT_S``, for the record of a holder that won by a hair to become readable).
 
 Released on any exit: the record is emptied and the flock dropped when the block ends, and the OS
 drops a flock when its process dies, however it dies (``kill -9`` included). A record left behind by a
@@ -28,6 +29,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 from tf_dpvae.errors import UserError
 
@@ -73,13 +75,46 @@ def _record(purpose: str) -> dict:
             "command": " ".join(sys.argv)}
 
 
+RECORD_WAIT_S = 5.0   # how long a loser waits for the winner's record (seconds)
+
+
+def _process_alive(pid) -> bool:
+    """Whether ``pid`` names a running process on this host (signal 0 probes without signalling)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, TypeError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True   # it exists, owned by someone else
+    return True
+
+
+def _holder_record(run_dir: str, wait_s: float | None = None) -> dict | None:
+    """The record of the process that holds the flock, waiting up to ``wait_s`` for it.
+
+    The winner writes its record just after taking the flock, so a loser that lost by a hair reads
+    an empty file, or the record of a dead holder that the winner is about to overwrite. Either is
+    retried until a record of a live process (or one on another host, which cannot be probed)
+    appears; after ``wait_s`` (default ``RECORD_WAIT_S``) whatever is there is reported.
+    """
+    deadline = time.monotonic() + (RECORD_WAIT_S if wait_s is None else wait_s)
+    while True:
+        record = read_record(run_dir)
+        if record and (record.get("host") != socket.gethostname()
+                       or _process_alive(record.get("pid"))):
+            return record
+        if time.monotonic() >= deadline:
+            return record
+        time.sleep(0.02)
+
+
 def _lock_or_raise(fd: int, run_dir: str) -> None:
     """Take the exclusive flock on ``fd`` without waiting, or raise RunLocked naming the holder."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise RunLocked(f"{run_dir!r} is in use by {describe(read_record(run_dir))}; wait for it "
-                        f"to finish or choose another directory") from None
+        raise RunLocked(f"{run_dir!r} is in use by {describe(_holder_record(run_dir))}; wait for "
+                        f"it to finish or choose another directory") from None
 
 
 def check_free(run_dir: str) -> None:
