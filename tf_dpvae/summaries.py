@@ -5,8 +5,8 @@ Under ``<run>/logs`` (``tensorboard --logdir <run>/logs``, or a folder of runs):
     logs/            the HParams session of the run (``write_hparams``: the settings that matter for
                      its objective and prior, with the run's metrics declared), the run's description
                      as text (``RunText``: configuration, command, version, best checkpoint), and
-                     ``best/*``: the validation −ELBO and figure of the best epoch, rewritten at each
-                     new best (TensorBoard always keeps an image tag's last event, so the best one)
+                     ``best/*``: the validation −ELBO of the best epoch, rewritten at each new best,
+                     and its figure, drawn from the best checkpoint once training ends
     logs/train       every tracked term, averaged over the steps since the previous point (at most
                      ``train.log_every`` steps, never across an epoch's start), every ``log_every``
                      steps; the learning rate; the last step's global gradient norms of the VAE and
@@ -40,33 +40,51 @@ def _step(model) -> int:
     return int(model.optimizer.iterations.numpy())
 
 
-class StepScalars(keras.callbacks.Callback):
+class StepCounter(keras.callbacks.Callback):
+    """Knows the optimizer's step after every call of the training function without asking the
+    device: read once at the start, then the epoch's first step plus Keras's batch index, which is
+    the last step of the call when a call runs several (``steps_per_execution``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.step = self.epoch_start = 0
+
+    def on_train_begin(self, logs=None):
+        self.step = int(self.model.optimizer.iterations.numpy())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = self.step
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step = self.epoch_start + batch + 1
+
+
+class StepScalars(StepCounter):
     """Training scalars every ``every`` steps and at each epoch's end, at the optimizer's step: each
     tracked term's mean over the steps since the previous point or the epoch's start (at most
     ``every`` steps), read from the trackers' running sums
     (no extra work in the step, one read every ``every`` steps); the learning rate; the last step's
-    gradient norms. The step is counted here from the one read at the start, so no batch waits for
-    the device to tell it."""
+    gradient norms. The step is counted (``StepCounter``), so no batch waits for the device to tell
+    it. A point is written at the end of the call of the training function that reaches it, exact
+    when the calls end on multiples of ``every`` (``training.steps_per_execution``)."""
 
     def __init__(self, log_dir: str, every: int):
         super().__init__()
         self.writer = tf.summary.create_file_writer(log_dir)
         self.every = every
-        self.step = 0
         self.pending = False   # steps since the previous point
         self.previous: dict[str, tuple[float, float]] = {}
 
-    def on_train_begin(self, logs=None):
-        self.step = _step(self.model)
-
     def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
         self.previous = {}   # the trackers start over with the epoch
         self.pending = False
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
+        before = self.step
+        super().on_train_batch_end(batch, logs)
         self.pending = True
-        if self.step % self.every == 0:
+        if self.step // self.every > before // self.every:
             self.write()
 
     def on_test_begin(self, logs=None):
@@ -118,8 +136,11 @@ class ValidationScalars(keras.callbacks.Callback):
 
 class BestEpochSummaries(keras.callbacks.Callback):
     """``best/val_nelbo`` and ``best/step`` each time a new best checkpoint is saved (``best``, a
-    ``training.BestCheckpoint`` that runs before this callback), with ``draw()``'s image as
-    ``best/figure``: the marker and the picture of the epoch export and evaluation read."""
+    ``training.BestCheckpoint`` that runs before this callback), and at the end of training
+    ``draw()``'s image of the best checkpoint's weights (``best.restore_into``) as ``best/figure`` at
+    its step: the marker and the picture of the epoch export and evaluation read. The figure is drawn
+    once, not at every improvement (early epochs improve nearly every time, and a 2-D figure costs a
+    second or two)."""
 
     def __init__(self, log_dir: str, best, draw=None):
         super().__init__()
@@ -127,6 +148,7 @@ class BestEpochSummaries(keras.callbacks.Callback):
         self.best = best
         self.draw = draw
         self.seen = float("inf")
+        self.figure_step = None   # the best step whose figure is still to be drawn
 
     def on_epoch_end(self, epoch, logs=None):
         value = float(self.best.value.numpy())
@@ -137,9 +159,16 @@ class BestEpochSummaries(keras.callbacks.Callback):
         with self.writer.as_default(step=step):
             tf.summary.scalar("best/val_nelbo", value)
             tf.summary.scalar("best/step", step)
-            if self.draw is not None:
-                tf.summary.image("best/figure", self.draw(self.model)[None])
         self.writer.flush()
+        self.figure_step = step
+
+    def on_train_end(self, logs=None):
+        if self.draw is None or self.figure_step is None or not self.best.restore_into(self.model):
+            return
+        with self.writer.as_default(step=self.figure_step):
+            tf.summary.image("best/figure", self.draw(self.model)[None])
+        self.writer.flush()
+        self.figure_step = None
 
 
 def version_line() -> str:
@@ -250,13 +279,19 @@ class LatentSummaries(keras.callbacks.Callback):
         super().__init__()
         self.writer = tf.summary.create_file_writer(log_dir)
         self.batch = batch
+        self._codes = None   # the model's z and z0 of the batch, compiled once (eager TFP is slow)
 
-    def on_epoch_end(self, epoch, logs=None):
-        model = self.model
+    def codes(self, model):
         mean, log_var = model.encode(self.batch)
         eps = tf.random.stateless_normal(tf.shape(mean), seed=[model.seed, 7])
         z = mean + tf.exp(0.5 * log_var) * eps
-        z0, _ = model.prior.forward(z)
+        return z, model.prior.forward(z)[0]
+
+    def on_epoch_end(self, epoch, logs=None):
+        model = self.model
+        if self._codes is None:
+            self._codes = tf.function(lambda: self.codes(model))
+        z, z0 = (t.numpy() for t in self._codes())
         with self.writer.as_default(step=_step(model)):
             for k in range(z.shape[-1]):
                 tf.summary.histogram(f"z/dim_{k}", z[:, k])
