@@ -14,7 +14,7 @@ from tf_dpvae import locks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--num-examples", "200", "--batch-size", "20", "--hidden-units", "16", "--flow-units", "16",
-        "--flow-blocks", "2", "--steps", "2", "--epochs", "1", "--no-export"]
+        "--flow-blocks", "2", "--flow-coupling", "affine", "--steps", "2", "--epochs", "1", "--no-export"]
 
 # A holder: takes the lock, says so, and keeps it until the file named by argv[2] exists.
 HOLDER = textwrap.dedent("""

@@ -149,13 +149,14 @@ def test_tensorboard_shows_one_session_with_hparams_and_metrics_and_no_run_named
 
 
 def test_the_train_step_graph_is_written_once(tiny_run):
-    """Graphs dashboard: the compiled train step, traced on the first step of the fit only."""
+    """Graphs dashboard: the compiled train function, traced on its first call of the fit only, which
+    ends at step 2 (steps_per_execution = gcd(10 steps per epoch, log_every 4, 30 steps) = 2)."""
     out, _ = tiny_run
     events = [(event.step, value.metadata.plugin_data.plugin_name)
               for path in glob.glob(str(out / "logs" / "train" / "events.out.tfevents.*"))
               for event in tf.compat.v1.train.summary_iterator(path)
               for value in event.summary.value if value.tag == "train_step"]
-    assert events == [(1, "graph_run_metadata_graph")]
+    assert events == [(2, "graph_run_metadata_graph")]
 
 
 def test_the_projector_files_are_what_tensorboard_reads(tmp_path):

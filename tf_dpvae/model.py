@@ -41,6 +41,11 @@ class StepMonitor:
     and unscaled (float16's loss scale divided out). Under R replicas: the first replica's gradient
     of its share of the batch (the optimizers sum the replicas' shares).
 
+    ``first_nonfinite``: the optimizer's step after the first training step whose loss was NaN or
+    infinite (0: none yet), recorded inside the compiled step, so that a loop that runs many steps per
+    call (``steps_per_execution``) still knows the exact step where training went wrong
+    (``training.NaNGuard``) without reading the loss after every step.
+
     A plain object on purpose: Keras and TensorFlow track no variable reached through it, so the
     checkpoints of a run are the same with or without it (runs resume across versions)."""
 
@@ -49,6 +54,15 @@ class StepMonitor:
         self.vae = tf.Variable(0.0, trainable=False, aggregation=aggregation, name="vae_grad_norm")
         self.discriminator = tf.Variable(0.0, trainable=False, aggregation=aggregation,
                                          name="disc_grad_norm")
+        self.first_nonfinite = tf.Variable(tf.constant(0, tf.int64), trainable=False,
+                                           aggregation=aggregation, name="first_nonfinite_step")
+
+    def record_nonfinite(self, loss, step):
+        """Set ``first_nonfinite`` to ``step`` if ``loss`` is not finite and none was recorded."""
+        step = tf.cast(step, tf.int64)
+        first = self.first_nonfinite.read_value()
+        bad = tf.logical_and(tf.equal(first, 0), tf.logical_not(tf.math.is_finite(loss)))
+        self.first_nonfinite.assign(tf.where(bad, step, first))
 
 
 def _gradient_norm(gradients, optimizer):
@@ -312,6 +326,8 @@ class DPVAE(keras.Model):
                     _gradient_norm(disc_gradients, self.discriminator_optimizer))
             self.discriminator_optimizer.apply_gradients(zip(disc_gradients, disc_vars))
             terms.update(disc_loss=disc_loss, disc_accuracy=disc_accuracy)
+        if self.step_monitor is not None:   # after the update: the step as NaNGuard reports it
+            self.step_monitor.record_nonfinite(loss, self.optimizer.iterations)
         return self._update(terms)
 
     def _clipped(self, gradients, replicas):

@@ -14,8 +14,9 @@ All expose one interface, so the model and the objectives never ask which one th
 ``kind`` names the prior ("normal", "dp", "gmm"); ``base_is_full_density`` says whether
 ``base_log_prob`` is ``log_prob`` itself (then the three leakage variants coincide).
 
-The decoupled prior's bijection is a ``tfp.bijectors.Chain`` of ``RealNVP`` blocks, built on demand as a
-stateless view over coupling networks that are Keras 3 layers owned by this layer (TFP's own
+The decoupled prior's bijection is a chain of coupling blocks (``tfp.bijectors.RealNVP`` for the affine
+coupling, ``splines.SplineCoupling`` for the spline), built on demand as a stateless view over
+coupling networks that are Keras 3 layers owned by this layer (TFP's own
 ``real_nvp_default_template`` makes TF1 variables that Keras never sees: TFP issues 355, 1282, 1439).
 """
 
@@ -29,6 +30,7 @@ import tensorflow_probability as tfp
 from tf_dpvae.config import FLOW_COUPLINGS, FLOW_PERMUTATIONS
 from tf_dpvae.divergences import gaussian_mixture_log_density, standard_normal_log_density
 from tf_dpvae.networks import CouplingNetwork, SplineCouplingNetwork
+from tf_dpvae.splines import SplineCoupling
 
 tfb = tfp.bijectors
 
@@ -120,7 +122,7 @@ class DecoupledPrior(Prior):
         |t_k| ≤ shift_bound when it is > 0 (``CouplingNetwork``); log-det Σ_l s_k^l.
       coupling "spline": x1 ↦ RQS_k(x1; x0), a monotone rational-quadratic spline (Durkan et al.
         2019) with ``spline_bins`` bins on [−B, B], B = ``spline_bound``, and the identity outside
-        (``tfb.RationalQuadraticSpline``, ``SplineCouplingNetwork``). It maps the box onto itself,
+        (``splines.SplineCoupling``, ``SplineCouplingNetwork``). It maps the box onto itself,
         so |g⁻¹(z0)_i| ≤ max(B, max_j |z0_j|): prior samples keep N(0, I)'s tails exactly.
         B = 5 by default: N(0, 1) puts 5.7e-7 of its mass outside ±5, so nearly every draw z0 is
         shaped by the splines, and the codes of a KL-regularized encoder lie well inside; a wider
@@ -203,11 +205,7 @@ class DecoupledPrior(Prior):
     def _coupling_bijector(self, k):
         net, masked = self.couplings[k], self.num_masked[k]
         if self.coupling == "spline":
-            def spline(x0, _units, net=net):
-                widths, heights, slopes = net(x0)
-                return tfb.RationalQuadraticSpline(widths, heights, slopes,
-                                                   range_min=-self.spline_bound)
-            return tfb.RealNVP(num_masked=masked, bijector_fn=spline, name=f"coupling_{k}")
+            return SplineCoupling(masked, net, self.spline_bound, name=f"coupling_{k}")
         return tfb.RealNVP(num_masked=masked,
                            shift_and_log_scale_fn=lambda x0, _units, net=net: net(x0),
                            name=f"coupling_{k}")
@@ -250,10 +248,15 @@ class DecoupledPrior(Prior):
         if self.coupling != "spline":
             g = self.bijector()
             return g.forward(z), g.forward_log_det_jacobian(z, event_ndims=1)
-        log_det = 0.0   # step by step, so that every block sees an input of known width
+        log_det = 0.0   # step by step: each spline block runs its network once for both outputs
         for step in self.steps()[::-1]:
-            log_det += step.forward_log_det_jacobian(z, event_ndims=1)
-            z = self._known_width(step.forward(z))
+            if isinstance(step, SplineCoupling):
+                z, step_log_det = step.forward_and_log_det(z)
+            else:
+                step_log_det = step.forward_log_det_jacobian(z, event_ndims=1)
+                z = step.forward(z)
+            log_det += step_log_det
+            z = self._known_width(z)
         return z, log_det
 
     def inverse(self, z0):

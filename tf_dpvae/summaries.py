@@ -7,8 +7,8 @@ Under ``<run>/logs`` (``tensorboard --logdir <run>/logs``, or a folder of runs):
                      (``write_hparams``: the settings that matter for its objective and prior, with the
                      run's metrics declared), the run's description as text (``RunText``:
                      configuration, command, version, best checkpoint), ``best/*``: the validation
-                     −ELBO and figure of the best epoch, rewritten at each new best (TensorBoard always
-                     keeps an image tag's last event, so the best one), and for latent sizes above 2
+                     −ELBO of the best epoch, rewritten at each new best, and its figure, drawn from
+                     the best checkpoint once training ends, and for latent sizes above 2
                      the projector of the best epoch's codes (``LatentProjector``)
     logs/run/eval    ``evaluate``'s metrics, tables and figures (``evaluation.run.write_results``):
                      under the session's run, so that the HParams dashboard finds them (a session's
@@ -55,33 +55,51 @@ def _step(model) -> int:
     return int(model.optimizer.iterations.numpy())
 
 
-class StepScalars(keras.callbacks.Callback):
+class StepCounter(keras.callbacks.Callback):
+    """Knows the optimizer's step after every call of the training function without asking the
+    device: read once at the start, then the epoch's first step plus Keras's batch index, which is
+    the last step of the call when a call runs several (``steps_per_execution``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.step = self.epoch_start = 0
+
+    def on_train_begin(self, logs=None):
+        self.step = int(self.model.optimizer.iterations.numpy())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = self.step
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step = self.epoch_start + batch + 1
+
+
+class StepScalars(StepCounter):
     """Training scalars every ``every`` steps and at each epoch's end, at the optimizer's step: each
     tracked term's mean over the steps since the previous point or the epoch's start (at most
     ``every`` steps), read from the trackers' running sums
     (no extra work in the step, one read every ``every`` steps); the learning rate; the last step's
-    gradient norms. The step is counted here from the one read at the start, so no batch waits for
-    the device to tell it."""
+    gradient norms. The step is counted (``StepCounter``), so no batch waits for the device to tell
+    it. A point is written at the end of the call of the training function that reaches it, exact
+    when the calls end on multiples of ``every`` (``training.steps_per_execution``)."""
 
     def __init__(self, log_dir: str, every: int):
         super().__init__()
         self.writer = tf.summary.create_file_writer(log_dir)
         self.every = every
-        self.step = 0
         self.pending = False   # steps since the previous point
         self.previous: dict[str, tuple[float, float]] = {}
 
-    def on_train_begin(self, logs=None):
-        self.step = _step(self.model)
-
     def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
         self.previous = {}   # the trackers start over with the epoch
         self.pending = False
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
+        before = self.step
+        super().on_train_batch_end(batch, logs)
         self.pending = True
-        if self.step % self.every == 0:
+        if self.step // self.every > before // self.every:
             self.write()
 
     def on_test_begin(self, logs=None):
@@ -133,9 +151,11 @@ class ValidationScalars(keras.callbacks.Callback):
 
 class BestEpochSummaries(keras.callbacks.Callback):
     """``best/val_nelbo`` and ``best/step`` each time a new best checkpoint is saved (``best``, a
-    ``training.BestCheckpoint`` that runs before this callback), with ``draw()``'s image as
-    ``best/figure``: the marker and the picture of the epoch export and evaluation read. Written to
-    ``<log_dir>/run``."""
+    ``training.BestCheckpoint`` that runs before this callback), and at the end of training
+    ``draw()``'s image of the best checkpoint's weights (``best.restore_into``) as ``best/figure`` at
+    its step: the marker and the picture of the epoch export and evaluation read. The figure is drawn
+    once, not at every improvement (early epochs improve nearly every time, and a 2-D figure costs a
+    second or two). Written to ``<log_dir>/run``."""
 
     def __init__(self, log_dir: str, best, draw=None):
         super().__init__()
@@ -143,6 +163,7 @@ class BestEpochSummaries(keras.callbacks.Callback):
         self.best = best
         self.draw = draw
         self.seen = float("inf")
+        self.figure_step = None   # the best step whose figure is still to be drawn
 
     def on_epoch_end(self, epoch, logs=None):
         value = float(self.best.value.numpy())
@@ -153,12 +174,19 @@ class BestEpochSummaries(keras.callbacks.Callback):
         with self.writer.as_default(step=step):
             tf.summary.scalar("best/val_nelbo", value)
             tf.summary.scalar("best/step", step)
-            if self.draw is not None:
-                tf.summary.image("best/figure", self.draw(self.model)[None],
-                                 description=f"the best epoch so far (validation −ELBO {value:.4g} "
-                                             f"at step {step}): the checkpoint export and "
-                                             f"evaluate read")
         self.writer.flush()
+        self.figure_step, self.figure_value = step, value
+
+    def on_train_end(self, logs=None):
+        if self.draw is None or self.figure_step is None or not self.best.restore_into(self.model):
+            return
+        with self.writer.as_default(step=self.figure_step):
+            tf.summary.image("best/figure", self.draw(self.model)[None],
+                             description=f"the best epoch (validation −ELBO "
+                                         f"{self.figure_value:.4g} at step {self.figure_step}): the "
+                                         f"checkpoint export and evaluate read")
+        self.writer.flush()
+        self.figure_step = None
 
 
 def version_line() -> str:
@@ -262,8 +290,10 @@ def write_hparams(log_dir: str, config: RunConfig, experiment: bool = True) -> N
 
 # ---------------------------------------------------------------------------------- the graph
 class TrainGraph(keras.callbacks.Callback):
-    """The compiled train step's graph in the Graphs dashboard, once per ``fit``: graph collection is
-    on for the first step only (``tf.summary.trace_on(graph=True)``), so later steps run as before."""
+    """The compiled train function's graph in the Graphs dashboard, once per ``fit``: graph collection
+    is on for the function's first call only (``tf.summary.trace_on(graph=True)``; one call runs
+    ``steps_per_execution`` steps, so the graph is written at the step that call ends), so later calls
+    run as before."""
 
     def __init__(self, log_dir: str):
         super().__init__()
@@ -404,13 +434,19 @@ class LatentSummaries(keras.callbacks.Callback):
         super().__init__()
         self.writer = tf.summary.create_file_writer(log_dir)
         self.batch = batch
+        self._codes = None   # the model's z and z0 of the batch, compiled once (eager TFP is slow)
 
-    def on_epoch_end(self, epoch, logs=None):
-        model = self.model
+    def codes(self, model):
         mean, log_var = model.encode(self.batch)
         eps = tf.random.stateless_normal(tf.shape(mean), seed=[model.seed, 7])
         z = mean + tf.exp(0.5 * log_var) * eps
-        z0, _ = model.prior.forward(z)
+        return z, model.prior.forward(z)[0]
+
+    def on_epoch_end(self, epoch, logs=None):
+        model = self.model
+        if self._codes is None:
+            self._codes = tf.function(lambda: self.codes(model))
+        z, z0 = (t.numpy() for t in self._codes())
         with self.writer.as_default(step=_step(model)):
             for k in range(z.shape[-1]):
                 tf.summary.histogram(f"z/dim_{k}", z[:, k])

@@ -40,8 +40,8 @@ from tf_dpvae.files import clean_stale_files, write_atomic
 from tf_dpvae.json_files import read_json_file
 from tf_dpvae.model import DPVAE, build_model, make_checkpoint, restore_weights
 from tf_dpvae.summaries import (BestEpochSummaries, FigureSummaries, ImageSummaries, LatentProjector,
-                                LatentSummaries, RunText, StepScalars, TrainGraph, ValidationScalars,
-                                moons_figure_png, write_hparams)
+                                LatentSummaries, RunText, StepCounter, StepScalars, TrainGraph,
+                                ValidationScalars, moons_figure_png, write_hparams)
 
 # Settings that may change between a run and its resumption (a longer run, a smoke test).
 # Where it runs may change too: a run started on one device can resume mirrored, and the reverse.
@@ -231,20 +231,26 @@ class CheckpointOnEpoch(keras.callbacks.Callback):
 
 class NaNGuard(keras.callbacks.Callback):
     """Stops training at the first non-finite loss and remembers the step; ``healthy()`` also
-    checks the weights (before anything is saved)."""
+    checks the weights (before anything is saved).
+
+    The logs' loss is the epoch's running mean, non-finite from the first non-finite step on, so one
+    look per call of the training function is enough to stop; the exact step is the one the compiled
+    step recorded (``model.StepMonitor.first_nonfinite``) when the model has a monitor, else the
+    step reached (exact when every call runs one step)."""
 
     def __init__(self):
         super().__init__()
         self.bad_step = None
 
-    def _stop(self):
-        self.bad_step = int(self.model.optimizer.iterations.numpy())
+    def _stop(self, step=None):
+        self.bad_step = step or int(self.model.optimizer.iterations.numpy())
         self.model.stop_training = True
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            self._stop()
+            monitor = self.model.step_monitor
+            self._stop(int(monitor.first_nonfinite.numpy()) if monitor is not None else None)
 
     def healthy(self) -> bool:
         """No non-finite loss so far and every weight finite; otherwise stop training."""
@@ -285,6 +291,13 @@ class BestCheckpoint(keras.callbacks.Callback):
             self.value.assign(tf.train.load_variable(checkpoints.tf_path(self.manager.latest_checkpoint),
                                                      "selection/.ATTRIBUTES/VARIABLE_VALUE"))
 
+    def restore_into(self, model: DPVAE) -> bool:
+        """Load the best checkpoint's weights into ``model``; False when there is none."""
+        path = self.manager.latest_checkpoint
+        if path:
+            restore_weights(model, path)
+        return bool(path)
+
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(SELECTION_METRIC)
         if value is None or not math.isfinite(float(value)) or float(value) >= float(self.value):
@@ -311,22 +324,31 @@ class CommonValidationNoise(keras.callbacks.Callback):
         self.model.reset_evaluation_noise()
 
 
-class StopAtStep(keras.callbacks.Callback):
-    """Stops once the optimizer has taken ``steps`` steps in total (across resumptions). The step is
-    read once at the start and counted here, so that no batch waits on the device for it."""
+class StopAtStep(StepCounter):
+    """Stops once the optimizer has taken ``steps`` steps in total (across resumptions); exact when
+    the calls of the training function end on ``steps`` (``steps_per_execution``)."""
 
     def __init__(self, steps: int):
         super().__init__()
         self.steps = steps
-        self.step = 0
-
-    def on_train_begin(self, logs=None):
-        self.step = int(self.model.optimizer.iterations.numpy())
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
+        super().on_train_batch_end(batch, logs)
         if self.step >= self.steps:
             self.model.stop_training = True
+
+
+def steps_per_execution(train, steps_per_epoch: int, first_step: int, last_step: int,
+                        strategy) -> int:
+    """Training steps per call of the compiled training function (one ``tf.while_loop``): the
+    greatest k that divides the epoch's length, ``train.log_every``, the step a run resumes from and
+    the steps it runs, so that every point a callback acts on (an epoch's end, a scalar point, the
+    stop at ``--steps``) is the end of a call, and the host syncs once per k steps instead of every
+    step. k = gcd(steps per epoch, log_every, first step, last − first) (gcd(a, 0) = a): 50 for the
+    default two-moons run. One step per call under a multi-replica or multi-worker strategy."""
+    if strategy.num_replicas_in_sync > 1 or train.strategy == "multiworker":
+        return 1
+    return max(1, math.gcd(steps_per_epoch, train.log_every, first_step, last_step - first_step))
 
 
 # ------------------------------------------------------------------ shared by fit and the tuner
@@ -426,10 +448,57 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
     total_steps = planned_steps(config.train, splits.num_train)
     last_step = min(total_steps, config.train.steps) if config.train.steps else total_steps
     locks.check_free(out_dir)   # a directory in use is reported as such, not as a mismatch
-    resuming = check_out_dir(out_dir, config)
+    check_out_dir(out_dir, config)   # checked before anything is built
     strategy = distribute.make_strategy(config.train.strategy, config.train.devices,
                                         config.train.peer_timeout)
     distribute.check_batch(config.train.batch_size, strategy)
+    model, manager, resumed_from = _start(config, splits, out_dir, strategy, held, log)
+    write_atomic(os.path.join(out_dir, runs.CONFIG_FILE), run_record(config, splits))
+
+    steps_per_epoch = splits.num_train // config.train.batch_size
+    # The data stream resumes at the very batch where the run stopped; a run resumed mid-epoch keeps
+    # its step count, so its later epochs end `resumed_from % steps_per_epoch` steps later than
+    # they would have (StopAtStep ends the last one on time).
+    train_ds, val_ds = make_pipelines(
+        config, splits, repeat=True, skip_batches=resumed_from,
+        fresh_iterators=strategy.num_replicas_in_sync > 1 or config.train.strategy == "multiworker")
+    guard = NaNGuard()
+    log_dir = os.path.join(out_dir, runs.LOG_DIR)
+    best = BestCheckpoint(runs.checkpoint_dir(out_dir, "best"), guard, model,
+                          start_step=config.objective.reg_warmup_steps, log=log)
+    # best before the latest: a kill between the two saves at worst repeats an epoch
+    callbacks = build_callbacks(config, splits, log_dir, guard, last_step,
+                                checkpoints=(best, CheckpointOnEpoch(manager, guard)))
+    final_logs = {}
+    if resumed_from < last_step:
+        write_hparams(log_dir, config, experiment=hparams_experiment)
+        model.steps_per_execution = steps_per_execution(config.train, steps_per_epoch, resumed_from,
+                                                        last_step, strategy)
+        model.train_function = model.test_function = None   # traced again for that many steps
+        try:
+            history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
+                                steps_per_epoch=steps_per_epoch,
+                                initial_epoch=resumed_from // steps_per_epoch, callbacks=callbacks,
+                                verbose=(1 if sys.stdout.isatty() else 2) if verbose is None
+                                else verbose, shuffle=False)  # tf.data shuffles, seeded
+        except KeyboardInterrupt as err:   # Ctrl-C, or SIGTERM under interrupts.raising_on_signals
+            raise save_on_interrupt(err, model, manager, guard) from None
+        final_logs = {k: float(v[-1]) for k, v in history.history.items() if v}
+    else:
+        log(f"nothing to do: the run already reached step {resumed_from} of {last_step}")
+    if guard.bad_step is not None:
+        kept = manager.latest_checkpoint or "none (no epoch had finished)"
+        raise TrainingDiverged(
+            f"the loss or the weights became non-finite at step {guard.bad_step}; training stopped. "
+            f"The last good checkpoint is kept: {kept}. Try a smaller --lr, --clip-norm or smaller "
+            f"objective weights.")
+    return _finish(config, splits, out_dir, model, manager, best, resumed_from, final_logs)
+
+
+def _start(config: RunConfig, splits: data_lib.Splits, out_dir: str, strategy,
+           held: contextlib.ExitStack, log):
+    """(model, checkpoint rotation, step resumed from): the model built in ``strategy``'s scope, the
+    run directory created and locked (``held``), the newest intact checkpoint restored."""
     # Everything that creates variables (model, optimizers' slots, the checkpoint's restore) runs in
     # the strategy's scope; for the default strategy (one device) the scope changes nothing.
     with strategy.scope():
@@ -461,48 +530,16 @@ def _fit(config: RunConfig, out_dir: str, splits: data_lib.Splits | None, verbos
             log(f"resuming from {manager.latest_checkpoint} (step {resumed_from})")
         elif resuming:
             log(f"{out_dir} has a configuration but no checkpoint yet; starting from step 0")
-    write_atomic(os.path.join(out_dir, runs.CONFIG_FILE), run_record(config, splits))
+    return model, manager, resumed_from
 
-    steps_per_epoch = splits.num_train // config.train.batch_size
-    initial_epoch = resumed_from // steps_per_epoch
-    # The data stream resumes at the very batch where the run stopped; a run resumed mid-epoch keeps
-    # its step count, so its later epochs end `resumed_from % steps_per_epoch` steps later than
-    # they would have (StopAtStep ends the last one on time).
-    train_ds, val_ds = make_pipelines(
-        config, splits, repeat=True, skip_batches=resumed_from,
-        fresh_iterators=strategy.num_replicas_in_sync > 1 or config.train.strategy == "multiworker")
-    guard = NaNGuard()
-    log_dir = os.path.join(out_dir, runs.LOG_DIR)
-    best = BestCheckpoint(runs.checkpoint_dir(out_dir, "best"), guard, model,
-                          start_step=config.objective.reg_warmup_steps, log=log)
-    # best before the latest: a kill between the two saves at worst repeats an epoch
-    callbacks = build_callbacks(config, splits, log_dir, guard, last_step,
-                                checkpoints=(best, CheckpointOnEpoch(manager, guard)))
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
-    done = resumed_from >= last_step
-    final_logs = {}
-    if not done:
-        write_hparams(log_dir, config, experiment=hparams_experiment)
-        try:
-            history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
-                                steps_per_epoch=steps_per_epoch, initial_epoch=initial_epoch,
-                                callbacks=callbacks, verbose=verbose,
-                                shuffle=False)  # tf.data shuffles, seeded
-        except KeyboardInterrupt as err:   # Ctrl-C, or SIGTERM under interrupts.raising_on_signals
-            raise save_on_interrupt(err, model, manager, guard) from None
-        final_logs = {k: float(v[-1]) for k, v in history.history.items() if v}
-    else:
-        log(f"nothing to do: the run already reached step {resumed_from} of {last_step}")
-    if guard.bad_step is not None:
-        kept = manager.latest_checkpoint or "none (no epoch had finished)"
-        raise TrainingDiverged(
-            f"the loss or the weights became non-finite at step {guard.bad_step}; training stopped. "
-            f"The last good checkpoint is kept: {kept}. Try a smaller --lr, --clip-norm or smaller "
-            f"objective weights.")
 
+def _finish(config: RunConfig, splits: data_lib.Splits, out_dir: str, model: DPVAE,
+            manager: checkpoints.Rotation, best: BestCheckpoint, resumed_from: int,
+            final_logs: dict) -> RunResult:
+    """The run's result, with the best checkpoint's weights in the model (what export and
+    evaluation read by default) and, for 2-D data, ``figure.png`` of that model."""
     best_path = best.manager.latest_checkpoint
-    if best_path:  # what export and evaluation read by default; the figure shows the same model
+    if best_path:
         restore_weights(model, best_path)
     figure_path = None
     if splits.example_shape == (2,):

@@ -1,0 +1,220 @@
+"""Where a training run's time goes, for the default command and one Table 1 model, and the same
+against an older checkout of the code, measured in one invocation.
+
+    python benchmarks/where_time_goes.py                          # this checkout only
+    git worktree add /tmp/old b6bcdf6
+    python benchmarks/where_time_goes.py --old /tmp/old --rounds 2 --markdown results/performance/where_time_goes.md
+
+Cases:
+    moons    the default command's model (``python -m tf_dpvae.train --reg factor``), ``--moons-steps``
+             steps (the full run is 4,000; 1,000 = 10 of its 40 epochs)
+    fashion  one Table 1 model, reduced protocol, d = 2: Factor-dpVAE (``table1.pair_configs``'s dp
+             configuration: the authors' 1000×5 discriminator), ``--fashion-steps`` steps (of 1,080)
+
+Each (checkout, case) runs in a child process of its own (a checkout's code is imported there), the
+checkouts alternating round by round, and each child prints one row, times in seconds unless named:
+    cli ms/step   ``training.fit``'s Keras loop (``model.fit``) wall time / steps: step, input,
+                  callbacks, validation and figures together, as the command runs them
+    step ms       the compiled step alone: ``tf.function(model.train_step)`` on one fixed batch, 50
+                  steps then one sync, the median of 5 such rounds, per step
+    input ms      the input pipeline alone: the run's training ``tf.data`` stream, per batch
+    callbacks     the callbacks' own time during ``model.fit`` (every hook timed), figures and
+                  validation excluded
+    validation    Keras's validation passes (``on_test_begin`` to ``on_test_end``)
+    figure        the 2-D figures and image summaries (FigureSummaries, ImageSummaries,
+                  BestEpochSummaries) and the final ``figure.png``
+    export        the SavedModel export the command does at the end (``export_run``)
+    total         ``training.fit`` plus the export, wall
+Absolute times drift on a shared machine: compare the two checkouts through the ratios (median over
+rounds, new / old), measured here interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import provenance  # noqa: E402
+
+ROOT = provenance.ROOT
+COLUMNS = ("cli_ms_per_step", "step_ms", "input_ms", "callbacks", "validation", "figure", "export",
+           "total")
+HEADERS = ("cli ms/step", "step ms", "input ms", "callbacks s", "validation s", "figure s",
+           "export s", "total s")
+FIGURE_CALLBACKS = ("FigureSummaries", "ImageSummaries", "BestEpochSummaries")
+HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+         "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin",
+         "on_test_batch_end")
+
+
+def child(tree: str, case: str, steps: int) -> dict:
+    """Measure one case with the code of checkout ``tree`` (imported from it)."""
+    sys.path.insert(0, tree)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import tensorflow as tf
+
+    from tf_dpvae import data as data_lib
+    from tf_dpvae import training
+    from tf_dpvae.config import RunConfig
+    from tf_dpvae.export import savedmodel
+
+    if case == "moons":
+        config = RunConfig().replace(objective={"reg": "factor"}, train={"steps": steps})
+    else:
+        from tf_dpvae import table1
+
+        splits0 = data_lib.load(RunConfig().replace(data={"dataset": "fashion_mnist"}).data, 0)
+        config = table1.pair_configs(table1.REDUCED, "factor", 0, splits0.num_train)["dp"]
+        config = config.replace(train={"steps": steps})
+    splits = data_lib.load(config.data, config.train.seed)
+    seconds = {"callbacks": 0.0, "validation": 0.0, "figure": 0.0, "loop": 0.0}
+
+    def timed(fn, key):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                seconds[key] += time.perf_counter() - start
+        return wrapper
+
+    class Validation(keras.callbacks.Callback):
+        def on_test_begin(self, logs=None):
+            self.start = time.perf_counter()
+
+        def on_test_end(self, logs=None):
+            seconds["validation"] += time.perf_counter() - self.start
+
+    build_callbacks = training.build_callbacks
+
+    def instrumented(*args, **kwargs):
+        callbacks = build_callbacks(*args, **kwargs)
+        for callback in callbacks:
+            key = "figure" if type(callback).__name__ in FIGURE_CALLBACKS else "callbacks"
+            for hook in HOOKS:
+                if key == "callbacks" and hook.startswith("on_test"):
+                    continue   # inside the validation pass, counted there
+                setattr(callback, hook, timed(getattr(callback, hook), key))
+        return [Validation(), *callbacks]
+
+    training.build_callbacks = instrumented
+    training.moons_figure_png = timed(training.moons_figure_png, "figure")
+    fit = keras.Model.fit
+    keras.Model.fit = timed(fit, "loop")
+    out = tempfile.mkdtemp(prefix="where_time_goes_")
+    start = time.perf_counter()
+    result = training.fit(config, os.path.join(out, "run"), splits=splits, verbose=0,
+                          log=lambda *_: None)
+    fit_wall = time.perf_counter() - start
+    keras.Model.fit = fit
+    start = time.perf_counter()
+    savedmodel.export_run(os.path.join(out, "run"), os.path.join(out, "export"))
+    export = time.perf_counter() - start
+    trained = result.step - result.resumed_from
+
+    # the compiled step and the input pipeline alone, on a fresh model of the same configuration
+    model = training.new_model(config, splits)
+    model.monitor_steps()
+    train_ds, _ = training.make_pipelines(config, splits, repeat=True)
+    iterator = iter(train_ds)
+    batch = next(iterator)
+    step = tf.function(model.train_step)
+    step(batch)["loss"].numpy()
+    rounds = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(50):
+            logs = step(batch)
+        logs["loss"].numpy()
+        rounds.append((time.perf_counter() - start) / 50)
+    start = time.perf_counter()
+    for _ in range(200):
+        next(iterator)
+    input_ms = (time.perf_counter() - start) / 200 * 1e3
+    return {"cli_ms_per_step": seconds["loop"] / trained * 1e3,
+            "step_ms": statistics.median(rounds) * 1e3, "input_ms": input_ms,
+            "callbacks": seconds["callbacks"], "validation": seconds["validation"],
+            "figure": seconds["figure"], "export": export, "total": fit_wall + export,
+            "steps": trained, "load": os.getloadavg()[0]}
+
+
+def run_child(tree: str, case: str, steps: int) -> dict:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": tree}
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", tree, case,
+                           str(steps)], capture_output=True, text=True, env=env, cwd=tree)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        raise SystemExit(f"child {tree} {case} failed:\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def git_commit(tree: str) -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=tree).stdout.strip() or "unknown"
+
+
+def main(argv=None) -> None:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+        return
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--old", help="an older checkout to compare with (git worktree add PATH COMMIT)")
+    p.add_argument("--rounds", type=int, default=1, help="rounds, the checkouts alternating")
+    p.add_argument("--cases", nargs="+", default=["moons", "fashion"], choices=["moons", "fashion"])
+    p.add_argument("--moons-steps", type=int, default=1000)
+    p.add_argument("--fashion-steps", type=int, default=200)
+    p.add_argument("--markdown", help="also write the tables to this file")
+    args = p.parse_args(argv)
+    trees = {"new": ROOT, **({"old": os.path.abspath(args.old)} if args.old else {})}
+    steps = {"moons": args.moons_steps, "fashion": args.fashion_steps}
+    rows: dict[tuple[str, str], list[dict]] = {}
+    loads = []
+    for r in range(args.rounds):
+        order = list(trees) if r % 2 == 0 else list(reversed(trees))
+        for case in args.cases:
+            for name in order:
+                row = run_child(trees[name], case, steps[case])
+                rows.setdefault((name, case), []).append(row)
+                loads.append(row["load"])
+                print(f"round {r + 1}: {name} {case}: " + ", ".join(
+                    f"{k} {row[k]:.2f}" for k in COLUMNS), file=sys.stderr, flush=True)
+    lines = [provenance.stamp(), "",
+             "Checkouts: " + ", ".join(f"{n} = {git_commit(t)}" for n, t in trees.items())
+             + f". {args.rounds} round(s), checkouts alternating; medians over rounds; 1-minute "
+             f"load average during the children {min(loads):.1f}–{max(loads):.1f} on "
+             f"{os.cpu_count()} cores.", "",
+             "| case | code | steps | " + " | ".join(HEADERS) + " |",
+             "|---|---|---:|" + "---:|" * len(HEADERS)]
+    medians = {key: {c: statistics.median(row[c] for row in values) for c in COLUMNS}
+               for key, values in rows.items()}
+    for case in args.cases:
+        for name in trees:
+            m = medians[(name, case)]
+            lines.append(f"| {case} | {name} | {steps[case]} | "
+                         + " | ".join(f"{m[c]:.2f}" for c in COLUMNS) + " |")
+    if "old" in trees:
+        lines += ["", "Ratios new / old (below 1: faster now):", "",
+                  "| case | " + " | ".join(HEADERS) + " |", "|---|" + "---:|" * len(HEADERS)]
+        for case in args.cases:
+            new, old = medians[("new", case)], medians[("old", case)]
+            lines.append(f"| {case} | " + " | ".join(
+                f"{new[c] / old[c]:.2f}" if old[c] > 0 else "–" for c in COLUMNS) + " |")
+    text = "\n".join(lines)
+    print(text)
+    if args.markdown:
+        os.makedirs(os.path.dirname(os.path.abspath(args.markdown)), exist_ok=True)
+        with open(args.markdown + ".tmp", "w", encoding="utf-8") as f:
+            f.write("# Where training time goes\n\n" + text + "\n")
+        os.replace(args.markdown + ".tmp", args.markdown)   # atomic
+
+
+if __name__ == "__main__":
+    main()
