@@ -45,9 +45,23 @@ def weights(checkpoint):
             if n.startswith("weights/") and "evaluation_seed" not in n}
 
 
+def without_figures():
+    """The 2-D figures (matplotlib, about a fifth of a tiny fit's time here) as a 1-pixel PNG: these
+    runs are about the strategy, not pictures (test_training's no_figures does the same)."""
+    from tf_dpvae import summaries, training
+
+    def one_pixel(*args, **kwargs):   # made when called: no TensorFlow op before the devices are set
+        import numpy as np
+        import tensorflow as tf
+        return tf.io.encode_png(np.zeros((1, 1, 4), np.uint8)).numpy()
+
+    summaries.moons_figure_png = training.moons_figure_png = one_pixel
+
+
 def main():
     mode, out = sys.argv[1], sys.argv[2]
     from tf_dpvae import training
+    without_figures()
     if mode == "mirrored":
         distribute.split_cpu(2)
         result = {}
