@@ -10,6 +10,15 @@ import pytest  # noqa: E402
 from tf_dpvae.config import RunConfig  # noqa: E402
 
 
+def one_pixel_png(*args, **kwargs) -> bytes:
+    """A stand-in for ``moons_figure_png`` (matplotlib: a large share of a tiny 2-D run's time) in
+    tests about something other than pictures: a 1×1 RGBA PNG, made when called (no TensorFlow op
+    runs before a caller has set its devices up)."""
+    import numpy as np
+    import tensorflow as tf
+    return tf.io.encode_png(np.zeros((1, 1, 4), np.uint8)).numpy()
+
+
 def tiny_config(reg="none", prior_kind="dp", **sections):
     """A small, fast configuration; ``sections`` override fields, e.g. train={"steps": 3}.
 

@@ -16,7 +16,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from conftest import tiny_config  # noqa: E402
+from conftest import one_pixel_png, tiny_config  # noqa: E402
 from tf_dpvae import distribute  # noqa: E402
 
 QUIET = {"verbose": 0, "log": lambda *_: None}
@@ -46,16 +46,9 @@ def weights(checkpoint):
 
 
 def without_figures():
-    """The 2-D figures (matplotlib, about a fifth of a tiny fit's time here) as a 1-pixel PNG: these
-    runs are about the strategy, not pictures (test_training's no_figures does the same)."""
+    """The 2-D figures as conftest's 1-pixel PNG: these runs are about the strategy, not pictures."""
     from tf_dpvae import summaries, training
-
-    def one_pixel(*args, **kwargs):   # made when called: no TensorFlow op before the devices are set
-        import numpy as np
-        import tensorflow as tf
-        return tf.io.encode_png(np.zeros((1, 1, 4), np.uint8)).numpy()
-
-    summaries.moons_figure_png = training.moons_figure_png = one_pixel
+    summaries.moons_figure_png = training.moons_figure_png = one_pixel_png
 
 
 def main():

@@ -198,8 +198,8 @@ def test_out_must_be_a_directory_with_the_same_settings(tmp_path, make_config):
 def no_figures(monkeypatch):
     """The moons figure (matplotlib, about half of a tiny run's time) as a 1-pixel PNG: for tests
     about checkpoints, not pictures."""
-    png = tf.io.encode_png(np.zeros((1, 1, 4), np.uint8)).numpy()
-    monkeypatch.setattr(training, "moons_figure_png", lambda *args, **kwargs: png)
+    from conftest import one_pixel_png
+    monkeypatch.setattr(training, "moons_figure_png", one_pixel_png)
 
 
 def test_damaged_latest_checkpoints_resume_from_the_newest_intact_one(tmp_path, make_config,

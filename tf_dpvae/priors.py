@@ -230,11 +230,19 @@ class DecoupledPrior(Prior):
     def forward_steps(self, z) -> list:
         """[(name, log|det| [B])] of every step of g in the density direction z → z0 (the chain's
         last element first); their sum is ``forward(z)[1]``."""
-        out = []
+        return [(name, log_det) for name, _, log_det in self._walk_forward(z)]
+
+    def _walk_forward(self, z):
+        """Yields (name, output [B, d], log|det| [B]) of each step of g, z → z0, one at a time: each
+        block sees an input of known width, and a spline block runs its network once for both."""
         for step in self.steps()[::-1]:
-            out.append((step.name, step.forward_log_det_jacobian(z, event_ndims=1)))
-            z = self._known_width(step.forward(z))
-        return out
+            if isinstance(step, SplineCoupling):
+                z, log_det = step.forward_and_log_det(z)
+            else:
+                log_det = step.forward_log_det_jacobian(z, event_ndims=1)
+                z = step.forward(z)
+            z = self._known_width(z)
+            yield step.name, z, log_det
 
     def _known_width(self, x):
         """``x`` with its last dimension's static size set to d. A rational-quadratic spline's output
@@ -248,15 +256,9 @@ class DecoupledPrior(Prior):
         if self.coupling != "spline":
             g = self.bijector()
             return g.forward(z), g.forward_log_det_jacobian(z, event_ndims=1)
-        log_det = 0.0   # step by step: each spline block runs its network once for both outputs
-        for step in self.steps()[::-1]:
-            if isinstance(step, SplineCoupling):
-                z, step_log_det = step.forward_and_log_det(z)
-            else:
-                step_log_det = step.forward_log_det_jacobian(z, event_ndims=1)
-                z = step.forward(z)
+        log_det = 0.0
+        for _, z, step_log_det in self._walk_forward(z):
             log_det += step_log_det
-            z = self._known_width(z)
         return z, log_det
 
     def inverse(self, z0):

@@ -2,12 +2,13 @@
 value and the log-derivative computed in one pass.
 
 Why not ``tfp.bijectors.RationalQuadraticSpline`` inside ``tfp.bijectors.RealNVP``: the mathematics is
-the same (``tests/test_splines.py`` checks this module against it to 1e-5), but TFP locates each input's
-bin with ``searchsorted`` and batched gathers, and RealNVP computes the conditioner and the spline twice
-(once for the value, once for the log-determinant). Traced with its gradient, one 6-block 2-D flow
-made a graph of 16,677 ops against 1,343 for the affine coupling, and tracing it took most of a short
-run's time (``benchmarks/where_time_goes.py``). Here the bin is chosen by comparisons and a one-hot
-mask (K is small), and ``SplineCoupling.forward_and_log_det`` runs the conditioner once per block.
+the same (``tests/test_splines.py`` checks this module against it to 1e-10 in float64), but TFP locates
+each input's bin with ``searchsorted`` and batched gathers, and RealNVP computes the conditioner and the
+spline twice (once for the value, once for the log-determinant). Traced with its gradient, the default
+6-block 2-D flow made a graph of 16,764 ops against 1,342 for the affine coupling, and tracing it took
+most of a short run's time; this module's makes 3,087 (``benchmarks/flow_trace.py``). Here the bin is
+chosen by comparisons and a one-hot mask (K is small), and ``SplineCoupling.forward_and_log_det`` runs
+the conditioner once per block.
 
 Conventions (those of ``tfb.RationalQuadraticSpline`` with ``range_min = −B``): K bins on the box
 [−B, B]; ``widths`` and ``heights`` [..., K] are positive and each sums to 2B; ``slopes`` [..., K − 1]
@@ -38,17 +39,19 @@ def _knots(sizes, bound):
     return tf.concat([start, -bound + tf.cumsum(sizes, axis=-1)], axis=-1)
 
 
-def _bin_parameters(t, knots, sizes):
-    """One-hot selection of the bin that holds t [...] (clipped into the box): the mask [..., K].
-    Bin k holds knots_k ≤ t < knots_{k+1}; t = B falls in the last bin."""
-    num_bins = sizes.shape[-1]
-    index = tf.reduce_sum(tf.cast(t[..., None] >= knots[..., 1:-1], tf.int32), axis=-1)
-    return tf.one_hot(index, num_bins, dtype=t.dtype)
-
-
 def _pick(mask, values):
     """values [..., K] at the masked bin: [...]."""
     return tf.reduce_sum(mask * values, axis=-1)
+
+
+def _bin_of(t, knots, x_knots, y_knots, widths, heights, derivatives):
+    """The bin that holds t [...] (clipped into the box) among ``knots`` (the x knots going forward,
+    the y knots going back): (x_k, w_k, y_k, h_k, d_k, d_{k+1}), each [...]. Bin k holds
+    knots_k ≤ t < knots_{k+1}; t = B falls in the last bin. Chosen by a one-hot mask, not a gather."""
+    index = tf.reduce_sum(tf.cast(t[..., None] >= knots[..., 1:-1], tf.int32), axis=-1)
+    mask = tf.one_hot(index, widths.shape[-1], dtype=t.dtype)
+    return (_pick(mask, x_knots[..., :-1]), _pick(mask, widths), _pick(mask, y_knots[..., :-1]),
+            _pick(mask, heights), _pick(mask, derivatives[..., :-1]), _pick(mask, derivatives[..., 1:]))
 
 
 def _log_derivative(xi, s, d_left, d_right):
@@ -72,10 +75,8 @@ def rational_quadratic_spline(x, widths, heights, slopes, bound):
     x_knots, y_knots, derivatives = _bins(widths, heights, slopes, bound)
     inside = tf.abs(x) <= bound
     t = tf.clip_by_value(x, -bound, bound)   # a finite value (and gradient) in the unused branch
-    mask = _bin_parameters(t, x_knots, widths)
-    x_k, w_k = _pick(mask, x_knots[..., :-1]), _pick(mask, widths)
-    y_k, h_k = _pick(mask, y_knots[..., :-1]), _pick(mask, heights)
-    d_left, d_right = _pick(mask, derivatives[..., :-1]), _pick(mask, derivatives[..., 1:])
+    x_k, w_k, y_k, h_k, d_left, d_right = _bin_of(t, x_knots, x_knots, y_knots, widths, heights,
+                                                  derivatives)
     s = h_k / w_k
     xi = (t - x_k) / w_k
     mix = xi * (1.0 - xi)
@@ -89,10 +90,8 @@ def inverse_rational_quadratic_spline(y, widths, heights, slopes, bound):
     x_knots, y_knots, derivatives = _bins(widths, heights, slopes, bound)
     inside = tf.abs(y) <= bound
     t = tf.clip_by_value(y, -bound, bound)
-    mask = _bin_parameters(t, y_knots, heights)
-    x_k, w_k = _pick(mask, x_knots[..., :-1]), _pick(mask, widths)
-    y_k, h_k = _pick(mask, y_knots[..., :-1]), _pick(mask, heights)
-    d_left, d_right = _pick(mask, derivatives[..., :-1]), _pick(mask, derivatives[..., 1:])
+    x_k, w_k, y_k, h_k, d_left, d_right = _bin_of(t, y_knots, x_knots, y_knots, widths, heights,
+                                                  derivatives)
     s = h_k / w_k
     offset = t - y_k
     curvature = d_right + d_left - 2.0 * s

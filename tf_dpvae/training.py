@@ -291,12 +291,12 @@ class BestCheckpoint(keras.callbacks.Callback):
             self.value.assign(tf.train.load_variable(checkpoints.tf_path(self.manager.latest_checkpoint),
                                                      "selection/.ATTRIBUTES/VARIABLE_VALUE"))
 
-    def restore_into(self, model: DPVAE) -> bool:
-        """Load the best checkpoint's weights into ``model``; False when there is none."""
+    def restore_into(self, model: DPVAE) -> str | None:
+        """Load the best checkpoint's weights into ``model``; its path, or None when there is none."""
         path = self.manager.latest_checkpoint
         if path:
             restore_weights(model, path)
-        return bool(path)
+        return path
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(SELECTION_METRIC)
@@ -538,9 +538,7 @@ def _finish(config: RunConfig, splits: data_lib.Splits, out_dir: str, model: DPV
             final_logs: dict) -> RunResult:
     """The run's result, with the best checkpoint's weights in the model (what export and
     evaluation read by default) and, for 2-D data, ``figure.png`` of that model."""
-    best_path = best.manager.latest_checkpoint
-    if best_path:
-        restore_weights(model, best_path)
+    best_path = best.restore_into(model)
     figure_path = None
     if splits.example_shape == (2,):
         png = moons_figure_png(model, splits.train, config.train.seed)
