@@ -4,7 +4,9 @@ much goes to casts, what stays float32. The evidence behind ``benchmarks/through
     python benchmarks/bf16_profile.py                       # the four 28×28 models, three routes
     python benchmarks/bf16_profile.py --models VAE --steps 3 --markdown results/throughput/bf16_profile.md
 
-Routes (one child process each: the oneDNN log and the grappler option are per process):
+Routes (float32, keras and grappler in one child process, taking turns round by round so that the
+shared machine's load drift hits each alike; fpmath in a process of its own, since oneDNN reads its
+variable once, so its times compare less well: its evidence is which kernels run):
     float32   the model as ``--mixed-precision off`` builds it
     keras     ``--mixed-precision bfloat16``: Keras's ``mixed_bfloat16`` policy on the encoder, decoder
               and discriminator (float32 variables, cast to bfloat16 at each layer call); the decoupled
@@ -16,10 +18,10 @@ Routes (one child process each: the oneDNN log and the grappler option are per p
               primitives with bfloat16 arithmetic inside (no casts in the graph), where it has such a
               kernel for the ISA
 
-For each model and route, after ``--warmup`` steps: the median of ``--timed`` steps (each synced), then
-``--steps`` steps traced two ways at once:
+For each model and route, after ``--warmup`` steps, in each of ``--rounds`` rounds: ``--timed`` steps
+(each synced; the wall column is their median), then ``--steps`` steps traced two ways at once:
   * ``tf.profiler.experimental`` (the trace viewer's data, XSpace protobuf): every executed op's time
-    per step (its median over the traced steps), summed over the executor's threads, grouped by what
+    per step (its median over every traced step), summed over the executor's threads, grouped by what
     the op does (its type, with oneDNN's ``_MklNative``/``_MklFused`` prefixes removed; Adam's update
     by its ``adam`` name scope). An op whose type starts with ``_Mkl`` ran a oneDNN kernel; every
     other op ran TensorFlow's own (Eigen) kernel. Under ``keras`` each op's dtype is read from the
@@ -133,11 +135,14 @@ def parse_onednn(lines, steps: int) -> list[dict]:
 
 
 def child(args) -> None:
-    """Measure every model under one route; verbose oneDNN lines go to this process's stdout (a file),
-    bracketed by markers; the results go to ``args.out`` as JSON."""
+    """Measure every model under each of ``args.child``'s routes, interleaved: models and routes take
+    turns, round by round (``--rounds``), so that the shared machine's load drift hits every route
+    alike. The verbose oneDNN lines go to this process's stdout (a file), bracketed by markers; the
+    results go to ``args.out`` as JSON."""
     import numpy as np
     import tensorflow as tf
 
+    from throughput import matmul_ceilings
     from tf_dpvae.config import RunConfig
     from tf_dpvae.model import build_model
 
@@ -148,99 +153,107 @@ def child(args) -> None:
         sys.stdout.flush()
         os.write(1, f"{MARK} {text}\n".encode())
 
+    def rewrite(on: bool):  # grappler reads it when a function is first run (throughput.py)
+        tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": on})
+
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    if args.child == "grappler":
-        tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
     rng = np.random.default_rng(0)
-    results = {}
+    setups = {}
     for name in args.models:
         arch, prior, reg, batch = MODELS[name]
         batch = args.batch or batch
-        config = RunConfig().replace(
-            model={"arch": arch, "latent_dim": 2}, prior={"kind": prior},
-            objective={"reg": reg, "disc_units": 1000, "disc_layers": 5},
-            train={"batch_size": batch,
-                   "mixed_precision": "bfloat16" if args.child == "keras" else "off"})
-        model = build_model(config, (None, 28, 28, 1))
-        model.build_optimizers()
         x = tf.constant(rng.uniform(size=(batch, 28, 28, 1)).astype("float32"))
         data = (x, tf.constant(rng.uniform(size=(batch, 28, 28, 1)).astype("float32"))) \
             if reg == "factor" else x
-        step = tf.function(model.train_step)
-        dtypes = graph_dtypes(step.get_concrete_function(data).graph)
-        for _ in range(args.warmup):
-            step(data)["loss"].numpy()
-        times = []
-        for _ in range(args.timed):
-            start = time.perf_counter()
-            step(data)["loss"].numpy()
-            times.append(time.perf_counter() - start)
-        logdir = tempfile.mkdtemp(prefix="bf16_profile_")
-        mark(f"begin {name}")
-        tf.profiler.experimental.start(logdir)
-        for _ in range(args.steps):
-            step(data)["loss"].numpy()
-        tf.profiler.experimental.stop()
-        mark(f"end {name}")
+        for route in args.child:
+            config = RunConfig().replace(
+                model={"arch": arch, "latent_dim": 2}, prior={"kind": prior},
+                objective={"reg": reg, "disc_units": 1000, "disc_layers": 5},
+                train={"batch_size": batch,
+                       "mixed_precision": "bfloat16" if route == "keras" else "off"})
+            model = build_model(config, (None, 28, 28, 1))
+            model.build_optimizers()
+            step = tf.function(model.train_step)
+            dtypes = graph_dtypes(step.get_concrete_function(data).graph)
+            rewrite(route == "grappler")
+            for _ in range(args.warmup):
+                step(data)["loss"].numpy()
+            setups[name, route] = (step, data, dtypes)
+    times = collections.defaultdict(list)
+    per_op = collections.defaultdict(lambda: collections.defaultdict(list))
+    for r in range(args.rounds):
+        for (name, route), (step, data, _) in setups.items():
+            rewrite(route == "grappler")
+            for _ in range(args.timed):
+                start = time.perf_counter()
+                step(data)["loss"].numpy()
+                times[name, route].append(time.perf_counter() - start)
+            logdir = tempfile.mkdtemp(prefix="bf16_profile_")
+            mark(f"begin {name} {route} {r}")
+            tf.profiler.experimental.start(logdir)
+            for _ in range(args.steps):
+                step(data)["loss"].numpy()
+            tf.profiler.experimental.stop()
+            mark(f"end {name} {route} {r}")
+            for op_name, op_type, us in op_events(logdir):
+                per_op[name, route][op_name, op_type].append(us / 1e3)
+    rewrite(False)
+    traced = args.steps * args.rounds
+    results = {route: {} for route in args.child}
+    for (name, route), (_, _, dtypes) in setups.items():
         by_category = collections.defaultdict(float)
         by_kernel = collections.defaultdict(float)  # oneDNN or Eigen
         by_dtype = collections.defaultdict(float)
         casts = collections.defaultdict(float)
-        per_op = collections.defaultdict(list)
-        for op_name, op_type, us in op_events(logdir):
-            per_op[(op_name, op_type)].append(us / 1e3)
-        for (op_name, op_type), durations in per_op.items():
+        for (op_name, op_type), durations in per_op[name, route].items():
             # the median over the traced steps (times the op's runs per step): robust to a step in
             # which the shared machine took the core away
-            ms = statistics.median(durations) * len(durations) / args.steps
+            ms = statistics.median(durations) * len(durations) / traced
             by_category[category(op_type, op_name)] += ms
             by_kernel["oneDNN (_Mkl*)" if op_type.startswith("_Mkl") else "Eigen/TF"] += ms
             by_dtype[dtypes.get(op_name, "unmapped")] += ms
             if _strip(op_type) == "Cast":
                 casts[op_name.split("/")[0]] += ms
-        results[name] = {"step_ms": 1e3 * statistics.median(times), "categories": by_category,
-                         "kernels": by_kernel, "dtypes": by_dtype, "casts_by_scope": casts}
-    n, matmul = 2048, {}  # the CPU's ceilings, as throughput.py measures them
-    for dtype in ("float32", "bfloat16"):
-        a, b = (tf.cast(tf.random.uniform((n, n)), dtype) for _ in range(2))
-        product = tf.function(lambda a=a, b=b: tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32)))
-        product().numpy()
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            product().numpy()
-            times.append(time.perf_counter() - start)
-        matmul[dtype] = 2 * n ** 3 / statistics.median(times) / 1e9
-    results["matmul_gflops"] = matmul
+        results[route][name] = {
+            "step_ms": 1e3 * statistics.median(times[name, route]), "categories": by_category,
+            "kernels": by_kernel, "dtypes": by_dtype, "casts_by_scope": casts}
+    ceilings = matmul_ceilings(["float32", "bfloat16"], repeats=5)
+    for route in args.child:
+        results[route]["matmul_gflops"] = ceilings
     with open(args.out, "w") as f:
         json.dump(results, f)
 
 
-def run_route(route: str, args) -> dict:
+def run_child(routes, args, env_extra=None) -> dict:
+    """``routes`` measured in one child process (see ``child``), with its oneDNN log parsed."""
     with tempfile.TemporaryDirectory() as tmp:
         out, log = os.path.join(tmp, "result.json"), os.path.join(tmp, "onednn.log")
         env = {**os.environ, "ONEDNN_VERBOSE": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
                "CUDA_VISIBLE_DEVICES": "",
-               "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1")}
-        if route == "fpmath":
-            env["ONEDNN_DEFAULT_FPMATH_MODE"] = "BF16"
+               "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1"),
+               **(env_extra or {})}
         with open(log, "w") as stdout:
-            subprocess.run([sys.executable, __file__, "--child", route, "--out", out,
+            subprocess.run([sys.executable, __file__, "--child", *routes, "--out", out,
                             "--models", *args.models, "--steps", str(args.steps),
-                            "--warmup", str(args.warmup), "--timed", str(args.timed),
-                            "--threads", str(args.threads), "--batch", str(args.batch or 0)],
+                            "--rounds", str(args.rounds), "--warmup", str(args.warmup),
+                            "--timed", str(args.timed), "--threads", str(args.threads),
+                            "--batch", str(args.batch)],
                            env=env, check=True, stdout=stdout, stderr=subprocess.DEVNULL)
         with open(out) as f:
-            result = json.load(f)
+            results = json.load(f)
         with open(log) as f:
             lines = f.read().splitlines()
     isa = next((ln.split(",", 4)[-1] for ln in lines if ",info,cpu,isa:" in ln), "?")
-    for name in args.models:  # the oneDNN log between this model's markers: its traced steps
-        begin, end = lines.index(f"{MARK} begin {name}"), lines.index(f"{MARK} end {name}")
-        result[name]["onednn"] = parse_onednn(lines[begin + 1:end], args.steps)
-    result["isa"] = isa
-    return result
+    for route in routes:
+        for name in args.models:  # the oneDNN log between this model's markers: its traced steps
+            traced = []
+            for r in range(args.rounds):
+                begin = lines.index(f"{MARK} begin {name} {route} {r}")
+                traced += lines[begin + 1:lines.index(f"{MARK} end {name} {route} {r}")]
+            results[route][name]["onednn"] = parse_onednn(traced, args.steps * args.rounds)
+        results[route]["isa"] = isa
+    return results
 
 
 def report(results: dict, args) -> str:
@@ -249,8 +262,9 @@ def report(results: dict, args) -> str:
            f"oneDNN's ISA line: `{results[routes[0]]['isa']}`; CPU flags: {cpu_flags()}; "
            f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '1 (default)')}, "
            f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', 'unset (all)')}, "
-           f"{args.threads} threads, {args.steps} traced steps; the wall step times are taken "
-           f"before the trace, with the oneDNN log on (it slows them: throughput.py measures speed); "
+           f"{args.threads} threads, {args.steps} traced steps in each of {args.rounds} rounds; the wall "
+           f"step times are taken between the traces, with the oneDNN log on (it slows them: "
+           f"throughput.py measures speed); "
            f"1-minute load average at the start {args.load_before:.1f}", ""]
     for name in args.models:
         others = [r for r in routes if r != "float32"] if "float32" in routes else []
@@ -258,7 +272,7 @@ def report(results: dict, args) -> str:
                 "| ms per step (op time summed over threads) | " + " | ".join(routes) + " | " +
                 "".join(f"{r} / float32 | " for r in others),
                 "|---|" + "---:|" * (len(routes) + len(others))]
-        rows = [("**step, wall (median of %d)**" % args.timed,
+        rows = [(f"**step, wall (median of {args.timed * args.rounds})**",
                  {r: results[r][name]["step_ms"] for r in routes})]
         for c, _ in CATEGORIES:
             rows.append((c, {r: results[r][name]["categories"].get(c, 0.0) for r in routes}))
@@ -329,7 +343,9 @@ def main(argv=None) -> int:
     p.add_argument("--min-ms", type=float, default=0.2,
                    help="list oneDNN primitives taking at least this many ms per step")
     p.add_argument("--markdown", help="also write the report to this file (atomically)")
-    p.add_argument("--child", choices=ROUTES, help=argparse.SUPPRESS)
+    p.add_argument("--rounds", type=int, default=2,
+                   help="rounds in which the models and routes take turns (each traces --steps)")
+    p.add_argument("--child", nargs="+", choices=ROUTES, help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -337,11 +353,16 @@ def main(argv=None) -> int:
         return 0
     if args.batch < 0:
         p.error(f"--batch must be 0 (the models' own) or positive, got {args.batch}")
-    for n in ("steps", "warmup", "timed", "threads"):
+    for n in ("steps", "rounds", "warmup", "timed", "threads"):
         if getattr(args, n) < 1:
             p.error(f"--{n} must be at least 1, got {getattr(args, n)}")
     args.load_before = os.getloadavg()[0]
-    results = {route: run_route(route, args) for route in args.routes}
+    results = {}
+    here = [r for r in ROUTES if r in args.routes and r != "fpmath"]
+    if here:
+        results.update(run_child(here, args))
+    if "fpmath" in args.routes:  # oneDNN reads it once per process: a process of its own
+        results.update(run_child(["fpmath"], args, {"ONEDNN_DEFAULT_FPMATH_MODE": "BF16"}))
     text = report(results, args)
     print(text)
     if args.markdown:

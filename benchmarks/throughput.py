@@ -28,7 +28,7 @@ the median is reported. Models, as ``shared/reference-code.md``:
 FLOPs per step are counted from the step's graph with ``tf.compat.v1.profiler`` (float_operation: ops
 with registered FLOP statistics, i.e. MatMul, Conv2D and its two backprops, elementwise ops), and the
 achieved GFLOP/s is compared with a 2048² matmul of the row's precision (float32, or bfloat16 for both
-bfloat16 routes) measured in the same process (2·n³ FLOPs).
+bfloat16 routes) measured in the same process (2·n³ FLOPs; the precisions' matmuls alternating).
 """
 
 from __future__ import annotations
@@ -60,6 +60,26 @@ PRECISIONS = {  # name: (the configuration's mixed_precision, grappler's oneDNN 
     "float16": ("float16", False),
 }
 GRAPPLER = "auto_mixed_precision_onednn_bfloat16"
+
+
+def matmul_ceilings(dtypes, repeats: int, n: int = 2048) -> dict:
+    """GFLOP/s of an n×n matmul (2·n³ FLOPs, float32 accumulation) per dtype, the median of
+    ``repeats``, the dtypes alternating repeat by repeat so that load drift hits each alike."""
+    import tensorflow as tf
+
+    products = {}
+    for dtype in dtypes:
+        a, b = (tf.cast(tf.random.uniform((n, n)), dtype) for _ in range(2))
+        products[dtype] = tf.function(
+            lambda a=a, b=b: tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32)))
+        products[dtype]().numpy()
+    times = {dtype: [] for dtype in dtypes}
+    for _ in range(repeats):
+        for dtype, product in products.items():
+            start = time.perf_counter()
+            product().numpy()
+            times[dtype].append(time.perf_counter() - start)
+    return {dtype: 2 * n ** 3 / statistics.median(t) / 1e9 for dtype, t in times.items()}
 
 
 def measure(args) -> dict:
@@ -110,19 +130,9 @@ def measure(args) -> dict:
                 times[key][r].append(time.perf_counter() - start)
     rewrite(False)
 
-    n = 2048
-    matmul_gflops = {}
-    for dtype in sorted({"bfloat16" if p.startswith("bfloat16") else p for p in args.precisions}):
-        a = tf.cast(tf.random.uniform((n, n)), dtype)
-        b = tf.cast(tf.random.uniform((n, n)), dtype)
-        matmul = tf.function(lambda a=a, b=b: tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32)))
-        matmul().numpy()
-        matmul_times = []
-        for _ in range(args.matmul_repeats):
-            start = time.perf_counter()
-            matmul().numpy()
-            matmul_times.append(time.perf_counter() - start)
-        matmul_gflops[dtype] = 2 * n ** 3 / float(np.median(matmul_times)) / 1e9
+    matmul_gflops = matmul_ceilings(
+        sorted({"bfloat16" if p.startswith("bfloat16") else p for p in args.precisions}),
+        args.matmul_repeats)
     rows = {}
     for (name, precision), per_round in times.items():
         everything = [t for r in per_round for t in r]
