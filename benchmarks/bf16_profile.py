@@ -43,6 +43,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -201,6 +202,7 @@ def child(args) -> None:
             mark(f"end {name} {route} {r}")
             for op_name, op_type, us in op_events(logdir):
                 per_op[name, route][op_name, op_type].append(us / 1e3)
+            shutil.rmtree(logdir, ignore_errors=True)
     rewrite(False)
     traced = args.steps * args.rounds
     results = {route: {} for route in args.child}
