@@ -1,7 +1,21 @@
 """Training throughput (images/s) of the authors' 28×28 architectures, against the CPU's matmul ceiling.
 
-    python benchmarks/throughput.py                 # oneDNN on and off (one process each), a table
-    python benchmarks/throughput.py --onednn 1      # one setting only
+    python benchmarks/throughput.py                 # oneDNN on: float32 and the two bfloat16 routes
+    python benchmarks/throughput.py --onednn both --precisions float32   # oneDNN on and off
+
+Precisions (``--precisions``), all measured in one process, their models interleaved:
+    float32            the model as ``--mixed-precision off`` builds it
+    bfloat16           ``--mixed-precision bfloat16``: Keras's ``mixed_bfloat16`` policy on the encoder,
+                       decoder and discriminator (float32 variables); the decoupled prior, the KL and
+                       the losses stay float32 (``model.build_model``)
+    bfloat16-grappler  the float32 model, rewritten by TensorFlow's grappler pass
+                       ``auto_mixed_precision_onednn_bfloat16`` (oneDNN only): grappler chooses the
+                       ops that run in bfloat16. The option is read when a function is first run, so
+                       it is set around this model's calls only (checked with ONEDNN_VERBOSE: the
+                       float32 models in the same process keep f32 kernels)
+``×float32`` is bfloat16 images/s over float32 images/s of the same model: the median over rounds of
+the ratio of the two rounds' medians (so load that drifts between rounds hits both sides), with the
+rounds' range. Where time goes in each precision: ``benchmarks/bf16_profile.py``.
 
 What is timed: the compiled training step (``tf.function(model.train_step)``: forward, backward, Adam
 update, and FactorVAE's discriminator step) on a fixed in-memory batch of random 28×28 images, so input
@@ -13,7 +27,8 @@ the median is reported. Models, as ``shared/reference-code.md``:
                          encoded for the discriminator)
 FLOPs per step are counted from the step's graph with ``tf.compat.v1.profiler`` (float_operation: ops
 with registered FLOP statistics, i.e. MatMul, Conv2D and its two backprops, elementwise ops), and the
-achieved GFLOP/s is compared with a 2048² float32 matmul measured in the same process (2·n³ FLOPs).
+achieved GFLOP/s is compared with a 2048² matmul of the row's precision (float32, or bfloat16 for both
+bfloat16 routes) measured in the same process (2·n³ FLOPs; the precisions' matmuls alternating).
 """
 
 from __future__ import annotations
@@ -24,6 +39,8 @@ import os
 import subprocess
 import sys
 import time
+
+import statistics
 
 import provenance  # first: this checkout on sys.path, quiet TF, the commit
 
@@ -36,6 +53,33 @@ MODELS = {  # name: (arch, prior, reg, batch)
     "FactorVAE": ("factor_mnist", "normal", "factor", 24),
     "Factor-dpVAE": ("factor_mnist", "dp", "factor", 24),
 }
+PRECISIONS = {  # name: (the configuration's mixed_precision, grappler's oneDNN bfloat16 rewrite)
+    "float32": ("off", False),
+    "bfloat16": ("bfloat16", False),
+    "bfloat16-grappler": ("off", True),
+    "float16": ("float16", False),
+}
+GRAPPLER = "auto_mixed_precision_onednn_bfloat16"
+
+
+def matmul_ceilings(dtypes, repeats: int, n: int = 2048) -> dict:
+    """GFLOP/s of an n×n matmul (2·n³ FLOPs, float32 accumulation) per dtype, the median of
+    ``repeats``, the dtypes alternating repeat by repeat so that load drift hits each alike."""
+    import tensorflow as tf
+
+    products = {}
+    for dtype in dtypes:
+        a, b = (tf.cast(tf.random.uniform((n, n)), dtype) for _ in range(2))
+        products[dtype] = tf.function(
+            lambda a=a, b=b: tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32)))
+        products[dtype]().numpy()
+    times = {dtype: [] for dtype in dtypes}
+    for _ in range(repeats):
+        for dtype, product in products.items():
+            start = time.perf_counter()
+            product().numpy()
+            times[dtype].append(time.perf_counter() - start)
+    return {dtype: 2 * n ** 3 / statistics.median(t) / 1e9 for dtype, t in times.items()}
 
 
 def measure(args) -> dict:
@@ -47,84 +91,123 @@ def measure(args) -> dict:
 
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+
+    def rewrite(on: bool):  # grappler reads it when a function is instantiated (its first call)
+        tf.config.optimizer.set_experimental_options({GRAPPLER: on})
+
     rng = np.random.default_rng(0)
     steps, flops = {}, {}
     for name, (arch, prior, reg, batch) in MODELS.items():
-        config = RunConfig().replace(
-            model={"arch": arch, "latent_dim": 2}, prior={"kind": prior},
-            objective={"reg": reg, "disc_units": 1000, "disc_layers": 5},  # the authors' discriminator
-            train={"batch_size": batch, "jit": args.jit, "mixed_precision": args.mixed_precision})
-        model = build_model(config, (None, 28, 28, 1))
-        model.build_optimizers()
+        batch = args.batch or batch
         x = tf.constant(rng.uniform(size=(batch, 28, 28, 1)).astype("float32"))
         data = (x, tf.constant(rng.uniform(size=(batch, 28, 28, 1)).astype("float32"))) \
             if reg == "factor" else x
-        step = tf.function(model.train_step, jit_compile=args.jit)
-        graph = step.get_concrete_function(data).graph
-        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-        options["output"] = "none"
-        flops[name] = tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
-        for _ in range(args.warmup):
-            step(data)["loss"].numpy()
-        steps[name] = (step, data)
-    times = {name: [] for name in MODELS}
-    for _ in range(args.rounds):
-        for name, (step, data) in steps.items():
+        for precision in args.precisions:
+            mixed, grappler = PRECISIONS[precision]
+            config = RunConfig().replace(
+                model={"arch": arch, "latent_dim": 2}, prior={"kind": prior},
+                objective={"reg": reg, "disc_units": 1000, "disc_layers": 5},  # the authors' one
+                train={"batch_size": batch, "jit": args.jit, "mixed_precision": mixed})
+            model = build_model(config, (None, 28, 28, 1))
+            model.build_optimizers()
+            step = tf.function(model.train_step, jit_compile=args.jit)
+            graph = step.get_concrete_function(data).graph
+            if name not in flops:  # the traced graph's FLOPs: the same in every precision
+                options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+                options["output"] = "none"
+                flops[name] = tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
+            rewrite(grappler)
+            for _ in range(args.warmup):
+                step(data)["loss"].numpy()
+            steps[name, precision] = (step, data, grappler)
+    times = {key: [[] for _ in range(args.rounds)] for key in steps}
+    for r in range(args.rounds):
+        for key, (step, data, grappler) in steps.items():
+            rewrite(grappler)
             for _ in range(args.steps):
                 start = time.perf_counter()
                 step(data)["loss"].numpy()
-                times[name].append(time.perf_counter() - start)
+                times[key][r].append(time.perf_counter() - start)
+    rewrite(False)
 
-    n = 2048
-    a = tf.random.uniform((n, n))
-    b = tf.random.uniform((n, n))
-    matmul = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
-    matmul().numpy()
-    matmul_times = []
-    for _ in range(args.matmul_repeats):
-        start = time.perf_counter()
-        matmul().numpy()
-        matmul_times.append(time.perf_counter() - start)
+    matmul_gflops = matmul_ceilings(
+        sorted({"bfloat16" if p.startswith("bfloat16") else p for p in args.precisions}),
+        args.matmul_repeats)
+    rows = {}
+    for (name, precision), per_round in times.items():
+        everything = [t for r in per_round for t in r]
+        row = {"model": name, "precision": precision, "batch": args.batch or MODELS[name][3],
+               "step_s": float(np.median(everything)), "flops": int(flops[name]),
+               "steps_timed": len(everything)}
+        if precision != "float32" and (name, "float32") in times:
+            # images/s ratio = float32 step time / this step time, round by round
+            ratios = [statistics.median(f) / statistics.median(t)
+                      for f, t in zip(times[name, "float32"], per_round)]
+            row.update(ratio=statistics.median(ratios), ratio_min=min(ratios), ratio_max=max(ratios))
+        rows[f"{name}|{precision}"] = row
     return {
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
-        "matmul_gflops": 2 * n ** 3 / float(np.median(matmul_times)) / 1e9,
-        "models": {name: {"batch": MODELS[name][3], "step_s": float(np.median(times[name])),
-                          "flops": int(flops[name]), "steps_timed": len(times[name])}
-                   for name in MODELS},
+        "matmul_gflops": matmul_gflops,
+        "rows": rows,
         "load": open("/proc/loadavg").read().split()[:3],
     }
 
 
-def table(results: list[dict]) -> str:
-    lines = ["| model | batch | oneDNN | step (ms) | images/s | GFLOP/step | GFLOP/s | % of matmul |",
-             "|---|---:|:---:|---:|---:|---:|---:|---:|"]
+def table(results: list[dict], precisions) -> str:
+    lines = ["| model | batch | oneDNN | precision | step (ms) | images/s | ×float32 (rounds' range) | "
+             "GFLOP/step | GFLOP/s | % of matmul |",
+             "|---|---:|:---:|---|---:|---:|---:|---:|---:|---:|"]
     for name in MODELS:
         for r in results:
-            m = r["models"][name]
-            gflops = m["flops"] / m["step_s"] / 1e9
-            lines.append(
-                f"| {name} | {m['batch']} | {r['onednn']} | {1e3 * m['step_s']:.1f} | "
-                f"{m['batch'] / m['step_s']:,.0f} | "
-                f"{m['flops'] / 1e9:.3f} | {gflops:.1f} | {100 * gflops / r['matmul_gflops']:.0f}% |")
+            for precision in precisions:
+                m = r["rows"][f"{name}|{precision}"]
+                gflops = m["flops"] / m["step_s"] / 1e9
+                ceiling = r["matmul_gflops"]["bfloat16" if precision.startswith("bfloat16")
+                                             else precision]
+                ratio = (f"{m['ratio']:.2f} ({m['ratio_min']:.2f}–{m['ratio_max']:.2f})"
+                         if "ratio" in m else "")
+                lines.append(
+                    f"| {name} | {m['batch']} | {r['onednn']} | {precision} | "
+                    f"{1e3 * m['step_s']:.1f} | {m['batch'] / m['step_s']:,.0f} | {ratio} | "
+                    f"{m['flops'] / 1e9:.3f} | {gflops:.1f} | {100 * gflops / ceiling:.0f}% |")
     lines.append("")
     for r in results:
-        lines.append(f"oneDNN={r['onednn']}: float32 2048² matmul {r['matmul_gflops']:.0f} GFLOP/s; "
+        ceilings = ", ".join(f"{dtype} {g:.0f}" for dtype, g in r["matmul_gflops"].items())
+        lines.append(f"oneDNN={r['onednn']}: 2048² matmul GFLOP/s: {ceilings}; "
                      f"load average before/after {r['load_before']} / {r['load']}")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--onednn", choices=["0", "1", "both"], default="both")
+    p.add_argument("--onednn", choices=["0", "1", "both"], default="1",
+                   help="TF_ENABLE_ONEDNN_OPTS (read when TensorFlow loads: one process per setting); "
+                        "1 is what the commands use")
     p.add_argument("--steps", type=int, default=20, help="timed steps per model per round")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--matmul-repeats", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--jit", action="store_true")
-    p.add_argument("--mixed-precision", default="off", choices=["off", "bfloat16", "float16"])
+    p.add_argument("--batch", type=int, default=0,
+                   help="every model's batch size (0: the models' own, 100 and 24)")
+    p.add_argument("--precisions", nargs="+", choices=list(PRECISIONS),
+                   help="measured in one process, interleaved (see the module docstring); default: "
+                        "float32 bfloat16 bfloat16-grappler with --onednn 1, float32 otherwise")
     p.add_argument("--json", action="store_true", help="(internal) measure here, print JSON")
     args = p.parse_args(argv)
+    if args.precisions is None:
+        args.precisions = (["float32", "bfloat16", "bfloat16-grappler"] if args.onednn == "1"
+                           else ["float32"])
+    if "bfloat16-grappler" in args.precisions and args.onednn != "1":
+        p.error(f"--precisions bfloat16-grappler needs --onednn 1, got --onednn {args.onednn}: "
+                f"the {GRAPPLER} rewrite targets oneDNN's kernels")
+    if args.batch < 0:
+        p.error(f"--batch must be 0 (the models' own) or positive, got {args.batch}")
+    for n in ("steps", "rounds", "warmup", "matmul_repeats", "threads"):
+        if getattr(args, n) < 1:
+            p.error(f"--{n.replace('_', '-')} must be at least 1, got {getattr(args, n)}")
+    args.precisions = list(dict.fromkeys(args.precisions))  # once each, in the order given
     if args.json:
         load_before = open("/proc/loadavg").read().split()[:3]
         result = measure(args)
@@ -132,8 +215,9 @@ def main(argv=None) -> int:
         print(json.dumps(result))
         return 0
     settings = ["1", "0"] if args.onednn == "both" else [args.onednn]
-    passed = [a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("--onednn")
-              and a not in ("0", "1", "both")]
+    passed = [f"--{n.replace('_', '-')}={getattr(args, n)}"
+              for n in ("steps", "rounds", "warmup", "matmul_repeats", "threads", "batch")]
+    passed += ["--precisions", *args.precisions] + (["--jit"] if args.jit else [])
     results = []
     for setting in settings:  # oneDNN is read when TensorFlow loads: one process per setting
         env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": setting, "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -142,7 +226,7 @@ def main(argv=None) -> int:
                              capture_output=True, text=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
     print(f"{provenance.stamp()} (at the end)\n")
-    print(table(results))
+    print(table(results, args.precisions))
     return 0
 
 
