@@ -124,6 +124,8 @@ def test_config_imports_only_the_error_base_and_errors_nothing():
     edges = graph()
     assert edges["tf_dpvae.config"] == {"tf_dpvae.errors"}
     assert edges["tf_dpvae.errors"] == set()
+    # the post-hoc prior's settings: of the settings layer too (runs and model read them)
+    assert edges["tf_dpvae.post_hoc_config"] == {"tf_dpvae.config", "tf_dpvae.errors"}
     # the root __init__ imports nothing of the package at module level (its public names load on
     # first use, issue 24), so an edge to it still says nothing
     top = [n for n in ast.parse((ROOT / "__init__.py").read_text()).body
@@ -141,7 +143,8 @@ def test_nothing_in_the_library_imports_a_command():
 
 
 # The layers below the experiments (docs/architecture.md): none of them imports tf_dpvae.experiments.
-BELOW_EXPERIMENTS = ("tf_dpvae.config", "tf_dpvae.errors", "tf_dpvae.json_files", "tf_dpvae.runs",
+BELOW_EXPERIMENTS = ("tf_dpvae.config", "tf_dpvae.post_hoc_config", "tf_dpvae.errors",
+                     "tf_dpvae.json_files", "tf_dpvae.runs",
                      "tf_dpvae.checkpoints", "tf_dpvae.data", "tf_dpvae.datasets", "tf_dpvae.networks",
                      "tf_dpvae.priors", "tf_dpvae.regularizers", "tf_dpvae.model", "tf_dpvae.training",
                      "tf_dpvae.evaluation", "tf_dpvae.post_hoc",

@@ -13,7 +13,8 @@ import keras
 import tensorflow as tf
 
 from tf_dpvae import divergences
-from tf_dpvae.config import PostHocConfig, RunConfig
+from tf_dpvae.config import RunConfig
+from tf_dpvae.post_hoc_config import PostHocConfig
 from tf_dpvae.networks import Discriminator, make_encoder_decoder
 from tf_dpvae.priors import make_prior
 from tf_dpvae.regularizers import FactorVAE, make_objective

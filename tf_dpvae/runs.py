@@ -24,7 +24,8 @@ import sys
 
 from typing import TYPE_CHECKING
 
-from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, PostHocConfig, RunConfig
+from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, RunConfig
+from tf_dpvae.post_hoc_config import PostHocConfig
 from tf_dpvae.json_files import read_json_file
 from tf_dpvae.errors import UserError
 
