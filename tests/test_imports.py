@@ -147,6 +147,7 @@ BELOW_EXPERIMENTS = ("tf_dpvae.config", "tf_dpvae.post_hoc_config", "tf_dpvae.er
                      "tf_dpvae.json_files", "tf_dpvae.runs",
                      "tf_dpvae.checkpoints", "tf_dpvae.data", "tf_dpvae.datasets", "tf_dpvae.networks",
                      "tf_dpvae.priors", "tf_dpvae.regularizers", "tf_dpvae.model", "tf_dpvae.training",
+                     "tf_dpvae.training_callbacks",
                      "tf_dpvae.evaluation", "tf_dpvae.post_hoc",
                      "tf_dpvae.plots", "tf_dpvae.summaries", "tf_dpvae.export")
 
@@ -173,6 +174,19 @@ def test_the_run_layout_and_the_checks_import_nothing_above_them():
     assert edges["tf_dpvae.json_files"] == {"tf_dpvae.config"}
     assert not {t for t in edges["tf_dpvae.runs"]
                 if _under(t, ("tf_dpvae.training", "tf_dpvae.evaluation", "tf_dpvae.experiments"))}
+
+
+def test_the_callbacks_sit_below_the_fit_loop():
+    """``training`` joins data and model; the callbacks it builds (``training_callbacks``, and the
+    TensorBoard ones of ``summaries``) are a layer below it: they import neither ``training`` nor
+    ``data``, nor anything above the model."""
+    edges = graph()
+    below_fit = ("tf_dpvae.training_callbacks", "tf_dpvae.summaries")
+    assert set(below_fit) <= edges["tf_dpvae.training"]
+    above = ("tf_dpvae.training", "tf_dpvae.data", "tf_dpvae.datasets", "tf_dpvae.evaluation",
+             "tf_dpvae.post_hoc", "tf_dpvae.tuning", "tf_dpvae.experiments", "tf_dpvae.export")
+    for module in below_fit:
+        assert not {t for t in edges[module] if _under(t, above)}, module
 
 
 def test_the_experiments_import_tensorflow_only_in_the_cell():

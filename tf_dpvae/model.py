@@ -45,7 +45,7 @@ class StepMonitor:
     ``first_nonfinite``: the optimizer's step after the first training step whose loss was NaN or
     infinite (0: none yet), recorded inside the compiled step, so that a loop that runs many steps per
     call (``steps_per_execution``) still knows the exact step where training went wrong
-    (``training.NaNGuard``) without reading the loss after every step.
+    (``training_callbacks.NaNGuard``) without reading the loss after every step.
 
     A plain object on purpose: Keras and TensorFlow track no variable reached through it, so the
     checkpoints of a run are the same with or without it (runs resume across versions)."""

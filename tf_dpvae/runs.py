@@ -35,7 +35,8 @@ if TYPE_CHECKING:   # annotations only: the modules import TensorFlow
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
-BEST_DIR = "best"   # checkpoints/best/: the lowest validation negative ELBO (training.BestCheckpoint)
+# checkpoints/best/: the lowest validation negative ELBO (training_callbacks.BestCheckpoint)
+BEST_DIR = "best"
 LOG_DIR = "logs"
 EVAL_DIR = "eval"
 METRICS_FILE = "metrics.json"   # under eval/

@@ -151,11 +151,11 @@ class ValidationScalars(keras.callbacks.Callback):
 
 class BestEpochSummaries(keras.callbacks.Callback):
     """``best/val_nelbo`` and ``best/step`` each time a new best checkpoint is saved (``best``, a
-    ``training.BestCheckpoint`` that runs before this callback), and at the end of training
-    ``draw()``'s image of the best checkpoint's weights (``best.restore_into``) as ``best/figure`` at
-    its step: the marker and the picture of the epoch export and evaluation read. The figure is drawn
-    once, not at every improvement (early epochs improve nearly every time, and a 2-D figure costs a
-    second or two). Written to ``<log_dir>/run``."""
+    ``training_callbacks.BestCheckpoint`` that runs before this callback), and at the end of
+    training ``draw()``'s image of the best checkpoint's weights (``best.restore_into``) as
+    ``best/figure`` at its step: the marker and the picture of the epoch export and evaluation read.
+    The figure is drawn once, not at every improvement (early epochs improve nearly every time, and
+    a 2-D figure costs a second or two). Written to ``<log_dir>/run``."""
 
     def __init__(self, log_dir: str, best, draw=None):
         super().__init__()
@@ -392,8 +392,9 @@ class LatentProjector(keras.callbacks.Callback):
     """Latent sizes above 2: TensorBoard's projector (``write_projector``) of the codes of a fixed
     validation batch (the first ``PROJECTOR_POINTS`` examples; ``projector_embeddings``) at the best
     epoch, with the class labels and, for images, the images as sprites. The codes are taken at each
-    new best checkpoint (one encoder pass over the batch; ``best``, a ``training.BestCheckpoint``
-    that runs before this callback) and written once, in ``<log_dir>/run``, when training ends."""
+    new best checkpoint (one encoder pass over the batch; ``best``, a
+    ``training_callbacks.BestCheckpoint`` that runs before this callback) and written once, in
+    ``<log_dir>/run``, when training ends."""
 
     def __init__(self, log_dir: str, best, splits, points: int = PROJECTOR_POINTS):
         super().__init__()
