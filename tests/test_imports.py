@@ -93,7 +93,7 @@ def test_the_walk_sees_known_edges():
     edges = graph()
     assert "tf_dpvae.config" in edges["tf_dpvae.cli.train"]
     assert "tf_dpvae.summaries" in edges["tf_dpvae.training"]
-    assert "tf_dpvae.plots" in edges["tf_dpvae.summaries"]
+    assert "tf_dpvae.plots" in edges["tf_dpvae.summary_images"]
     assert "tf_dpvae.evaluation.frechet" in edges["tf_dpvae.tuning.frechet_objectives"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
@@ -149,7 +149,7 @@ BELOW_EXPERIMENTS = ("tf_dpvae.config", "tf_dpvae.post_hoc_config", "tf_dpvae.er
                      "tf_dpvae.priors", "tf_dpvae.regularizers", "tf_dpvae.model", "tf_dpvae.training",
                      "tf_dpvae.training_callbacks",
                      "tf_dpvae.evaluation", "tf_dpvae.post_hoc",
-                     "tf_dpvae.plots", "tf_dpvae.summaries", "tf_dpvae.export")
+                     "tf_dpvae.plots", "tf_dpvae.summaries", "tf_dpvae.summary_images", "tf_dpvae.export")
 
 
 def _under(name: str, prefixes) -> bool:
@@ -178,10 +178,10 @@ def test_the_run_layout_and_the_checks_import_nothing_above_them():
 
 def test_the_callbacks_sit_below_the_fit_loop():
     """``training`` joins data and model; the callbacks it builds (``training_callbacks``, and the
-    TensorBoard ones of ``summaries``) are a layer below it: they import neither ``training`` nor
-    ``data``, nor anything above the model."""
+    TensorBoard ones of ``summaries`` and ``summary_images``) are a layer below it: they import
+    neither ``training`` nor ``data``, nor anything above the model."""
     edges = graph()
-    below_fit = ("tf_dpvae.training_callbacks", "tf_dpvae.summaries")
+    below_fit = ("tf_dpvae.training_callbacks", "tf_dpvae.summaries", "tf_dpvae.summary_images")
     assert set(below_fit) <= edges["tf_dpvae.training"]
     above = ("tf_dpvae.training", "tf_dpvae.data", "tf_dpvae.datasets", "tf_dpvae.evaluation",
              "tf_dpvae.post_hoc", "tf_dpvae.tuning", "tf_dpvae.experiments", "tf_dpvae.export")

@@ -18,7 +18,7 @@ Run directory:
                          the best checkpoint
 
 The callbacks that guard the run and keep its checkpoints are ``training_callbacks``'; the
-TensorBoard ones are ``summaries``'.
+TensorBoard ones are ``summaries``' and ``summary_images``'.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from tf_dpvae.config import (EXAMPLE_KEY, MAX_STEPS, POST_HOC_KEY, ConfigError, 
 from tf_dpvae.files import clean_stale_files, write_atomic
 from tf_dpvae.json_files import read_json_file
 from tf_dpvae.model import DPVAE, build_model, make_checkpoint
-from tf_dpvae.summaries import (BestEpochSummaries, FigureSummaries, ImageSummaries, LatentProjector,
-                                LatentSummaries, RunText, StepScalars, TrainGraph,
-                                ValidationScalars, moons_figure_png, write_hparams)
+from tf_dpvae.summaries import (BestEpochSummaries, LatentProjector, LatentSummaries, RunText,
+                                StepScalars, TrainGraph, ValidationScalars, write_hparams)
+from tf_dpvae.summary_images import FigureSummaries, ImageSummaries, moons_figure_png
 from tf_dpvae.training_callbacks import (BEST_RECORD, BestCheckpoint, CheckpointOnEpoch,
                                          CommonValidationNoise, NaNGuard, StopAtStep)
 
