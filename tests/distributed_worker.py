@@ -47,8 +47,8 @@ def weights(checkpoint):
 
 def without_figures():
     """The 2-D figures as conftest's 1-pixel PNG: these runs are about the strategy, not pictures."""
-    from tf_dpvae import summaries, training
-    summaries.moons_figure_png = training.moons_figure_png = one_pixel_png
+    from tf_dpvae import summary_images, training
+    summary_images.moons_figure_png = training.moons_figure_png = one_pixel_png
 
 
 def main():

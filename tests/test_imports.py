@@ -93,7 +93,7 @@ def test_the_walk_sees_known_edges():
     edges = graph()
     assert "tf_dpvae.config" in edges["tf_dpvae.cli.train"]
     assert "tf_dpvae.summaries" in edges["tf_dpvae.training"]
-    assert "tf_dpvae.plots" in edges["tf_dpvae.summaries"]
+    assert "tf_dpvae.plots" in edges["tf_dpvae.summary_images"]
     assert "tf_dpvae.evaluation.frechet" in edges["tf_dpvae.tuning.frechet_objectives"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
@@ -124,6 +124,8 @@ def test_config_imports_only_the_error_base_and_errors_nothing():
     edges = graph()
     assert edges["tf_dpvae.config"] == {"tf_dpvae.errors"}
     assert edges["tf_dpvae.errors"] == set()
+    # the post-hoc prior's settings: of the settings layer too (runs and model read them)
+    assert edges["tf_dpvae.post_hoc_config"] == {"tf_dpvae.config", "tf_dpvae.errors"}
     # the root __init__ imports nothing of the package at module level (its public names load on
     # first use, issue 24), so an edge to it still says nothing
     top = [n for n in ast.parse((ROOT / "__init__.py").read_text()).body
@@ -141,11 +143,13 @@ def test_nothing_in_the_library_imports_a_command():
 
 
 # The layers below the experiments (docs/architecture.md): none of them imports tf_dpvae.experiments.
-BELOW_EXPERIMENTS = ("tf_dpvae.config", "tf_dpvae.errors", "tf_dpvae.json_files", "tf_dpvae.runs",
+BELOW_EXPERIMENTS = ("tf_dpvae.config", "tf_dpvae.post_hoc_config", "tf_dpvae.errors",
+                     "tf_dpvae.json_files", "tf_dpvae.runs",
                      "tf_dpvae.checkpoints", "tf_dpvae.data", "tf_dpvae.datasets", "tf_dpvae.networks",
                      "tf_dpvae.priors", "tf_dpvae.regularizers", "tf_dpvae.model", "tf_dpvae.training",
+                     "tf_dpvae.training_callbacks",
                      "tf_dpvae.evaluation", "tf_dpvae.post_hoc",
-                     "tf_dpvae.plots", "tf_dpvae.summaries", "tf_dpvae.export")
+                     "tf_dpvae.plots", "tf_dpvae.summaries", "tf_dpvae.summary_images", "tf_dpvae.export")
 
 
 def _under(name: str, prefixes) -> bool:
@@ -170,6 +174,19 @@ def test_the_run_layout_and_the_checks_import_nothing_above_them():
     assert edges["tf_dpvae.json_files"] == {"tf_dpvae.config"}
     assert not {t for t in edges["tf_dpvae.runs"]
                 if _under(t, ("tf_dpvae.training", "tf_dpvae.evaluation", "tf_dpvae.experiments"))}
+
+
+def test_the_callbacks_sit_below_the_fit_loop():
+    """``training`` joins data and model; the callbacks it builds (``training_callbacks``, and the
+    TensorBoard ones of ``summaries`` and ``summary_images``) are a layer below it: they import
+    neither ``training`` nor ``data``, nor anything above the model."""
+    edges = graph()
+    below_fit = ("tf_dpvae.training_callbacks", "tf_dpvae.summaries", "tf_dpvae.summary_images")
+    assert set(below_fit) <= edges["tf_dpvae.training"]
+    above = ("tf_dpvae.training", "tf_dpvae.data", "tf_dpvae.datasets", "tf_dpvae.evaluation",
+             "tf_dpvae.post_hoc", "tf_dpvae.tuning", "tf_dpvae.experiments", "tf_dpvae.export")
+    for module in below_fit:
+        assert not {t for t in edges[module] if _under(t, above)}, module
 
 
 def test_the_experiments_import_tensorflow_only_in_the_cell():

@@ -16,7 +16,8 @@ from scipy.stats import multivariate_normal
 from tf_dpvae import data as data_lib
 from tf_dpvae import runs, training
 from tf_dpvae.cli import retrofit
-from tf_dpvae.config import ConfigError, PostHocConfig
+from tf_dpvae.config import ConfigError
+from tf_dpvae.post_hoc_config import PostHocConfig
 from tf_dpvae.export import savedmodel
 from tf_dpvae.export.session import ServingSession, op_types
 

@@ -36,7 +36,7 @@ _LAZY = {
     "ModelConfig": "tf_dpvae.config",
     "DataConfig": "tf_dpvae.config",
     "TrainConfig": "tf_dpvae.config",
-    "PostHocConfig": "tf_dpvae.config",
+    "PostHocConfig": "tf_dpvae.post_hoc_config",
     "ConfigError": "tf_dpvae.config",
     "UserError": "tf_dpvae.errors",
     "EvalSettings": "tf_dpvae.evaluation.settings",

@@ -27,7 +27,8 @@ import os
 import numpy as np
 
 from tf_dpvae import runs
-from tf_dpvae.config import ConfigError, PostHocConfig, RunConfig
+from tf_dpvae.config import ConfigError, RunConfig
+from tf_dpvae.post_hoc_config import PostHocConfig
 from tf_dpvae.evaluation.settings import EvalSettings
 
 

@@ -6,6 +6,9 @@ status 2) before TensorFlow is loaded and before anything is written.
 Loss scale used throughout (see ``shared/reference-code.md`` §4 and §6 for the authors' mixed scale):
 every term is per example (summed over data or latent dimensions) and averaged over the batch. Where a
 default is derived from the authors' configuration, the field's comment gives the mapping.
+
+The settings of a post-hoc prior (the retrofit command), which are not a section of a run, are in
+``post_hoc_config``.
 """
 
 from __future__ import annotations
@@ -34,14 +37,6 @@ MIXED_PRECISION = ("off", "bfloat16", "float16")
 LR_SCHEDULES = ("cosine", "constant")
 # Which of a run's checkpoints export and evaluation read (runs.checkpoint_path).
 CHECKPOINT_CHOICES = ("best", "latest")
-# Priors fitted after training to a normal-prior run's codes (retrofit command, post_hoc.py):
-# flow = the decoupled prior's RealNVP chain by maximum likelihood, gmm = a Gaussian mixture.
-POST_HOC_SAMPLERS = ("flow", "gmm")
-# What the post-hoc prior is fitted to: samples z ~ q(z|x) (the aggregate posterior q(z)) or the
-# posterior means μ(x) (narrower than q(z) by the posterior spread).
-POST_HOC_CODES = ("samples", "means")
-# Mixture sizes K whose BIC is compared when --components is not given.
-BIC_GRID = (1, 2, 4, 8, 10, 16)
 
 
 # Group of the execution flags (TrainConfig): they may change between a run and its resumption.
@@ -64,10 +59,10 @@ def flag(default: Any, help: str, *, name: str | None = None, choices: tuple[str
         "flag": name, "help": help, "choices": choices, "group": group, **argparse_extra})
 
 
-# config.json's record of a post-hoc prior (retrofit command): {"settings": PostHocConfig fields,
-# "source": the run and checkpoint it was fitted to, "fit": what the fit measured}. Written by
-# post_hoc.retrofit_run, read by runs.read_post_hoc (load_run builds the fitted prior from it); not
-# a setting of training, so from_dict skips it.
+# config.json's record of a post-hoc prior (retrofit command): {"settings": the fields of
+# post_hoc_config.PostHocConfig, "source": the run and checkpoint it was fitted to, "fit": what the
+# fit measured}. Written by post_hoc.retrofit_run, read by runs.read_post_hoc (load_run builds the
+# fitted prior from it); not a setting of training, so from_dict skips it.
 POST_HOC_KEY = "post_hoc"
 
 # config.json's record of the data the run was trained on, beside the sections: {"shape": [28, 28, 1],
@@ -452,56 +447,3 @@ def with_legacy_values(values: Mapping[str, Any]) -> dict:
         if isinstance(out.get(name), dict):
             out[name] = {**legacy, **out[name]}
     return out
-
-
-@dataclasses.dataclass(frozen=True)
-class PostHocConfig:
-    """A prior fitted after training to the codes of a frozen normal-prior run (issue 12).
-
-    ``flow`` fits the decoupled prior (the RealNVP chain of eqs. 3-4, sized by the run's own
-    ``--flow-*`` settings, i.e. its dp twin's) alone by maximum likelihood; ``gmm`` fits a
-    full-covariance Gaussian mixture with scikit-learn (ex-post density estimation, Ghosh et al.
-    2020), K = ``components``, or the BIC's choice among ``BIC_GRID`` when it is 0.
-    Not a ``RunConfig`` section: it is recorded under ``POST_HOC_KEY`` in the new run's config.json,
-    and only the retrofit command has flags for it.
-    """
-
-    GROUP: ClassVar[str] = "post-hoc prior"
-
-    sampler: str = flag("flow", "flow = the decoupled prior's RealNVP chain fitted by maximum "
-                        "likelihood; gmm = a full-covariance Gaussian mixture (scikit-learn)",
-                        choices=POST_HOC_SAMPLERS, group="run")
-    components: int = flag(0, "gmm: number of mixture components K (0 = chosen by BIC over "
-                           f"{', '.join(map(str, BIC_GRID))})", group="gmm")
-    steps: int = flag(2000, "flow: Adam steps of the maximum-likelihood fit", group="flow")
-    batch_size: int = flag(512, "flow: codes per step", group="flow")
-    lr: float = flag(3e-3, "flow: Adam learning rate (cosine decay to 1% over --steps)", group="flow")
-    codes: str = flag("samples", "fit to samples z ~ q(z|x) of every training example (the aggregate "
-                      "posterior q(z), what sampling must match; the flow draws fresh ones each step) "
-                      "or to the posterior means μ(x)", choices=POST_HOC_CODES)
-    checkpoint: str = flag("best", "the source run's checkpoint whose encoder gives the codes",
-                           choices=CHECKPOINT_CHOICES)
-    seed: int = flag(0, "seed of the code samples, the flow's initialization and the mixture's EM")
-
-    def __post_init__(self) -> None:
-        _choice("sampler", self.sampler, POST_HOC_SAMPLERS)
-        _require(isinstance(self.components, int) and not isinstance(self.components, bool)
-                 and 0 <= self.components <= 1000,
-                 f"components must be an integer in [1, 1000] (or 0 = chosen by BIC), "
-                 f"got {self.components!r}")
-        _int_in("steps", self.steps, 1, 10_000_000)
-        _int_in("batch-size", self.batch_size, 1, 1_000_000)
-        _finite_in("lr", self.lr, 0.0, MAX_LR, strict_low=True)
-        _choice("codes", self.codes, POST_HOC_CODES)
-        _choice("checkpoint", self.checkpoint, CHECKPOINT_CHOICES)
-        _seed("seed", self.seed)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass(frozen=True)
-class RetrofitFlags:
-    """The retrofit command's configuration: one section, whose fields ``cli.flags`` turns into flags."""
-
-    post_hoc: PostHocConfig = dataclasses.field(default_factory=PostHocConfig)

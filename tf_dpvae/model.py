@@ -13,7 +13,8 @@ import keras
 import tensorflow as tf
 
 from tf_dpvae import divergences
-from tf_dpvae.config import PostHocConfig, RunConfig
+from tf_dpvae.config import RunConfig
+from tf_dpvae.post_hoc_config import PostHocConfig
 from tf_dpvae.networks import Discriminator, make_encoder_decoder
 from tf_dpvae.priors import make_prior
 from tf_dpvae.regularizers import FactorVAE, make_objective
@@ -44,7 +45,7 @@ class StepMonitor:
     ``first_nonfinite``: the optimizer's step after the first training step whose loss was NaN or
     infinite (0: none yet), recorded inside the compiled step, so that a loop that runs many steps per
     call (``steps_per_execution``) still knows the exact step where training went wrong
-    (``training.NaNGuard``) without reading the loss after every step.
+    (``training_callbacks.NaNGuard``) without reading the loss after every step.
 
     A plain object on purpose: Keras and TensorFlow track no variable reached through it, so the
     checkpoints of a run are the same with or without it (runs resume across versions)."""

@@ -24,7 +24,8 @@ import sys
 
 from typing import TYPE_CHECKING
 
-from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, PostHocConfig, RunConfig
+from tf_dpvae.config import EXAMPLE_KEY, POST_HOC_KEY, ConfigError, RunConfig
+from tf_dpvae.post_hoc_config import PostHocConfig
 from tf_dpvae.json_files import read_json_file
 from tf_dpvae.errors import UserError
 
@@ -34,7 +35,8 @@ if TYPE_CHECKING:   # annotations only: the modules import TensorFlow
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
-BEST_DIR = "best"   # checkpoints/best/: the lowest validation negative ELBO (training.BestCheckpoint)
+# checkpoints/best/: the lowest validation negative ELBO (training_callbacks.BestCheckpoint)
+BEST_DIR = "best"
 LOG_DIR = "logs"
 EVAL_DIR = "eval"
 METRICS_FILE = "metrics.json"   # under eval/

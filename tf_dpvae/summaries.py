@@ -21,7 +21,9 @@ Under ``<run>/logs`` (``tensorboard --logdir <run>/logs``, or a folder of runs):
     logs/validation  every tracked term on the validation split, at the step where each epoch ends
     logs/latents     histograms of z and z0 = g(z) of a fixed validation batch; 2-D data: the
                      paper's figure every ``FIGURE_EVERY`` epochs with fixed axes
+                     (``summary_images.FigureSummaries``)
     logs/images      image data: reconstructions, prior samples and unmapped samples, labelled
+                     (``summary_images.ImageSummaries``)
 
 The train and validation runs share tag names, so each term is one chart with two curves on the
 optimizer's step. TensorBoard keeps 10 images per tag by default; ``tensorboard --logdir LOGS
@@ -37,10 +39,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_dpvae import plots
 from tf_dpvae.config import RunConfig
 
-FIGURE_EVERY = 5   # epochs between two 2-D figures in TensorBoard (and the last, and the best)
 RUN_DIR = "run"    # logs/run: the run's HParams session, text, best epoch and projector
 EVAL_DIR = os.path.join(RUN_DIR, "eval")   # logs/run/eval: evaluate's summaries
 PROJECTOR_POINTS = 500   # validation examples in the projector (the latent histograms' batch)
@@ -51,7 +51,8 @@ def run_dir(log_dir: str) -> str:
     return os.path.join(log_dir, RUN_DIR)
 
 
-def _step(model) -> int:
+def optimizer_step(model) -> int:
+    """The step every summary is written at: the VAE optimizer's, read from the device."""
     return int(model.optimizer.iterations.numpy())
 
 
@@ -143,7 +144,7 @@ class ValidationScalars(keras.callbacks.Callback):
         values = {k[len("val_"):]: float(v) for k, v in (logs or {}).items() if k.startswith("val_")}
         if not values:
             return
-        with self.writer.as_default(step=_step(self.model)):
+        with self.writer.as_default(step=optimizer_step(self.model)):
             for name, value in values.items():
                 tf.summary.scalar(name, value)
         self.writer.flush()
@@ -151,11 +152,11 @@ class ValidationScalars(keras.callbacks.Callback):
 
 class BestEpochSummaries(keras.callbacks.Callback):
     """``best/val_nelbo`` and ``best/step`` each time a new best checkpoint is saved (``best``, a
-    ``training.BestCheckpoint`` that runs before this callback), and at the end of training
-    ``draw()``'s image of the best checkpoint's weights (``best.restore_into``) as ``best/figure`` at
-    its step: the marker and the picture of the epoch export and evaluation read. The figure is drawn
-    once, not at every improvement (early epochs improve nearly every time, and a 2-D figure costs a
-    second or two). Written to ``<log_dir>/run``."""
+    ``training_callbacks.BestCheckpoint`` that runs before this callback), and at the end of
+    training ``draw()``'s image of the best checkpoint's weights (``best.restore_into``) as
+    ``best/figure`` at its step: the marker and the picture of the epoch export and evaluation read.
+    The figure is drawn once, not at every improvement (early epochs improve nearly every time, and
+    a 2-D figure costs a second or two). Written to ``<log_dir>/run``."""
 
     def __init__(self, log_dir: str, best, draw=None):
         super().__init__()
@@ -170,7 +171,7 @@ class BestEpochSummaries(keras.callbacks.Callback):
         if not value < self.seen:
             return
         self.seen = value
-        step = _step(self.model)
+        step = optimizer_step(self.model)
         with self.writer.as_default(step=step):
             tf.summary.scalar("best/val_nelbo", value)
             tf.summary.scalar("best/step", step)
@@ -214,7 +215,7 @@ class RunText(keras.callbacks.Callback):
         self.best_record = best_record
 
     def on_train_begin(self, logs=None):
-        with self.writer.as_default(step=_step(self.model)):
+        with self.writer.as_default(step=optimizer_step(self.model)):
             tf.summary.text("run/configuration", _code(self.config.to_json()))
             tf.summary.text("run/command", _code(" ".join([os.path.basename(sys.executable),
                                                             *sys.argv])))
@@ -225,7 +226,7 @@ class RunText(keras.callbacks.Callback):
         if os.path.isfile(self.best_record):
             with open(self.best_record, encoding="utf-8") as f:
                 record = f.read()
-            with self.writer.as_default(step=_step(self.model)):
+            with self.writer.as_default(step=optimizer_step(self.model)):
                 tf.summary.text("run/best", _code(record))
             self.writer.flush()
 
@@ -309,7 +310,8 @@ class TrainGraph(keras.callbacks.Callback):
             self.tracing = False
             writer = tf.summary.create_file_writer(self.log_dir)
             with writer.as_default():
-                tf.summary.trace_export("train_step", step=_step(self.model))   # turns tracing off
+                # turns tracing off
+                tf.summary.trace_export("train_step", step=optimizer_step(self.model))
             writer.close()
 
     def on_train_end(self, logs=None):
@@ -392,8 +394,9 @@ class LatentProjector(keras.callbacks.Callback):
     """Latent sizes above 2: TensorBoard's projector (``write_projector``) of the codes of a fixed
     validation batch (the first ``PROJECTOR_POINTS`` examples; ``projector_embeddings``) at the best
     epoch, with the class labels and, for images, the images as sprites. The codes are taken at each
-    new best checkpoint (one encoder pass over the batch; ``best``, a ``training.BestCheckpoint``
-    that runs before this callback) and written once, in ``<log_dir>/run``, when training ends."""
+    new best checkpoint (one encoder pass over the batch; ``best``, a
+    ``training_callbacks.BestCheckpoint`` that runs before this callback) and written once, in
+    ``<log_dir>/run``, when training ends."""
 
     def __init__(self, log_dir: str, best, splits, points: int = PROJECTOR_POINTS):
         super().__init__()
@@ -447,111 +450,8 @@ class LatentSummaries(keras.callbacks.Callback):
         if self._codes is None:
             self._codes = tf.function(lambda: self.codes(model))
         z, z0 = (t.numpy() for t in self._codes())
-        with self.writer.as_default(step=_step(model)):
+        with self.writer.as_default(step=optimizer_step(model)):
             for k in range(z.shape[-1]):
                 tf.summary.histogram(f"z/dim_{k}", z[:, k])
                 tf.summary.histogram(f"z0/dim_{k}", z0[:, k])
         self.writer.flush()
-
-
-class ImageSummaries(keras.callbacks.Callback):
-    """TensorBoard images every epoch (image data only), all with fixed inputs so that epochs compare:
-
-    images/reconstructions   left a fixed validation batch ("data x"), right its reconstructions
-                             E[x | z = μ(x)] in the same places; every grid is titled in the
-                             picture itself (``plots.labelled``)
-    images/samples           E[x | z] for z = g⁻¹(ε), ε ~ N(0, I) a fixed stateless draw (z = ε for
-                             the normal prior)
-    images/samples_vs_unmapped   decoupled prior only: left the samples above, right E[x | z = ε],
-                             the same ε decoded straight in the representation space, i.e. what
-                             sampling would give if the learned prior were ignored
-    """
-
-    def __init__(self, log_dir: str, batch: np.ndarray, seed: int, num_samples: int = 64,
-                 columns: int = 8):
-        super().__init__()
-        self.writer = tf.summary.create_file_writer(log_dir)
-        self.columns = columns
-        self.batch_columns = max(1, min(columns, len(batch)))  # a small batch: one shorter row
-        self.batch = batch[: (len(batch) // self.batch_columns) * self.batch_columns]
-        self.num_samples = num_samples
-        self.seed = tf.constant([seed, 11], tf.int32)  # its own stream: never the training RNG
-
-    def samples_grid(self, model) -> np.ndarray:
-        """The prior samples' grid [H, W, C] (fixed ε): what ``best/figure`` shows for images."""
-        return plots.image_grid(model.sample(self.num_samples, self.seed)["images"].numpy(),
-                                self.columns)
-
-    def on_epoch_end(self, epoch, logs=None):
-        model = self.model
-        c = self.batch_columns
-        recon = model(self.batch).numpy()
-        drawn = model.sample(self.num_samples, self.seed)
-        samples = plots.image_grid(drawn["images"].numpy(), self.columns)
-        shown = plots.labelled(samples, "E[x | z = g⁻¹(ε)]" if not model.prior.is_identity
-                               else "E[x | z = ε]")
-        with self.writer.as_default(step=_step(model)):
-            tf.summary.image("images/reconstructions", plots.side_by_side(
-                plots.labelled(plots.image_grid(self.batch, c), "data x"),
-                plots.labelled(plots.image_grid(recon, c), "E[x | z = μ(x)]"))[None],
-                             description="left: a fixed batch of validation images; right: their "
-                                         "reconstructions E[x | z = μ(x)], in the same places")
-            tf.summary.image("images/samples", shown[None],
-                             description="E[x | z], z = g⁻¹(ε), ε ~ N(0, I) (a fixed draw)")
-            if not model.prior.is_identity:
-                unmapped = plots.image_grid(model.decode_mean(drawn["z0"]).numpy(), self.columns)
-                tf.summary.image("images/samples_vs_unmapped", plots.side_by_side(
-                    shown, plots.labelled(unmapped, "E[x | z = ε], prior ignored"))[None],
-                                 description="left: samples through the decoupled prior, "
-                                             "E[x | z = g⁻¹(ε)]; right: the same ε decoded as z, "
-                                             "E[x | z = ε] (the prior ignored)")
-        self.writer.flush()
-
-
-class FigureSummaries(keras.callbacks.Callback):
-    """2-D data: the paper-style figure (``moons_figure_png``) in TensorBoard every ``every`` epochs
-    and at the last, with fixed axes and colour scales (``plots.FIXED_SCALES``) and fixed seeds, so
-    that the slider compares like with like while pockets form and fill. A lighter figure than the
-    final ``figure.png`` (1,000 samples, q(z) of 1,000 encodings)."""
-
-    def __init__(self, log_dir: str, train: np.ndarray, seed: int, guard, every: int = FIGURE_EVERY):
-        super().__init__()
-        self.writer = tf.summary.create_file_writer(log_dir)
-        self.train = train
-        self.seed = seed
-        self.guard = guard
-        self.every = every
-
-    def draw(self, model) -> np.ndarray:
-        png = moons_figure_png(model, self.train, self.seed, num_samples=1000, num_points=1000,
-                               scales=plots.FIXED_SCALES)
-        return tf.image.decode_png(png, channels=4).numpy()
-
-    def on_epoch_end(self, epoch, logs=None):
-        last = epoch + 1 == self.params.get("epochs") or self.model.stop_training
-        if self.guard.bad_step is not None or ((epoch + 1) % self.every and not last):
-            return   # non-finite weights: nothing to draw
-        with self.writer.as_default(step=_step(self.model)):
-            tf.summary.image("figure", self.draw(self.model)[None],
-                             description="(a) samples in data space coloured by log p(z); (b) log "
-                                         "q(z) with the prior samples' codes z = g⁻¹(ε); (c) the "
-                                         "codes and ε in the generation space. Fixed axes.")
-        self.writer.flush()
-
-
-def moons_figure_png(model, train: np.ndarray, seed: int, num_samples: int = 2000,
-                     num_points: int = 3000, scales=None) -> bytes:
-    """The paper-style picture for 2-D data (see ``plots.moons_figure``): ``num_samples`` samples over
-    the first ``num_points`` training points, whose encodings make the q(z) map, with the samples'
-    codes z and ε drawn in the representation and generation spaces."""
-    drawn = model.sample(num_samples, tf.constant([seed, 1], tf.int32))
-    log_prob = model.prior.log_prob(drawn["z"]).numpy()
-    subset = train[: min(len(train), num_points)]
-    mean, log_var = (t.numpy() for t in model.encode(subset))
-    identity = model.prior.is_identity
-    z0 = None if identity else model.prior.forward(mean)[0].numpy()
-    shown = slice(0, min(num_samples, 500))   # enough to see where they fall, not a carpet
-    fig = plots.moons_figure(subset, drawn["images"].numpy(), log_prob, mean, log_var, z0,
-                             prior_z=drawn["z"].numpy()[shown],
-                             prior_z0=None if identity else drawn["z0"].numpy()[shown], scales=scales)
-    return plots.figure_to_png(fig)

@@ -16,7 +16,8 @@ import sys
 
 from tf_dpvae.cli import flags
 from tf_dpvae.cli.parsing import OneLineParser, add_progress_flag, examples, guarded, out_dir_problem, progress_bars
-from tf_dpvae.config import BIC_GRID, ConfigError, PostHocConfig, RetrofitFlags
+from tf_dpvae.config import ConfigError
+from tf_dpvae.post_hoc_config import BIC_GRID, PostHocConfig, RetrofitFlags
 from tf_dpvae.quiet import import_tensorflow_quietly
 
 PROG = "python -m tf_dpvae.retrofit"

@@ -173,7 +173,7 @@ def run_name(reg: str, prior: str, seed: int) -> str:
 def post_hoc_settings(protocol: Protocol, prior: str, seed: int):
     """The ``PostHocConfig`` of a post-hoc row: the retrofit command's defaults (codes sampled from
     q(z|x), the source's best checkpoint, K by BIC), the protocol's flow steps, the model's seed."""
-    from tf_dpvae.config import PostHocConfig
+    from tf_dpvae.post_hoc_config import PostHocConfig
 
     return PostHocConfig(sampler=prior, steps=protocol.post_hoc_steps, seed=seed)
 

@@ -262,8 +262,9 @@ def checkpoint_digest(checkpoint: str) -> str:
 
 
 def validation_nelbo(checkpoint: str) -> float | None:
-    """The validation negative ELBO a best checkpoint was selected by (``training.BestCheckpoint``
-    stores it inside as ``selection``), or None (a latest checkpoint, a retrofit's)."""
+    """The validation negative ELBO a best checkpoint was selected by
+    (``training_callbacks.BestCheckpoint`` stores it inside as ``selection``), or None (a latest
+    checkpoint, a retrofit's)."""
     from tf_dpvae import checkpoints
 
     try:

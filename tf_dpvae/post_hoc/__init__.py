@@ -10,8 +10,8 @@ whose text the recorded tables hold.
                (``fit_flow``), a Gaussian mixture by EM with K by BIC (``fit_gmm``)
     retrofit   a normal-prior run → a new run directory with the fitted prior (``retrofit_run``)
 
-The settings are ``config.PostHocConfig`` (no TensorFlow: the command checks them first); a
-retrofitted run's record sits in its ``config.json`` under ``config.POST_HOC_KEY`` and
+The settings are ``post_hoc_config.PostHocConfig`` (no TensorFlow: the command checks them
+first); a retrofitted run's record sits in its ``config.json`` under ``config.POST_HOC_KEY`` and
 ``runs.load_run`` builds the fitted prior from it, so nothing below this package imports it.
 
 Layer: beside ``training`` and ``evaluation`` (it joins a run, the model and the data); imported by

@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from tf_dpvae.config import BIC_GRID
+from tf_dpvae.post_hoc_config import BIC_GRID
 
 
 def draw_codes(means, log_vars, codes: str, rng: np.random.Generator):

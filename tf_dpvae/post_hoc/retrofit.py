@@ -35,7 +35,8 @@ import numpy as np
 import tensorflow as tf
 
 from tf_dpvae import checkpoints, locks, runs
-from tf_dpvae.config import POST_HOC_KEY, PostHocConfig
+from tf_dpvae.config import POST_HOC_KEY
+from tf_dpvae.post_hoc_config import PostHocConfig
 from tf_dpvae.errors import UserError
 from tf_dpvae.files import publish_dir, write_atomic
 from tf_dpvae.evaluation.sampling import encode

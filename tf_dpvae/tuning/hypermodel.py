@@ -16,7 +16,7 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
 from tf_dpvae import data as data_lib
-from tf_dpvae import training
+from tf_dpvae import training, training_callbacks
 from tf_dpvae.config import RunConfig
 from tf_dpvae.files import write_atomic
 from tf_dpvae.tuning.objectives import get_objective
@@ -72,7 +72,7 @@ class DPVAEHyperModel(kt.HyperModel):
         writer = tf.summary.create_file_writer(log_dir)
         with writer.as_default():
             hparams_api.hparams(trial_values, trial_id=f"trial_{trial_id}")
-        guard = training.NaNGuard()
+        guard = training_callbacks.NaNGuard()
         # keras-tuner's callbacks last: they read the logs DerivedMetrics completes
         cbs = [DerivedMetrics(), *training.build_callbacks(
             config, self.splits, log_dir, guard, config.train.steps, summaries=False),
