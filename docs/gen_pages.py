@@ -417,7 +417,9 @@ def table1_title(directory: Path) -> str:
         regs, seeds = t.get("regs", []), t.get("seeds", [])
     except (OSError, ValueError):
         d, regs, seeds = "?", [], []
-    extra = name.split("_d10", 1)[1].strip("_") if "_d10" in name else ""
+    # the words after the latent size name the variant: fashion_mnist_d10_affine → "affine"
+    match = re.search(r"_d\d+_(.+)$", name)
+    extra = match.group(1) if match else ""
     if "post_hoc" in name:
         return f"Post-hoc priors (Table 1 of {', '.join(regs)}, seed {', '.join(map(str, seeds))})"
     label = f"Table 1, d = {d}"
