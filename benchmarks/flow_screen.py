@@ -21,7 +21,7 @@ import json
 import os
 import sys
 
-import provenance  # noqa: E402  (first: this checkout on sys.path, quiet TF, the commit)
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 
 
 COLUMNS = (("fd", "FD ↓"), ("lp_fd", "LP-FD ↓"), ("lp_fd_ratio", "LP/FD ↓"), ("skl", "sKL ↓"),
@@ -79,7 +79,12 @@ def main(argv=None) -> int:
         except (OSError, ValueError) as err:
             parser.error(f"cannot read {file!r}: {err}")
     text = render(tables, provenance.stamp())
-    provenance.emit(text, args.out)
+    print(text)
+    if args.out:
+        from tf_dpvae.files import write_atomic
+
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        write_atomic(args.out, text)
     return 0
 
 

@@ -41,14 +41,3 @@ def stamp(argv=None) -> str:
             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {COMMIT_AT_START} "
             f"(at the start), "
             f"1-minute load average {load:.1f} on {os.cpu_count()} cores")
-
-
-def emit(text: str, out: str | None = None) -> None:
-    """Print a benchmark's table and, when ``out`` is given, write it there too (atomically, its folder
-    made: an interrupted run never leaves half a table in ``results/``)."""
-    print(text)
-    if out:
-        from tf_dpvae.files import write_atomic
-
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        write_atomic(out, text)

@@ -25,7 +25,7 @@ import argparse
 import os
 import sys
 
-import provenance  # noqa: E402  (first: this checkout on sys.path, quiet TF, the commit)
+import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 import numpy as np  # noqa: E402
 
 
@@ -100,7 +100,12 @@ def main(argv=None) -> int:
     results = {run: rows_of_run(run, args.temperatures, args.samples, args.classifier,
                                 args.nearest_k, args.seed) for run in args.runs}
     text = render(results, stamp, args.samples, args.nearest_k)
-    provenance.emit(text, args.out)
+    print(text)
+    if args.out:
+        from tf_dpvae.files import write_atomic
+
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        write_atomic(args.out, text)
     return 0
 
 
