@@ -187,37 +187,6 @@ def test_evaluation_larger_than_memory_is_refused_before_computing(trained_run, 
     assert sorted(os.listdir(out)) == before
 
 
-def tiny_results(tag):
-    import tensorflow as tf
-
-    png = tf.image.encode_png(tf.zeros((2, 2, 4), tf.uint8)).numpy()
-    return {"metrics": {"step": 1, "tag": tag, "metrics": {"leakage": {}}}, "figures": {tag: png}}
-
-
-def test_eval_is_published_as_one_set(tmp_path, monkeypatch):
-    """A kill while eval/ is being written leaves the old set whole (no new figure beside old
-    metrics); the next evaluation removes the killed one's temporary and replaces the whole set."""
-    from tf_dpvae import files
-
-    run.write_results(str(tmp_path), tiny_results("first"), extra_files={"samples.npz": b"1"})
-    original = files.write_atomic
-
-    def killed_after_one_file(path, payload, **kwargs):
-        original(path, payload, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(run, "write_atomic", killed_after_one_file)
-    with pytest.raises(KeyboardInterrupt):
-        run.write_results(str(tmp_path), tiny_results("second"))
-    monkeypatch.undo()
-    assert sorted(os.listdir(tmp_path / "eval")) == ["first.png", "metrics.json", "samples.npz"]
-    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["tag"] == "first"
-    (tmp_path / ".tmp-eval-killed").mkdir()   # a SIGKILL leaves its temporary behind
-    run.write_results(str(tmp_path), tiny_results("third"))
-    assert sorted(os.listdir(tmp_path / "eval")) == ["metrics.json", "third.png"]
-    assert not [n for n in os.listdir(tmp_path) if n.startswith((".tmp-", ".old-"))]
-
-
 def test_image_features_need_a_valid_classifier(tmp_path):
     with pytest.raises(run.EvaluationError, match="--classifier"):
         feature_networks.feature_function(3, None)
