@@ -100,12 +100,7 @@ def main(argv=None) -> int:
     results = {run: rows_of_run(run, args.temperatures, args.samples, args.classifier,
                                 args.nearest_k, args.seed) for run in args.runs}
     text = render(results, stamp, args.samples, args.nearest_k)
-    print(text)
-    if args.out:
-        from tf_dpvae.files import write_atomic
-
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        write_atomic(args.out, text)
+    provenance.print_table(text, args.out)
     return 0
 
 
