@@ -19,7 +19,7 @@ shared 2-core machine drift: compare the columns of one run, not runs.
 tf_dpvae.train``), ``--run-dir DIR`` takes an existing run; then the full ``evaluate_run`` is timed at
 the same sizes (with the untrained feature classifier, so the Fréchet distances are computed), current
 and baseline modules in one process, and their metrics are compared, then once more with the real
-images' features cached (``run._reference_features``: as in ``reproduce table1`` from its second
+images' features cached (``feature_networks.reference_features``: as in ``reproduce table1`` from its second
 model on; its metrics must equal the uncached ones exactly); with ``--tiny-run`` also the
 command line ``python -m tf_dpvae.evaluate`` end to end in fresh processes (imports, tracing, XLA
 compilation and writing included), the current tree against the baseline's (``git archive``), with
@@ -94,7 +94,7 @@ from tf_dpvae import data as data_lib  # noqa: E402
 from tf_dpvae import divergences  # noqa: E402
 from tf_dpvae.config import RunConfig  # noqa: E402
 from tf_dpvae import aggregate_posterior  # noqa: E402
-from tf_dpvae.evaluation import classifier, frechet, importance_nll  # noqa: E402
+from tf_dpvae.evaluation import classifier, feature_networks, frechet, importance_nll  # noqa: E402
 from tf_dpvae.evaluation import run as run_lib  # noqa: E402
 from tf_dpvae.evaluation import sampling  # noqa: E402
 from tf_dpvae.model import build_model  # noqa: E402
@@ -245,9 +245,9 @@ def flat_numbers(tree, prefix=""):
 
 def full_evaluation(run_dir, settings, impls, repeats):
     """Time ``evaluate_run`` per variant (interleaved); the baseline swaps in its modules."""
-    from tf_dpvae import plots
+    from tf_dpvae.evaluation import figures   # its q(z) map calls aggregate_posterior_log_density
 
-    originals = (sampling.aggregate_posterior_log_density, plots.aggregate_posterior_log_density,
+    originals = (sampling.aggregate_posterior_log_density, figures.aggregate_posterior_log_density,
                  run_lib.importance_nll)
     times, metrics = {v: [] for v in impls}, {}
     cpu = {v: [] for v in impls}
@@ -255,20 +255,20 @@ def full_evaluation(run_dir, settings, impls, repeats):
         for variant in (list(impls) if repeat % 2 == 0 else list(impls)[::-1]):
             impl = impls[variant]
             log_density = impl["aggregate_posterior"].aggregate_posterior_log_density
-            sampling.aggregate_posterior_log_density = plots.aggregate_posterior_log_density = log_density
+            sampling.aggregate_posterior_log_density = figures.aggregate_posterior_log_density = log_density
             run_lib.importance_nll = impl["importance_nll"]
-            run_lib._REFERENCE_FEATURES.clear()   # every timed evaluation computes them
+            feature_networks._REFERENCE_FEATURES.clear()   # every timed evaluation computes them
             try:
                 start, cpu_start = time.perf_counter(), time.process_time()
                 result = run_lib.evaluate_run(run_dir, settings, log=lambda msg: None)
                 times[variant].append(time.perf_counter() - start)
                 cpu[variant].append(time.process_time() - cpu_start)
             finally:
-                (sampling.aggregate_posterior_log_density, plots.aggregate_posterior_log_density,
+                (sampling.aggregate_posterior_log_density, figures.aggregate_posterior_log_density,
                  run_lib.importance_nll) = originals
             metrics[variant] = result["metrics"]
     # as in reproduce table1 from its second model on: the real images' features already computed
-    # (run_lib._reference_features; the cache holds the last "after" evaluation's)
+    # (feature_networks.reference_features; the cache holds the last "after" evaluation's)
     start, cpu_start = time.perf_counter(), time.process_time()
     result = run_lib.evaluate_run(run_dir, settings, log=lambda msg: None)
     times["after, real-image features cached"] = [time.perf_counter() - start]

@@ -79,12 +79,7 @@ def main(argv=None) -> int:
         except (OSError, ValueError) as err:
             parser.error(f"cannot read {file!r}: {err}")
     text = render(tables, provenance.stamp())
-    print(text)
-    if args.out:
-        from tf_dpvae.files import write_atomic
-
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        write_atomic(args.out, text)
+    provenance.print_table(text, args.out)
     return 0
 
 

@@ -41,3 +41,15 @@ def stamp(argv=None) -> str:
             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {COMMIT_AT_START} "
             f"(at the start), "
             f"1-minute load average {load:.1f} on {os.cpu_count()} cores")
+
+
+def print_table(text: str, out: str | None = None) -> None:
+    """Print a benchmark's table and, when ``out`` names a file, also write it there in one piece
+    (``tf_dpvae.files.write_atomic``: a kill leaves the old file or the new one), making its
+    folder as needed."""
+    print(text)
+    if out:
+        from tf_dpvae.files import write_atomic
+
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        write_atomic(out, text)

@@ -24,7 +24,6 @@ import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet 
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from tf_dpvae import files  # noqa: E402
 from tf_dpvae.evaluation import sampling  # noqa: E402
 from tf_dpvae.evaluation.run import restore_run, skl_terms, symmetric_kl_metric  # noqa: E402
 from tf_dpvae.experiments.protocol import model_name  # noqa: E402
@@ -80,9 +79,7 @@ def main(argv=None):
         cells = [f"{np.mean([r[key] for r in results]):.3g}" for key, _ in columns]
         lines.append(f"| {model_name(reg, prior)} | {len(results)} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        files.write_atomic(args.write, text.encode("utf-8"))
+    provenance.print_table(text, args.write)
 
 
 if __name__ == "__main__":

@@ -36,13 +36,13 @@ def rows_of_run(run_dir, temperatures, samples, classifier_dir, nearest_k, seed)
     """One dict per temperature: T, fd, precision, recall, density, coverage, z_ratio."""
     import tensorflow as tf
 
-    from tf_dpvae.evaluation import frechet, prdc, sampling
+    from tf_dpvae.evaluation import feature_networks, frechet, prdc, sampling
     from tf_dpvae.evaluation import run as eval_run
 
     restored = eval_run.restore_run(run_dir, "best")
     model, splits, config = restored.model, restored.splits, restored.config
-    features, fd_name, info = eval_run.resolve_features(splits.example_shape, classifier_dir,
-                                                        config.data.dataset, run_dir)
+    features, fd_name, info = feature_networks.resolve_features(splits.example_shape, classifier_dir,
+                                                                config.data.dataset, run_dir)
     if features is None:
         raise SystemExit(f"{run_dir}: {info['reason']}; {info['enable']}")
     held_out = splits.validation
@@ -100,12 +100,7 @@ def main(argv=None) -> int:
     results = {run: rows_of_run(run, args.temperatures, args.samples, args.classifier,
                                 args.nearest_k, args.seed) for run in args.runs}
     text = render(results, stamp, args.samples, args.nearest_k)
-    print(text)
-    if args.out:
-        from tf_dpvae.files import write_atomic
-
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        write_atomic(args.out, text)
+    provenance.print_table(text, args.out)
     return 0
 
 

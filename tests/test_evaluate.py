@@ -9,7 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from tf_dpvae import training
 from tf_dpvae.cli import evaluate
-from tf_dpvae.evaluation import feature_networks, run
+from tf_dpvae.evaluation import run
 from tf_dpvae.evaluation import settings as eval_settings
 from tf_dpvae.model import build_model, make_checkpoint
 
@@ -187,57 +187,6 @@ def test_evaluation_larger_than_memory_is_refused_before_computing(trained_run, 
     assert sorted(os.listdir(out)) == before
 
 
-def tiny_results(tag):
-    import tensorflow as tf
-
-    png = tf.image.encode_png(tf.zeros((2, 2, 4), tf.uint8)).numpy()
-    return {"metrics": {"step": 1, "tag": tag, "metrics": {"leakage": {}}}, "figures": {tag: png}}
-
-
-def test_eval_is_published_as_one_set(tmp_path, monkeypatch):
-    """A kill while eval/ is being written leaves the old set whole (no new figure beside old
-    metrics); the next evaluation removes the killed one's temporary and replaces the whole set."""
-    from tf_dpvae import files
-
-    run.write_results(str(tmp_path), tiny_results("first"), extra_files={"samples.npz": b"1"})
-    original = files.write_atomic
-
-    def killed_after_one_file(path, payload, **kwargs):
-        original(path, payload, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(run, "write_atomic", killed_after_one_file)
-    with pytest.raises(KeyboardInterrupt):
-        run.write_results(str(tmp_path), tiny_results("second"))
-    monkeypatch.undo()
-    assert sorted(os.listdir(tmp_path / "eval")) == ["first.png", "metrics.json", "samples.npz"]
-    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["tag"] == "first"
-    (tmp_path / ".tmp-eval-killed").mkdir()   # a SIGKILL leaves its temporary behind
-    run.write_results(str(tmp_path), tiny_results("third"))
-    assert sorted(os.listdir(tmp_path / "eval")) == ["metrics.json", "third.png"]
-    assert not [n for n in os.listdir(tmp_path) if n.startswith((".tmp-", ".old-"))]
-
-
-def test_image_features_need_a_valid_classifier(tmp_path):
-    with pytest.raises(run.EvaluationError, match="--classifier"):
-        feature_networks.feature_function(3, None)
-    with pytest.raises(run.EvaluationError, match="no trained feature classifier"):
-        feature_networks.feature_function(3, str(tmp_path))
-    features, name, info = feature_networks.feature_function(1, None)
-    assert name == "frechet_distance_data" and info == {}
-    np.testing.assert_array_equal(features(np.ones((2, 2))), np.ones((2, 2)))
-
-
-def test_images_without_a_cached_classifier_skip_the_frechet_distance(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    features, name, info = run.resolve_features((8, 8, 1), None, "fashion_mnist", str(tmp_path / "r"))
-    assert features is None and name == "frechet_distance_classifier" and info["skipped"] is True
-    assert "python -m tf_dpvae.features --dataset fashion_mnist" in info["enable"]
-    # an explicit directory is never silently skipped
-    with pytest.raises(run.EvaluationError, match="no trained feature classifier"):
-        run.resolve_features((8, 8, 1), str(tmp_path), "fashion_mnist")
-
-
 def test_summary_reports_the_inception_distance_under_its_own_name():
     """The classifier's distance stays the headline Fréchet line whatever the key order; the
     Inception distance gets its own line, as "fid" only for TF-FID's network."""
@@ -251,31 +200,3 @@ def test_summary_reports_the_inception_distance_under_its_own_name():
                                   "timings_seconds": {"total": 1.0}}).splitlines()
         assert lines[0].startswith("frechet_distance_classifier: random 1,")
         assert lines[1] == f"{key}: random 30, low-posterior 2 (train vs held-out 0.5)"
-
-
-def test_reference_features_are_computed_once_per_network_and_images(monkeypatch):
-    """The real images' features (held-out set, training head) do not depend on the model: computed
-    once per (network, image bytes) in a process, read-only; other images, another network or no key
-    compute again."""
-    monkeypatch.setattr(feature_networks, "_REFERENCE_FEATURES", {})
-    calls = []
-
-    def features(x):
-        calls.append(len(x))
-        return np.asarray(x, np.float64).reshape(len(x), -1) * 2
-
-    images = np.random.default_rng(0).random((5, 4, 4, 1)).astype(np.float32)
-    first = feature_networks.reference_features(features, "sha-a", images)
-    again = feature_networks.reference_features(features, "sha-a", images.copy())
-    np.testing.assert_array_equal(first, features(images))
-    assert again is first and not first.flags.writeable and len(calls) == 2
-    changed = images.copy()
-    changed[0, 0, 0, 0] += 1e-3
-    feature_networks.reference_features(features, "sha-a", changed)
-    feature_networks.reference_features(features, "sha-b", images)
-    feature_networks.reference_features(features, None, images)
-    feature_networks.reference_features(features, None, images)
-    assert len(calls) == 6
-    for i in range(2 * feature_networks._REFERENCE_CACHE_SIZE):
-        feature_networks.reference_features(features, f"sha-{i}", images[:1])
-    assert len(feature_networks._REFERENCE_FEATURES) == feature_networks._REFERENCE_CACHE_SIZE

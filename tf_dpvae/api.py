@@ -147,13 +147,14 @@ def evaluate_run(run_dir: str, settings: EvalSettings | None = None, write: bool
     settings = dataclasses.replace(settings or EvalSettings(), **fields)
     import_tensorflow_quietly()
     from tf_dpvae import locks
+    from tf_dpvae.evaluation import publish
     from tf_dpvae.evaluation import run as evaluation
 
     log = log or (lambda line: None)
     with locks.hold(run_dir, "evaluate", log=log):
         results = evaluation.evaluate_run(run_dir, settings, log=log)
         if write:
-            evaluation.write_results(run_dir, results)
+            publish.write_results(run_dir, results)
     return results["metrics"]
 
 

@@ -1,8 +1,9 @@
 """A trained model, looked at from a notebook: the few calls the tutorials in ``notebooks/`` need.
 
     train_and_evaluate(config, run_dir, settings)   one Table 1 cell in one call: ``training.fit``,
-                                 ``evaluation.run.evaluate_run``, ``write_results`` (with the
-                                 samples of the sample sheets) and the table's numbers
+                                 ``evaluation.run.evaluate_run``, ``evaluation.publish.
+                                 write_results`` (with the samples of the sample sheets) and the
+                                 table's numbers
     pockets_and_leaks(model, ...)   the low- and high-posterior samples (paper §4.1, Fig. 3) in the
                                  representation space z, in the generation space z0 = g(z), decoded
     latent_paths(model, z_a, z_b)   g⁻¹ of the straight line in z0 against the straight line in z

@@ -1,6 +1,11 @@
-"""Figures: the two-moons picture in the manner of the paper's Figures 1 and 3.
+"""Figures: the two-moons picture in the manner of the paper's Figures 1 and 3, the image grids of
+training's summaries, and the figures Table 1, the benchmarks and the notebooks share (KL-sorted
+traversals, z0 paths, leakage comparisons, sample sheets, pockets and leaks). The figures of one
+evaluation are ``evaluation.figures``'s, drawn with the primitives here; this module imports nothing
+of ``evaluation``.
 
-Panels: (a) generated samples in data space over the training data, coloured by the prior density of
+The moons picture's panels:
+(a) generated samples in data space over the training data, coloured by the prior density of
 the code that generated them; (b) the aggregate posterior q(z) = (1/N) Σ_n N(z; μ_n, σ_n²) in the
 representation space with the prior samples on top (where samples fall in low-q(z) "pockets", they are
 off the data manifold); (c) for the decoupled prior, the training codes in the generation space z0 = g(μ).
@@ -35,7 +40,7 @@ LEAKAGE_SIGN = ("LS(τ) = E_q[S_τ(z)], S_τ = log q(z) − (ratio density) wher
                 "(a leak); LS < 0: less dense; 0: no q(z) sample below τ")
 
 
-def _caption(fig, text: str) -> None:
+def add_caption(fig, text: str) -> None:
     """A small wrapped note under the axes (constrained layout leaves room for it)."""
     import textwrap
 
@@ -180,115 +185,18 @@ def labelled(grid: np.ndarray, text: str, height: int = 14) -> np.ndarray:
     return np.concatenate([strip, grid.astype(np.float32)], axis=0)
 
 
-# ------------------------------------------------------------------------------ evaluation figures
-def _is_image(array):
-    return array.ndim == 4  # [n, H, W, C]
+# ----------------------------------------------------------------- grids on axes, traversals, paths
+def is_image(array):
+    """Whether a batch of samples is images [n, H, W, C] (else vectors [n, d])."""
+    return array.ndim == 4
 
 
-def _show_grid(ax, images, columns=8):
+def show_grid(ax, images, columns=8):
+    """``images`` [n, H, W, C] as one ``image_grid`` on ``ax``, grey for one channel, no ticks."""
     grid = image_grid(images, columns)
     ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1)
     ax.set_xticks([])
     ax.set_yticks([])
-
-
-def sample_panels_figure(panels, data=None, title="", caption=""):
-    """Side-by-side panels of decoded samples: ``panels`` is a list of (title, samples).
-
-    2-D vector samples [n, 2] are scattered over ``data`` [N, 2] (grey); images [n, H, W, C] become
-    grids (row-major, 8 per row). Other shapes are not drawn (the caller skips them). ``caption``: a
-    note under the panels (what the samples are).
-    """
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), constrained_layout=True,
-                             squeeze=False)
-    for ax, (name, samples) in zip(axes[0], panels):
-        if _is_image(samples):
-            _show_grid(ax, samples)
-        else:
-            if data is not None:
-                ax.scatter(data[:, 0], data[:, 1], s=2, c="0.8", label="held-out data")
-            ax.scatter(samples[:, 0], samples[:, 1], s=4, c="tab:red", label="samples")
-            ax.legend(loc="lower left", markerscale=3, fontsize=8)
-        ax.set_title(f"{name} (n={len(samples)})")
-    if title:
-        fig.suptitle(title)
-    if caption:
-        _caption(fig, caption)
-    return fig
-
-
-def leakage_figure(curves, title=""):
-    """LS(τ) against τ (paper Fig. 4). curves: dict label → (taus [T], scores [T], fraction_below [T]);
-    each curve's τ is on its own threshold density (evaluation/leakage.py), which its label names."""
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    for label, (taus, scores, fraction) in curves.items():
-        ax.plot(taus, scores, "o-", label=label)
-        ax2.plot(taus, fraction, "o-", label=label)
-    ax.set_xlabel("threshold τ on the log prior density")
-    ax.set_ylabel("leakage score LS(τ) = E_q[S_τ(z)]")
-    ax.set_title("leakage score (eq. 6)")
-    ax.legend(fontsize=8)
-    ax2.set_xlabel("threshold τ on the log prior density")
-    ax2.set_ylabel("fraction of q(z) samples below τ")
-    ax2.set_yscale("symlog", linthresh=1e-3)
-    ax2.set_title("share of q(z) samples in the leak region")
-    for a in (ax, ax2):
-        a.grid(alpha=0.3)
-    ax.axhline(0.0, color="0.5", lw=0.6)
-    if title:
-        fig.suptitle(title)
-    _caption(fig, LEAKAGE_SIGN + ". eq. 6 literal: threshold on log p(z) (dp: with log|det ∂g/∂z|), ratio "
-             "against N(g(z); 0, I) without it, so a dp model's S_τ carries its log-determinant; "
-             "full density: both on log p(z); base density: both on N(g(z); 0, I) (authors' code).")
-    return fig
-
-
-def posterior_map_figure(means, log_vars, low_z, high_z, prior_z=None, title=""):
-    """q(z) on a grid (2-D latents) with low-posterior (pockets) and high-posterior (leaks) samples
-    marked (paper Fig. 3b). means, log_vars [N, 2]; low_z, high_z [k, 2]; prior_z [S, 2] optional."""
-    points = np.concatenate([means, low_z, high_z])
-    lo = np.percentile(points, 0.5, axis=0) - 1.0
-    hi = np.percentile(points, 99.5, axis=0) + 1.0
-    lo, hi = np.minimum(lo, np.min(np.concatenate([low_z, high_z]), 0) - 0.3), np.maximum(
-        hi, np.max(np.concatenate([low_z, high_z]), 0) + 0.3)
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 150), np.linspace(lo[1], hi[1], 150))
-    log_q = aggregate_posterior_log_density(np.stack([gx.ravel(), gy.ravel()], 1), means,
-                                            log_vars).reshape(gx.shape)
-    fig, ax = plt.subplots(figsize=(6, 5), constrained_layout=True)
-    im = ax.pcolormesh(gx, gy, np.maximum(log_q, log_q.max() - 15), shading="auto", cmap="magma")
-    fig.colorbar(im, ax=ax, label="log q(z) (clipped 15 nats below its maximum)")
-    if prior_z is not None:
-        ax.scatter(prior_z[:, 0], prior_z[:, 1], s=1, c="white", alpha=0.3, label="prior samples")
-    ax.scatter(low_z[:, 0], low_z[:, 1], s=30, marker="x", c="cyan", label="low-posterior (pockets)")
-    ax.scatter(high_z[:, 0], high_z[:, 1], s=30, marker="+", c="lime", label="high-posterior (leaks)")
-    ax.set_xlim(lo[0], hi[0])
-    ax.set_ylim(lo[1], hi[1])
-    ax.legend(loc="lower left", fontsize=8, markerscale=1.5)
-    ax.set_title(title or "aggregate posterior q(z) with LP and HP samples")
-    return fig
-
-
-def traversal_figure(values, decoded, data=None, title=""):
-    """Latent traversals: row k varies z_k over ``values`` [T] with the other dimensions fixed.
-
-    decoded: [d, T, ...] decodings. Images: a d×T grid. 2-D vectors: one curve per dimension in data
-    space, over ``data`` (grey).
-    """
-    d, t = decoded.shape[:2]
-    if decoded.ndim == 5:
-        fig, ax = plt.subplots(figsize=(1.0 * t, 1.0 * d + 0.6), constrained_layout=True)
-        _show_grid(ax, decoded.reshape((d * t,) + decoded.shape[2:]), columns=t)
-        ax.set_ylabel("latent dimension (top = z_1)")
-        ax.set_xlabel(f"z_k from {values[0]:.2f} to {values[-1]:.2f}")
-    else:
-        fig, ax = plt.subplots(figsize=(6, 5), constrained_layout=True)
-        if data is not None:
-            ax.scatter(data[:, 0], data[:, 1], s=2, c="0.8")
-        for k in range(d):
-            ax.plot(decoded[k, :, 0], decoded[k, :, 1], "o-", ms=3, label=f"vary z_{k + 1}")
-        ax.legend(fontsize=8)
-    ax.set_title(title or "latent traversals")
-    return fig
 
 
 def kl_order(kl):
@@ -316,7 +224,7 @@ def kl_sorted_traversal_figure(panels, offsets, title="", inactive_below=0.01):
         order = kl_order(kl)
         rows = decoded[order]                                                # [d, T, H, W, C]
         h = decoded.shape[2]
-        _show_grid(ax, rows.reshape((-1,) + decoded.shape[2:]), columns=len(offsets))
+        show_grid(ax, rows.reshape((-1,) + decoded.shape[2:]), columns=len(offsets))
         pitch = h + 2  # image_grid's pad
         ax.set_yticks([2 + pitch * r + (h - 1) / 2 for r in range(len(order))])
         ax.set_yticklabels([f"z{k + 1}  KL {kl[k]:.2f}" + ("  inactive" if kl[k] < inactive_below else "")
@@ -339,9 +247,9 @@ def path_figure(z_of_z0_path, z_straight, decoded_z0_path, decoded_straight, mea
     endpoints (paper Fig. 5). z paths [T, d]; decodings [T, ...]."""
     if decoded_z0_path.ndim == 4:
         fig, axes = plt.subplots(2, 1, figsize=(1.0 * len(z_straight), 2.8), constrained_layout=True)
-        _show_grid(axes[0], decoded_z0_path, columns=len(z_straight))
+        show_grid(axes[0], decoded_z0_path, columns=len(z_straight))
         axes[0].set_title("linear path in z0, mapped through g⁻¹")
-        _show_grid(axes[1], decoded_straight, columns=len(z_straight))
+        show_grid(axes[1], decoded_straight, columns=len(z_straight))
         axes[1].set_title("straight path in z")
     else:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), constrained_layout=True)
@@ -364,36 +272,6 @@ def path_figure(z_of_z0_path, z_straight, decoded_z0_path, decoded_straight, mea
     if title:
         fig.suptitle(title)
     return fig
-
-
-def evaluation_figures(arrays, leakage_curves, tag, lp_pool=None):
-    """The figures of an evaluation, name → PNG bytes, from the arrays ``evaluation.run.figure_arrays``
-    computes: ``samples`` (panels of ``sample_panels_figure``), ``leakage`` (``leakage_curves``, as
-    ``leakage_figure`` takes them), ``posterior_map`` (2-D codes), ``traversals`` and ``paths``; an
-    entry missing from ``arrays`` is not drawn. ``arrays["data"]``: the held-out 2-D points drawn
-    behind samples (None for other data); tag: the model and step, in every title; lp_pool: the
-    low-posterior pool's factor K, said in the samples' caption."""
-    data = arrays.get("data")
-    figures = {}
-    if "samples" in arrays:
-        figures["samples"] = figure_to_png(sample_panels_figure(
-            arrays["samples"], data=data, title=tag,
-            caption=f"random prior samples: z = g⁻¹(ε), ε ~ N(0, I), decoded E[x | z]. "
-                    f"{low_posterior_definition(lp_pool)}, lowest first. {HIGH_POSTERIOR_DEFINITION}."))
-    figures["leakage"] = figure_to_png(leakage_figure(leakage_curves, title=tag))
-    if "posterior_map" in arrays:
-        m = arrays["posterior_map"]
-        figures["posterior_map"] = figure_to_png(posterior_map_figure(
-            m["means"], m["log_vars"], m["low_z"], m["high_z"], prior_z=m["prior_z"],
-            title=f"log q(z) with {len(m['low_z'])} LP (x) and HP (+) samples; {tag}"))
-    if "traversals" in arrays:
-        t = arrays["traversals"]
-        figures["traversals"] = figure_to_png(traversal_figure(
-            t["values"], t["decoded"], data=data,
-            title=f"latent traversals (1st-99th percentile of μ_k); {tag}"))
-    if "paths" in arrays:
-        figures["paths"] = figure_to_png(path_figure(**arrays["paths"], data=data, title=tag))
-    return figures
 
 
 # ------------------------------------------------------------------------------ Table 1 figures
@@ -450,7 +328,7 @@ def leakage_comparison_figure(curves, tau_mark=None, title=""):
         if curves:
             ax.legend(fontsize=7, ncol=2)
     fig.suptitle(title or "leakage score (dashed: normal prior, solid: decoupled prior)", fontsize=9)
-    _caption(fig, LEAKAGE_SIGN + ". In (a) a dp model's S_τ = log q − log p + log|det ∂g/∂z| (eq. 6 "
+    add_caption(fig, LEAKAGE_SIGN + ". In (a) a dp model's S_τ = log q − log p + log|det ∂g/∂z| (eq. 6 "
              "divides by N(g(z); 0, I), not by p(z)): where most q(z) samples are below τ its curve "
              "sits near the mean log-determinant, so the dp curves overlap there for that reason"
              + (", not for leaks; (b) removes it." if full else "."))
@@ -465,7 +343,7 @@ def paired_samples_figure(rows, title="", caption=None):
     are, ``low_posterior_definition``)."""
     fig, axes = plt.subplots(len(rows), 2, figsize=(9.2, 4.4 * len(rows)), constrained_layout=True,
                              squeeze=False)
-    vectors = [a for _, r, lp in rows for a in (r, lp) if not _is_image(a) and len(a)]
+    vectors = [a for _, r, lp in rows for a in (r, lp) if not is_image(a) and len(a)]
     limits = None
     if vectors:
         stacked = np.concatenate([a[:, :2] for a in vectors])
@@ -475,8 +353,8 @@ def paired_samples_figure(rows, title="", caption=None):
     for (label, random, low), row in zip(rows, axes):
         for ax, (kind, samples) in zip(row, (("random samples", random),
                                              ("low-posterior samples", low))):
-            if _is_image(samples):
-                _show_grid(ax, samples)
+            if is_image(samples):
+                show_grid(ax, samples)
             else:
                 ax.scatter(samples[:, 0], samples[:, 1], s=4,
                            c="tab:blue" if kind.startswith("random") else "tab:red")
@@ -485,7 +363,7 @@ def paired_samples_figure(rows, title="", caption=None):
             ax.set_title(f"{label}: {kind} (n={len(samples)})", fontsize=10)
     if title:
         fig.suptitle(title)
-    _caption(fig, low_posterior_definition() if caption is None else caption)
+    add_caption(fig, low_posterior_definition() if caption is None else caption)
     return fig
 
 
@@ -533,8 +411,8 @@ def pockets_and_leaks_figure(data, means, log_vars, z0_of_means, low, high, iden
                  else "(b) generation space z0 = g(z); N(0, I) at 1-3σ")
 
     ax = axes[2]
-    if _is_image(low["x"]):
-        _show_grid(ax, np.concatenate([low["x"], high["x"]]), columns=len(low["x"]))
+    if is_image(low["x"]):
+        show_grid(ax, np.concatenate([low["x"], high["x"]]), columns=len(low["x"]))
         ax.set_title("(c) decoded: low-posterior (top), high-posterior (bottom)")
     else:
         ax.scatter(data[:, 0], data[:, 1], s=2, c="0.8", label="training data")

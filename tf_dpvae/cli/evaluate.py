@@ -63,12 +63,13 @@ def evaluate(prog: str, args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
     import_tensorflow_quietly()   # its native start-up lines would turn one error line into seven
     from tf_dpvae import locks
-    from tf_dpvae.evaluation import run  # TensorFlow loads only once the arguments are known good
+    # TensorFlow loads only once the arguments are known good
+    from tf_dpvae.evaluation import publish, run
 
     with locks.hold(run_dir, "evaluate", log=lambda msg: print(msg, file=sys.stderr)), \
             progress_bars(not args.no_progress):
         results = run.evaluate_run(run_dir, settings, log=lambda msg: print(msg, file=sys.stderr))
-        path = run.write_results(run_dir, results)
+        path = publish.write_results(run_dir, results)
     m = results["metrics"]
     print(summary(m))
     print(f"metrics:      {path}")

@@ -1,10 +1,9 @@
 """Evaluate a training run: restore its latest checkpoint, compute every metric, draw every figure.
 
-``evaluate_run(run_dir, settings)`` does the work and returns everything in memory; ``write_results``
-writes it (``eval/metrics.json``, ``eval/*.png``, TensorBoard under ``logs/run/eval``: the metrics as
-scalars, the sample metrics and the leakage curves as tables, the figures, and for latent sizes above
-2 the projector of the held-out codes), so that a failure anywhere before the end leaves an earlier
-evaluation untouched.
+``evaluate_run(run_dir, settings)`` does the work and returns everything in memory (the figures drawn
+by ``evaluation.figures``); ``evaluation.publish.write_results`` writes it (``eval/metrics.json``,
+``eval/*.png``, TensorBoard under ``logs/run/eval``), so that a failure anywhere before the end leaves
+an earlier evaluation untouched.
 
 Which samples are used where (settings in brackets):
   * real data: the held-out (validation) split; the training split gives the encodings of q(z).
@@ -23,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
 import time
@@ -33,16 +31,16 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tf_dpvae import data as data_lib
-from tf_dpvae import locks, plots, runs
+from tf_dpvae import runs
 from tf_dpvae.aggregate_posterior import sample_aggregate_posterior
 from tf_dpvae.config import RunConfig
 from tf_dpvae.evaluation import (embeddings, frechet, importance_nll, leakage, prdc, sampling,
                                  symmetric_kl)
 from tf_dpvae.evaluation import feature_networks
 from tf_dpvae.evaluation.feature_networks import digest, inception_key, reference_features, resolve_features
+from tf_dpvae.evaluation.figures import evaluation_figures, figure_arrays, leakage_curves
 from tf_dpvae.evaluation.settings import (DEFAULT_TAUS, EVAL_LIMITS, EvalSettings,  # noqa: F401
                                           EvaluationError, check_memory)
-from tf_dpvae.files import publish_dir, write_atomic
 
 @dataclasses.dataclass
 class Restored:
@@ -246,63 +244,6 @@ def model_label(reg: str, prior: str) -> str:
         return f"{reg}-{prior}"
 
 
-def leakage_curves(leak: dict, variants_coincide: bool) -> dict:
-    """The leakage figure's curves: label → (τ, LS(τ), fraction below τ), one per variant drawn."""
-    labels = ({"eq6_literal": "eq. 6 (h = id; all variants coincide)"} if variants_coincide
-              else {"eq6_literal": "eq. 6 literal: τ on log p(z), ratio to N(g(z))",
-                    "base_density": "base density N(g(z)) for both (authors' code)",
-                    "full_density": "full density log p(z) for both"})
-    return {label: (leak[v]["tau"], leak[v]["leakage_score"], leak[v]["fraction_below"])
-            for v, label in labels.items()}
-
-
-def figure_arrays(model, means, log_vars, held_out, generated, lp: sampling.LowPosterior, prior_z,
-                  settings: EvalSettings, seeds) -> dict:
-    """The arrays ``plots.evaluation_figures`` draws, besides the leakage curves: the sample panels,
-    the q(z) map's marked LP and HP samples (2-D codes), the latent traversals and the z0 path."""
-    s = settings
-    latent_dim = means.shape[1]
-    vector_2d = held_out.shape[1:] == (2,)
-    hp_pool_z, _ = sample_aggregate_posterior(means, log_vars, s.num_samples,
-                                              np.random.default_rng(seeds["hp_pool_numpy"]))
-    shown = min(s.figure_samples, s.num_samples)
-    hp_z = hp_pool_z[sampling.high_posterior_indices(
-        sampling.log_prior_h(model, hp_pool_z), shown)]
-    arrays: dict = {"data": held_out if vector_2d else None}
-    drawable = vector_2d or held_out.ndim == 4
-    if drawable:
-        scatter_n = shown if held_out.ndim == 4 else min(2000, s.num_samples)
-        arrays["samples"] = [("random prior samples", generated[:scatter_n]),
-                             ("low-posterior samples", lp.decoded[:shown]),
-                             ("high-posterior samples", sampling.decode(model, hp_z))]
-    if latent_dim == 2:
-        marked = min(s.marked, shown)   # lp.z is sorted lowest log q first
-        arrays["posterior_map"] = {"means": means, "log_vars": log_vars, "low_z": lp.z[:shown][:marked],
-                                   "high_z": hp_z[:marked], "prior_z": prior_z[:2000]}
-    if drawable:
-        # traversals around the first held-out example's code μ: each z_k in turn over the
-        # 1st-99th percentile of the training means in that dimension, the others fixed
-        anchor = model.encode(held_out[:1])[0].numpy()[0].astype(np.float64)
-        lo, hi = np.percentile(means, 1, axis=0), np.percentile(means, 99, axis=0)
-        steps = 9
-        traversal_z = np.repeat(anchor[None, None], latent_dim, 0).repeat(steps, 1)  # [d, T, d]
-        for k in range(latent_dim):
-            traversal_z[k, :, k] = np.linspace(lo[k], hi[k], steps)
-        arrays["traversals"] = {"values": np.linspace(0, 1, steps), "decoded": sampling.decode(
-            model, traversal_z.reshape(-1, latent_dim)).reshape((latent_dim, steps) + held_out.shape[1:])}
-        # a straight line in z0 between g(μ_a) and g(μ_b), through g⁻¹, against the straight line in z
-        rng = np.random.default_rng(seeds["paths_numpy"])
-        a, b = means[rng.choice(len(means), 2, replace=False)]
-        z0_a, z0_b = (model.prior.forward(tf.constant(v[None], tf.float32))[0].numpy()[0]
-                      for v in (a, b))
-        w = np.linspace(0, 1, 12)[:, None]
-        z_of_z0 = model.prior.inverse(tf.constant((1 - w) * z0_a + w * z0_b, tf.float32)).numpy()
-        z_line = (1 - w) * a + w * b
-        arrays["paths"] = {"z_of_z0_path": z_of_z0, "z_straight": z_line,
-                           "decoded_z0_path": sampling.decode(model, z_of_z0),
-                           "decoded_straight": sampling.decode(model, z_line), "means": means[:3000]}
-    return arrays
-
 
 # -------------------------------------------------------------------------------------- orchestrator
 class _Clock:
@@ -385,7 +326,7 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     with clock("figures"):
         post_hoc = restored.post_hoc["settings"].sampler if restored.post_hoc else None
         tag = f"{model_label(config.objective.reg, post_hoc or config.prior.kind)}, step {restored.step}"
-        figures = plots.evaluation_figures(
+        figures = evaluation_figures(
             figure_arrays(model, means, log_vars, held_out, generated, lp, prior_z, s, seeds),
             leakage_curves(leak, model.prior.base_is_full_density), tag, lp_pool=s.lp_pool)
         projector = projector_arrays(model, splits) if means.shape[1] > 2 else None
@@ -455,120 +396,3 @@ def results_record(run_dir, restored, s: EvalSettings, seeds, splits, metrics, c
         "arrays": {"random": generated[:shown], "low_posterior": lp.decoded[:shown]},
         # latent sizes above 2: write_projector's arguments (held-out codes, labels, images)
         "projector": projector}
-
-
-FIGURE_DESCRIPTIONS = {
-    "samples": "decoded random prior samples, low-posterior samples (of lp_pool·n prior draws, the n "
-               "with the lowest log q(z): pockets) and high-posterior samples (of n draws z ~ q(z), "
-               "the lowest log N(h(z); 0, I): leaks)",
-    "leakage": "LS(τ) of eq. (6) in its three variants (left) and the share of q(z) samples below τ "
-               "(right); LS > 0: q(z) denser than the prior where the prior is below τ",
-    "posterior_map": "log q(z) on a grid with the low-posterior (x) and high-posterior (+) samples",
-    "traversals": "each latent dimension in turn from the 1st to the 99th percentile of μ_k, the "
-                  "others at the first held-out example's code",
-    "paths": "a straight line in z0 mapped through g⁻¹ against the straight line in z",
-}
-
-
-def _fmt(value) -> str:
-    return "—" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def leakage_table(leak: dict) -> str:
-    """The leakage curves as one Markdown table (TensorBoard's Text dashboard): a row per τ, the
-    leakage score of each variant and the share of q(z) samples below τ, with what each variant
-    computes and what the sign means."""
-    variants = [v for v in leakage.VARIANTS if v in leak]
-    headline = leak.get("headline", leakage.HEADLINE_VARIANT)
-    if headline not in leak:
-        return ""
-    lines = ["| τ | " + " | ".join(f"LS {v}" + (" (headline)" if v == headline else "")
-                                   for v in variants)
-             + f" | share below τ ({headline}) |", "|---" * (len(variants) + 2) + "|"]
-    for i, tau in enumerate(leak[headline]["tau"]):
-        lines.append(f"| {tau:g} | " + " | ".join(_fmt(leak[v]["leakage_score"][i]) for v in variants)
-                     + f" | {_fmt(leak[headline]['fraction_below'][i])} |")
-    lines += ["", plots.LEAKAGE_SIGN + ".", ""]
-    lines += [f"- **{v}**: {leakage.VARIANTS[v]}" for v in variants]
-    if leak.get("variants_coincide"):
-        lines.append("- this prior's base density is its full density: the variants coincide")
-    return "\n".join(lines)
-
-
-def sample_quality_table(metrics: dict) -> str:
-    """The Fréchet distance beside precision, recall, density and coverage, one Markdown table: a row
-    per (embedding, samples: random, low-posterior, real training data against the held-out set)."""
-    rows = ["| embedding | samples | FD | precision | recall | density | coverage |",
-            "|---|---|---|---|---|---|---|"]
-    for group, values in metrics.items():
-        if not group.startswith("sample_quality_") or values.get("skipped"):
-            continue
-        embedding = group[len("sample_quality_"):]
-        fd = metrics.get(f"frechet_distance_{embedding}", {})
-        reference = values.get("train_vs_held_out", {})
-        for label, prefix, fd_key, source in (("random", "", "random", values),
-                                              ("low-posterior", "lp_", "low_posterior", values),
-                                              ("train vs held-out", "", "train_vs_held_out",
-                                               reference)):
-            if f"{prefix}precision" not in source:
-                continue
-            rows.append(f"| {embedding} | {label} | {_fmt(fd.get(fd_key))} | " + " | ".join(
-                _fmt(source.get(f"{prefix}{k}")) for k in prdc.METRICS) + " |")
-    if len(rows) == 2:
-        return ""
-    return "\n".join(rows + ["", "Precision and density: how much of the samples lies on the data "
-                                  "(k-NN balls of the held-out data); recall and coverage: how much of "
-                                  "the data the samples reach. FD: Fréchet distance, lower is better; "
-                                  "the train vs held-out row is what real data scores at these sizes."])
-
-
-def write_results(run_dir: str, results: dict, extra_files: dict | None = None) -> str:
-    """Write ``eval/`` as one set, then the TensorBoard summaries under ``logs/run/eval``
-    (``summaries.EVAL_DIR``, under the HParams session's run so that its metrics reach the session):
-    the scalars of metrics.json, ``evaluation/leakage`` and ``evaluation/sample_quality`` as tables,
-    the figures with descriptions, and the projector for latent sizes above 2.
-
-    ``eval/`` (``metrics.json``, the PNGs, and ``extra_files``: name → bytes, e.g. table1's
-    ``samples.npz``) is built aside and swapped in whole (``files.publish_dir``): a kill leaves the
-    old set or the new one, never new figures beside old metrics, and temporaries of a killed earlier
-    evaluation are removed. Files that an earlier evaluation left in ``eval/`` and this one does not
-    write are gone with the old set. Holds the run-directory lock (``locks.hold``) while it writes.
-    """
-    m = results["metrics"]
-
-    def fill(directory):
-        for name, png in results["figures"].items():
-            write_atomic(os.path.join(directory, f"{name}.png"), png)
-        for name, payload in (extra_files or {}).items():
-            write_atomic(os.path.join(directory, name), payload)
-        write_atomic(os.path.join(directory, "metrics.json"), json.dumps(m, indent=2, sort_keys=True))
-
-    with locks.hold(run_dir, "evaluate"):
-        out = publish_dir(os.path.join(run_dir, "eval"), fill)
-        step = max(m["step"], 0)
-        from tf_dpvae import summaries
-
-        directory = os.path.join(run_dir, "logs", summaries.EVAL_DIR)
-        writer = tf.summary.create_file_writer(directory)
-        with writer.as_default(step=step):
-            for group, values in m["metrics"].items():
-                for key, value in values.items():
-                    if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in (
-                            "generated", "real_held_out", "lp_kept", "lp_pool", "samples_per_side", "nearest_k",
-                            "examples", "is_samples", "q_samples"):
-                        tf.summary.scalar(f"{group}/{key}", value)
-            # the leakage curves as one table and one figure ("leakage"), not a scalar per τ
-            for name, table in (("leakage", leakage_table(m["metrics"].get("leakage", {}))),
-                                ("sample_quality", sample_quality_table(m["metrics"]))):
-                if table:
-                    tf.summary.text(f"evaluation/{name}", table)
-            for name, png in results["figures"].items():
-                tf.summary.image(name, tf.image.decode_png(png, channels=4)[None],
-                                 description=FIGURE_DESCRIPTIONS.get(name, ""))
-        writer.flush()
-        writer.close()
-        if results.get("projector"):
-            p = results["projector"]
-            summaries.write_projector(directory, p["embeddings"], p["labels"], p["class_names"],
-                                      p["images"])
-    return os.path.join(out, "metrics.json")

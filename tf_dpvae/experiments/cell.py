@@ -14,6 +14,7 @@ import time
 
 from tf_dpvae import training
 from tf_dpvae.config import RunConfig
+from tf_dpvae.evaluation import publish
 from tf_dpvae.evaluation import run as eval_run
 from tf_dpvae.experiments.results import (SAMPLES_FILE, extract_values, read_timing, samples_payload,
                                           write_timing)
@@ -73,8 +74,8 @@ def train_and_evaluate_cell(config: RunConfig | None, settings: eval_run.EvalSet
     started = time.perf_counter()
     evaluated = eval_run.evaluate_run(out, settings, log=log)
     # eval/ as one set, samples.npz in it: the model is done when it appears
-    eval_run.write_results(out, evaluated,
-                           extra_files={SAMPLES_FILE: samples_payload(evaluated["arrays"])})
+    publish.write_results(out, evaluated,
+                          extra_files={SAMPLES_FILE: samples_payload(evaluated["arrays"])})
     if timed:
         timing["eval_seconds"] = time.perf_counter() - started
         write_timing(out, timing)
