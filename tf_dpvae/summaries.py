@@ -10,7 +10,7 @@ Under ``<run>/logs`` (``tensorboard --logdir <run>/logs``, or a folder of runs):
                      −ELBO of the best epoch, rewritten at each new best, and its figure, drawn from
                      the best checkpoint once training ends, and for latent sizes above 2
                      the projector of the best epoch's codes (``LatentProjector``)
-    logs/run/eval    ``evaluate``'s metrics, tables and figures (``evaluation.run.write_results``):
+    logs/run/eval    ``evaluate``'s metrics, tables and figures (``evaluation.publish.write_results``):
                      under the session's run, so that the HParams dashboard finds them (a session's
                      metric of group G is read from the run <session>/G)
     logs/train       every tracked term, averaged over the steps since the previous point (at most
