@@ -190,7 +190,9 @@ def test_frechet_objectives_need_the_evaluation_module(tmp_path, base_file, caps
 
 def test_rerun_with_other_settings_is_refused(tmp_path, base_file, capsys):
     out = tmp_path / "search"
-    settings = tuning.make_settings(tiny_config("beta"), "random", "val_nelbo", 2,   # tune's default
+    # recorded: a search whose base differs from base_file's in the flow (4 blocks), the steps and
+    # the space
+    settings = tuning.make_settings(tiny_config("beta", prior={"num_blocks": 4}), "random", "val_nelbo", 2,
                                     {"beta": {"min": 1, "max": 2}}, use_defaults=False)
     out.mkdir()
     (out / "search.json").write_text(json.dumps(settings.identity()))
