@@ -146,9 +146,7 @@ def child(args) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from throughput import matmul_ceilings
-    from tf_dpvae.config import RunConfig
-    from tf_dpvae.model import build_model
+    from throughput import build_step, matmul_ceilings, random_batch, set_grappler_rewrite
 
     libc = ctypes.CDLL(None)
 
@@ -157,9 +155,6 @@ def child(args) -> None:
         sys.stdout.flush()
         os.write(1, f"{MARK} {text}\n".encode())
 
-    def rewrite(on: bool):  # grappler reads it when a function is first run (throughput.py)
-        tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": on})
-
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -167,20 +162,11 @@ def child(args) -> None:
     for name in args.models:
         arch, prior, reg, batch = MODELS[name]
         batch = args.batch or batch
-        x = tf.constant(rng.uniform(size=(batch, 28, 28, 1)).astype("float32"))
-        data = (x, tf.constant(rng.uniform(size=(batch, 28, 28, 1)).astype("float32"))) \
-            if reg == "factor" else x
+        data = random_batch(reg, batch, rng)
         for route in args.child:
-            config = RunConfig().replace(
-                model={"arch": arch, "latent_dim": 2}, prior={"kind": prior},
-                objective={"reg": reg, "disc_units": 1000, "disc_layers": 5},
-                train={"batch_size": batch,
-                       "mixed_precision": "bfloat16" if route == "keras" else "off"})
-            model = build_model(config, (None, 28, 28, 1))
-            model.build_optimizers()
-            step = tf.function(model.train_step)
+            step = build_step(arch, prior, reg, batch, "bfloat16" if route == "keras" else "off")
             dtypes = graph_dtypes(step.get_concrete_function(data).graph)
-            rewrite(route == "grappler")
+            set_grappler_rewrite(route == "grappler")
             for _ in range(args.warmup):
                 step(data)["loss"].numpy()
             setups[name, route] = (step, data, dtypes)
@@ -188,7 +174,7 @@ def child(args) -> None:
     per_op = collections.defaultdict(lambda: collections.defaultdict(list))
     for r in range(args.rounds):
         for (name, route), (step, data, _) in setups.items():
-            rewrite(route == "grappler")
+            set_grappler_rewrite(route == "grappler")
             for _ in range(args.timed):
                 start = time.perf_counter()
                 step(data)["loss"].numpy()
@@ -203,7 +189,7 @@ def child(args) -> None:
             for op_name, op_type, us in op_events(logdir):
                 per_op[name, route][op_name, op_type].append(us / 1e3)
             shutil.rmtree(logdir, ignore_errors=True)
-    rewrite(False)
+    set_grappler_rewrite(False)
     traced = args.steps * args.rounds
     results = {route: {} for route in args.child}
     for (name, route), (_, _, dtypes) in setups.items():

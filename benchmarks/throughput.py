@@ -82,53 +82,74 @@ def matmul_ceilings(dtypes, repeats: int, n: int = 2048) -> dict:
     return {dtype: 2 * n ** 3 / statistics.median(t) / 1e9 for dtype, t in times.items()}
 
 
-def measure(args) -> dict:
-    import numpy as np
+def set_grappler_rewrite(on: bool) -> None:
+    """Grappler's oneDNN bfloat16 rewrite on or off; grappler reads it when a function is instantiated
+    (its first call), so set it before each model's first and timed calls."""
+    import tensorflow as tf
+
+    tf.config.optimizer.set_experimental_options({GRAPPLER: on})
+
+
+def random_batch(reg: str, batch: int, rng):
+    """A fixed batch of random 28×28 images; FactorVAE's step also takes a second batch (encoded for
+    the discriminator)."""
+    import tensorflow as tf
+
+    x = tf.constant(rng.uniform(size=(batch, 28, 28, 1)).astype("float32"))
+    return (x, tf.constant(rng.uniform(size=(batch, 28, 28, 1)).astype("float32"))) \
+        if reg == "factor" else x
+
+
+def build_step(arch: str, prior: str, reg: str, batch: int, mixed_precision: str, jit: bool = False):
+    """``tf.function(model.train_step)`` of one of MODELS at ``mixed_precision`` (FactorVAE with the
+    authors' 1000×5 discriminator), its optimizers built."""
     import tensorflow as tf
 
     from tf_dpvae.config import RunConfig
     from tf_dpvae.model import build_model
 
+    config = RunConfig().replace(
+        model={"arch": arch, "latent_dim": 2}, prior={"kind": prior},
+        objective={"reg": reg, "disc_units": 1000, "disc_layers": 5},  # the authors' one
+        train={"batch_size": batch, "jit": jit, "mixed_precision": mixed_precision})
+    model = build_model(config, (None, 28, 28, 1))
+    model.build_optimizers()
+    return tf.function(model.train_step, jit_compile=jit)
+
+
+def measure(args) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-
-    def rewrite(on: bool):  # grappler reads it when a function is instantiated (its first call)
-        tf.config.optimizer.set_experimental_options({GRAPPLER: on})
 
     rng = np.random.default_rng(0)
     steps, flops = {}, {}
     for name, (arch, prior, reg, batch) in MODELS.items():
         batch = args.batch or batch
-        x = tf.constant(rng.uniform(size=(batch, 28, 28, 1)).astype("float32"))
-        data = (x, tf.constant(rng.uniform(size=(batch, 28, 28, 1)).astype("float32"))) \
-            if reg == "factor" else x
+        data = random_batch(reg, batch, rng)
         for precision in args.precisions:
             mixed, grappler = PRECISIONS[precision]
-            config = RunConfig().replace(
-                model={"arch": arch, "latent_dim": 2}, prior={"kind": prior},
-                objective={"reg": reg, "disc_units": 1000, "disc_layers": 5},  # the authors' one
-                train={"batch_size": batch, "jit": args.jit, "mixed_precision": mixed})
-            model = build_model(config, (None, 28, 28, 1))
-            model.build_optimizers()
-            step = tf.function(model.train_step, jit_compile=args.jit)
+            step = build_step(arch, prior, reg, batch, mixed, args.jit)
             graph = step.get_concrete_function(data).graph
             if name not in flops:  # the traced graph's FLOPs: the same in every precision
                 options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
                 options["output"] = "none"
                 flops[name] = tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
-            rewrite(grappler)
+            set_grappler_rewrite(grappler)
             for _ in range(args.warmup):
                 step(data)["loss"].numpy()
             steps[name, precision] = (step, data, grappler)
     times = {key: [[] for _ in range(args.rounds)] for key in steps}
     for r in range(args.rounds):
         for key, (step, data, grappler) in steps.items():
-            rewrite(grappler)
+            set_grappler_rewrite(grappler)
             for _ in range(args.steps):
                 start = time.perf_counter()
                 step(data)["loss"].numpy()
                 times[key][r].append(time.perf_counter() - start)
-    rewrite(False)
+    set_grappler_rewrite(False)
 
     matmul_gflops = matmul_ceilings(
         sorted({"bfloat16" if p.startswith("bfloat16") else p for p in args.precisions}),
