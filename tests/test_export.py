@@ -444,7 +444,7 @@ def test_cli_exports_to_saved_models_run_name_by_default(run, tmp_path, monkeypa
 
 
 @pytest.mark.parametrize("make_argv, fragment", [
-    (lambda tmp, run_dir: [str(tmp / "nope")], "does not exist or is not a directory"),
+    (lambda tmp, run_dir: [str(tmp / "nope")], "is not a run directory: it does not exist"),
     (lambda tmp, run_dir: [str(tmp)], "is not a run directory: it has no config.json"),
     (lambda tmp, run_dir: [run_dir, "--max-samples", "0"], "max-samples must be a positive integer, got 0"),
     (lambda tmp, run_dir: [run_dir, "--max-samples", "many"], "invalid int value: 'many'"),

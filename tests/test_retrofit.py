@@ -142,7 +142,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(source, gmm_run, tmp_pa
     not_a_run = tmp_path / "empty"
     not_a_run.mkdir()
     cases = [
-        ([str(not_a_run), "--sampler", "flow"], "is not a run directory (no config.json)"),
+        ([str(not_a_run), "--sampler", "flow"], f"{str(not_a_run)!r} is not a run directory: it has no "
+                                                 "config.json; give a directory written by python -m "
+                                                 "tf_dpvae.train"),
         ([str(tmp_path / "missing"), "--sampler", "gmm"], "does not exist"),
         ([run_dir, "--sampler", "gmm", "--components", "0"], "components must be a positive integer, got 0"),
         ([run_dir, "--sampler", "gmm", "--components", "-2"], "components must be a positive integer, got -2"),

@@ -3,6 +3,7 @@ training here: config.json is written by hand (the real writer, training.run_rec
 test_training; a trained run's loading by test_evaluate and test_export)."""
 
 import json
+import re
 
 import pytest
 
@@ -38,11 +39,17 @@ def test_read_config_round_trips_and_refuses_what_is_not_a_run(tmp_path):
     config = RunConfig().replace(model={"latent_dim": 3}, train={"seed": 7})
     run = write_run(tmp_path / "run", config)
     assert runs.read_config(str(run)) == config
-    with pytest.raises(runs.RunError, match="is not a directory"):
+    accepted = "; give a directory written by python -m tf_dpvae.train (it holds config.json and checkpoints/)"
+    with pytest.raises(runs.RunError, match=re.escape(
+            f"{str(tmp_path / 'nowhere')!r} is not a run directory: it does not exist{accepted}")):
         runs.read_config(str(tmp_path / "nowhere"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(runs.RunError, match=r"is not a run directory \(no config.json\)"):
+    with pytest.raises(runs.RunError, match=re.escape(
+            f"{str(tmp_path / 'empty')!r} is not a run directory: it has no config.json{accepted}")):
         runs.read_config(str(tmp_path / "empty"))
+    with pytest.raises(runs.RunError, match=re.escape(
+            f"{str(run / 'config.json')!r} is not a run directory: it is a file{accepted}")):
+        runs.read_config(str(run / "config.json"))
     (run / runs.CONFIG_FILE).write_text('{"model": {"latent_dim": 3}')   # truncated
     with pytest.raises(runs.RunError, match="is not a valid run configuration.*restore it"):
         runs.read_config(str(run))

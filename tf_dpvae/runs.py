@@ -55,9 +55,42 @@ def default_run_name(config: RunConfig) -> str:
     return f"{config.objective.reg}-{config.prior.kind}-{dataset}-seed{config.train.seed}"
 
 
+class RunError(UserError):
+    """The directory is not a usable run; the message says what is missing and what to do."""
+
+
+# What every "not a run directory" message says is accepted.
+TRAIN_COMMAND = "python -m tf_dpvae.train"
+RUN_DIR_ACCEPTED = (f"give a directory written by {TRAIN_COMMAND} (it holds {CONFIG_FILE} and "
+                    f"{CHECKPOINT_DIR}/)")
+
+
+def run_dir_problem(path: str) -> str | None:
+    """Why ``path`` is not a run directory, as one line naming it and what is accepted, or None if
+    it holds a run's ``config.json``: the one check every command and reader of a run makes (a
+    cheap one, before TensorFlow loads). A run without a checkpoint yet passes; reading one then
+    says so (``latest_checkpoint``)."""
+    if not os.path.exists(path):
+        reason = "it does not exist"
+    elif not os.path.isdir(path):
+        reason = "it is a file"
+    elif not os.path.isfile(os.path.join(path, CONFIG_FILE)):
+        reason = f"it has no {CONFIG_FILE}"
+    else:
+        return None
+    return f"{path!r} is not a run directory: {reason}; {RUN_DIR_ACCEPTED}"
+
+
+def require_run_dir(path: str) -> None:
+    """``RunError`` with ``run_dir_problem``'s line unless ``path`` is a run directory."""
+    problem = run_dir_problem(path)
+    if problem:
+        raise RunError(problem)
+
+
 def is_run(directory: str) -> bool:
-    """Whether ``directory`` holds a run's ``config.json`` (a cheap check, before TensorFlow loads)."""
-    return os.path.isdir(directory) and os.path.isfile(os.path.join(directory, CONFIG_FILE))
+    """Whether ``directory`` holds a run's ``config.json`` (``run_dir_problem`` finds nothing)."""
+    return run_dir_problem(directory) is None
 
 
 def checkpoint_dir(run_dir: str, kind: str = "latest") -> str:
@@ -68,10 +101,6 @@ def checkpoint_dir(run_dir: str, kind: str = "latest") -> str:
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
-
-
-class RunError(UserError):
-    """The directory is not a usable run; the message says what is missing and what to do."""
 
 
 @dataclasses.dataclass
@@ -87,13 +116,8 @@ class LoadedRun:
 
 def read_config(run_dir: str) -> RunConfig:
     """The run's ``config.json`` as a validated ``RunConfig``."""
-    if not os.path.isdir(run_dir):
-        raise RunError(f"{run_dir!r} is not a directory; give a run directory written by "
-                       f"python -m tf_dpvae.train")
+    require_run_dir(run_dir)
     path = os.path.join(run_dir, CONFIG_FILE)
-    if not os.path.isfile(path):
-        raise RunError(f"{run_dir!r} is not a run directory (no {CONFIG_FILE}); give a directory "
-                       f"written by python -m tf_dpvae.train")
     try:
         values = read_json_file(path, "file")
     except ConfigError as err:   # unreadable, not text, not JSON: damaged or truncated

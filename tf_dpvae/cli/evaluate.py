@@ -48,9 +48,7 @@ def main(argv=None, prog: str = PROG) -> int:
 
 def evaluate(prog: str, args: argparse.Namespace) -> int:
     run_dir = args.run_dir
-    if not runs.is_run(run_dir):   # guarded prints it as one line, exit status 2
-        raise EvaluationError(f"{run_dir!r} is not a run directory (no {runs.CONFIG_FILE}); give a "
-                              "directory written by tf-dpvae train")
+    runs.require_run_dir(run_dir)   # a RunError: guarded prints it as one line, exit status 2
     if args.inception_weights is not None and not os.path.isfile(args.inception_weights):
         raise EvaluationError(f"--inception-weights {args.inception_weights!r} is not a file")
 

@@ -12,9 +12,10 @@ import argparse
 import os
 import sys
 
+from tf_dpvae import runs  # no TensorFlow
 from tf_dpvae.cli.parsing import RUN_DIR_HELP, OneLineParser, examples, guarded, out_dir_problem
 from tf_dpvae.config import CHECKPOINT_CHOICES, ConfigError
-from tf_dpvae.export import DEFAULT_MAX_SAMPLES, max_samples_problem, run_dir_problem
+from tf_dpvae.export import DEFAULT_MAX_SAMPLES, max_samples_problem
 from tf_dpvae.quiet import import_tensorflow_quietly
 
 PROG = "python -m tf_dpvae.export"
@@ -42,7 +43,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 def validate(args) -> str | None:
     """The first problem with the arguments, as one line, or None (the library's own checks)."""
-    return (max_samples_problem(args.max_samples) or run_dir_problem(args.run_dir)
+    return (max_samples_problem(args.max_samples) or runs.run_dir_problem(args.run_dir)
             or out_dir_problem(args.out))
 
 

@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 
+from tf_dpvae import runs  # no TensorFlow
 from tf_dpvae.cli import flags
 from tf_dpvae.cli.parsing import OneLineParser, add_progress_flag, examples, guarded, out_dir_problem, progress_bars
 from tf_dpvae.config import ConfigError
@@ -68,8 +69,7 @@ def main(argv=None, prog: str = PROG) -> int:
 
 def retrofit(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    if not os.path.isdir(args.run_dir):
-        raise ConfigError(f"run directory {args.run_dir!r} does not exist or is not a directory")
+    runs.require_run_dir(args.run_dir)   # before TensorFlow loads
     problem = out_dir_problem(args.out)
     if problem:
         raise ConfigError(problem)
@@ -91,7 +91,7 @@ def retrofit(args: argparse.Namespace) -> int:
           f"{fit['held_out_mean_log_likelihood_normal']:.4f})")
     print(f"evaluate with:  tf-dpvae evaluate {out}")
     print(f"export with:    tf-dpvae export {out}")
-    print(f"inspect with:   tensorboard --logdir {os.path.join(out, 'logs')} --host 127.0.0.1")
+    print(f"inspect with:   tensorboard --logdir {os.path.join(out, runs.LOG_DIR)} --host 127.0.0.1")
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 
-from tf_dpvae import runs  # no TensorFlow
 from tf_dpvae.errors import positive_int_problem
 
 # The largest num_samples a request may ask for, unless chosen otherwise at export. It bounds the memory
@@ -50,15 +49,6 @@ def to_data_units(images, metadata: dict):
     if not constants:
         return images
     return images * np.asarray(constants["std"], np.float32) + np.asarray(constants["mean"], np.float32)
-
-
-def run_dir_problem(run_dir: str) -> str | None:
-    """Why ``run_dir`` cannot be exported, as one line, or None if it looks like a run directory."""
-    if not os.path.isdir(run_dir):
-        return f"run directory {run_dir!r} does not exist or is not a directory"
-    if not runs.is_run(run_dir):
-        return f"{run_dir!r} is not a run directory: it has no {runs.CONFIG_FILE}"
-    return None
 
 
 def out_problem(out: str) -> str | None:

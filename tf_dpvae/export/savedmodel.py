@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from tf_dpvae import files, locks, runs
 from tf_dpvae.errors import UserError
-from tf_dpvae.export import DEFAULT_MAX_SAMPLES, out_problem, run_dir_problem
+from tf_dpvae.export import DEFAULT_MAX_SAMPLES, out_problem
 from tf_dpvae.export.signatures import SIGNATURE_NAMES, build_archive
 from tf_dpvae.model import DPVAE
 
@@ -91,12 +91,9 @@ def restore(run_dir: str, input_shape=None, checkpoint: str = "best") -> runs.Lo
         recorded in ``config.json`` (the data set is loaded only for a run without the record).
 
     Raises:
-      ExportError: no run directory. ``runs.RunError`` (no ``config.json``, no checkpoint, or one
-        that does not fit) and ``DataError`` (the data set, when it must be loaded) as raised.
+      ``runs.RunError`` (not a run directory, no checkpoint, or one that does not fit) and
+      ``DataError`` (the data set, when it must be loaded) as raised.
     """
-    problem = run_dir_problem(run_dir)
-    if problem:
-        raise ExportError(problem)
     return runs.load_run(run_dir, input_shape, checkpoint=checkpoint)
 
 
@@ -215,9 +212,7 @@ def export_run(run_dir: str, out: str | None = None, max_samples: int = DEFAULT_
     same ``max_samples``, return it (``reused=True``) instead of writing an identical new version (used
     after training, where a rerun of a finished run would otherwise add a copy each time).
     """
-    problem = run_dir_problem(run_dir)
-    if problem:
-        raise ExportError(problem)
+    runs.require_run_dir(run_dir)
     # The run directory is locked for the export (locks.hold): training cannot rotate the checkpoint
     # away while it is read, and a second export or evaluation waits its turn (RunLocked, exit 2).
     # An archived run on a read-only share exports without writing into it (a notice says so); a

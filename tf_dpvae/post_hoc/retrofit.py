@@ -15,10 +15,11 @@ its training and held-out data with the frozen encoder, fits the prior ``setting
 ``runs.load_run`` builds the fitted prior from the record, so ``evaluate``, ``export`` and TensorBoard
 work on ``out`` unchanged, and every metric that needs p(z) (LP samples, sKL, leakage, IS-NLL) uses it.
 
-Refused (``RetrofitError``, nothing written): a source that is not a run; a source trained with the
-decoupled prior (its prior was fitted jointly, there is nothing to retrofit); a source that is itself
-a retrofit (the rule: retrofits are made from the original run only, never stacked: retrofit its
-source instead, whose encoder is the same); an ``out`` that is the source, a file, or an existing run.
+Refused, nothing written: a source that is not a run (``runs.RunError``); with ``RetrofitError``, a
+source trained with the decoupled prior (its prior was fitted jointly, there is nothing to
+retrofit); a source that is itself a retrofit (the rule: retrofits are made from the original run
+only, never stacked: retrofit its source instead, whose encoder is the same); an ``out`` that is the
+source, a file, or an existing run.
 The directory is published as one set (``files.publish_dir``): a kill leaves no half-written run.
 """
 
@@ -66,8 +67,6 @@ def default_out(source: str, sampler: str) -> str:
 def check_source(source: str) -> dict:
     """The source's config.json as a dict, or RetrofitError when it cannot be retrofitted (see the
     module docstring for the rule)."""
-    if not os.path.exists(source):
-        raise RetrofitError(f"run directory {source!r} does not exist")
     config = runs.read_config(source)     # runs.RunError for a directory that is not a run
     record = runs.read_post_hoc(source)
     if record is not None:
