@@ -91,7 +91,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tf_dpvae import data as data_lib  # noqa: E402
-from tf_dpvae import divergences  # noqa: E402
+from tf_dpvae import divergences, runs  # noqa: E402
 from tf_dpvae.config import RunConfig  # noqa: E402
 from tf_dpvae import aggregate_posterior  # noqa: E402
 from tf_dpvae.evaluation import classifier, feature_networks, frechet, importance_nll  # noqa: E402
@@ -308,7 +308,7 @@ def command_line(run_dir, classifier_dir, args, workdir):
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             results[variant].append((seconds, after.ru_utime - before.ru_utime,
                                      after.ru_stime - before.ru_stime))
-            with open(os.path.join(run_dir, "eval", "metrics.json")) as f:
+            with open(os.path.join(run_dir, runs.EVAL_DIR, runs.METRICS_FILE)) as f:
                 written[variant] = json.load(f)["metrics"]
     print(f"python -m tf_dpvae.evaluate, fresh processes (median of {args.full_repeats}):")
     for variant in sorted(trees, reverse=True):

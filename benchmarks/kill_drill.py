@@ -106,23 +106,23 @@ def same_values(a: dict, b: dict) -> bool:
 
 
 def final_checkpoints(run_dir: str) -> tuple[str | None, str | None]:
-    from tf_dpvae import checkpoints
+    from tf_dpvae import checkpoints, runs
 
-    latest = checkpoints.find(os.path.join(run_dir, "checkpoints")).latest
-    best = checkpoints.find(os.path.join(run_dir, "checkpoints", "best")).latest
+    latest = checkpoints.find(runs.checkpoint_dir(run_dir)).latest
+    best = checkpoints.find(runs.checkpoint_dir(run_dir, "best")).latest
     return latest, best
 
 
 def train_problem(run_dir: str, reference: dict) -> str | None:
     """Why the resumed run differs from the undisturbed one or left temporaries, or None."""
-    from tf_dpvae import checkpoints
+    from tf_dpvae import checkpoints, runs
 
-    for directory in ("checkpoints", os.path.join("checkpoints", "best")):
+    for directory in (runs.CHECKPOINT_DIR, os.path.join(runs.CHECKPOINT_DIR, runs.BEST_DIR)):
         for prefix in checkpoints.on_disk(os.path.join(run_dir, directory)):
             why = checkpoints.damage(prefix)
             if why:
                 return f"{prefix} does not read back: {why}"
-    for directory in ("", "checkpoints", os.path.join("checkpoints", "best")):
+    for directory in ("", runs.CHECKPOINT_DIR, os.path.join(runs.CHECKPOINT_DIR, runs.BEST_DIR)):
         left = [n for n in leftovers(os.path.join(run_dir, directory), (".tmp-",))
                 if n != ".tmp-eval"] + [n for n in os.listdir(os.path.join(run_dir, directory))
                                         if n.endswith("_temp") or ".tempstate" in n]

@@ -26,6 +26,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="/tmp/tf_dpvae-moons-figure")
     args = p.parse_args(argv)
+    from tf_dpvae import runs
     from tf_dpvae.cli import main as cli
     status = cli.main(["train", "--reg", "factor", "--out", args.out, "--no-export"])
     if status:
@@ -33,7 +34,7 @@ def main(argv=None) -> int:
     target = os.path.join(ROOT, "results", "moons")
     os.makedirs(target, exist_ok=True)
     shutil.copyfile(os.path.join(args.out, "figure.png"), os.path.join(target, "factor_dp_moons.png"))
-    with open(os.path.join(args.out, "checkpoints", "best", "best.json")) as f:
+    with open(os.path.join(runs.checkpoint_dir(args.out, "best"), runs.BEST_RECORD)) as f:
         best = json.load(f)
     text = (f"{stamp()}\n\n`factor_dp_moons.png`: Factor-dpVAE on two moons, trained by the default command "
             f"`tf-dpvae train --reg factor` (here with `--out {args.out} --no-export`); the best checkpoint "

@@ -20,7 +20,7 @@ import time
 
 import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 from tf_dpvae import data as data_lib  # noqa: E402
-from tf_dpvae import training, training_callbacks  # noqa: E402
+from tf_dpvae import runs, training  # noqa: E402
 from tf_dpvae.config import RunConfig  # noqa: E402
 
 import moons  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
@@ -45,8 +45,8 @@ def main(argv=None):
             result = training.fit(config, os.path.join(args.out, f"{name}-seed{seed}"), verbose=0,
                                   log=lambda *_: None)
             stats = moons.measure(result.model, data_lib.load(config.data, seed).train, seed)
-            with open(os.path.join(args.out, f"{name}-seed{seed}", "checkpoints", "best",
-                                   training_callbacks.BEST_RECORD), encoding="utf-8") as f:
+            with open(os.path.join(runs.checkpoint_dir(result.out_dir, "best"), runs.BEST_RECORD),
+                      encoding="utf-8") as f:
                 best = json.load(f)
             rows.append((name, seed, stats, best, time.perf_counter() - start))
             print(f"  {name} seed {seed}: off-manifold {100 * stats['off']:.1f} %", file=sys.stderr)

@@ -24,6 +24,7 @@ import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet 
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from tf_dpvae import runs  # noqa: E402
 from tf_dpvae.evaluation import sampling  # noqa: E402
 from tf_dpvae.evaluation.run import restore_run, skl_terms, symmetric_kl_metric  # noqa: E402
 from tf_dpvae.experiments.protocol import model_name  # noqa: E402
@@ -32,7 +33,7 @@ from tf_dpvae.experiments.protocol import model_name  # noqa: E402
 def run_terms(run_dir):
     """The sKL terms of one evaluated run, recomputed by the evaluation's own function
     (``run.skl_terms``) with the seeds and sizes its metrics.json records."""
-    with open(os.path.join(run_dir, "eval", "metrics.json"), encoding="utf-8") as f:
+    with open(os.path.join(run_dir, runs.EVAL_DIR, runs.METRICS_FILE), encoding="utf-8") as f:
         recorded = json.load(f)
     settings, seeds = recorded["settings"], recorded["seeds"]
     restored = restore_run(run_dir, settings["checkpoint"])
@@ -57,7 +58,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     runs_dir = os.path.join(args.out, "runs")
     names = sorted(d for d in os.listdir(runs_dir)
-                   if os.path.exists(os.path.join(runs_dir, d, "eval", "metrics.json"))
+                   if os.path.exists(os.path.join(runs_dir, d, runs.EVAL_DIR, runs.METRICS_FILE))
                    and (args.regs is None or d.rsplit("-", 2)[0] in args.regs)
                    and (args.seeds is None or int(d.rsplit("seed", 1)[1]) in args.seeds))
     rows = {}

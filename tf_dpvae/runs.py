@@ -5,7 +5,8 @@ The layout, owned here (training, retrofit, evaluation, export and the tables ta
     config.json            CONFIG_FILE: the configuration's sections (``config.RunConfig.to_dict``),
                            the example record (``EXAMPLE_KEY``), a retrofit's record (``POST_HOC_KEY``)
     checkpoints/           CHECKPOINT_DIR: ``ckpt-<step>`` (the format is ``checkpoints``'s)
-    checkpoints/best/      BEST_DIR under it: the epoch with the lowest validation negative ELBO
+    checkpoints/best/      BEST_DIR under it: the epoch with the lowest validation negative ELBO,
+                           and BEST_RECORD (best.json) saying which it is
     logs/                  LOG_DIR: TensorBoard
     eval/                  EVAL_DIR: ``evaluate``'s results, ``METRICS_FILE`` among them
 
@@ -37,6 +38,7 @@ CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
 # checkpoints/best/: the lowest validation negative ELBO (training_callbacks.BestCheckpoint)
 BEST_DIR = "best"
+BEST_RECORD = "best.json"       # under checkpoints/best/: the step, epoch and value it was chosen by
 LOG_DIR = "logs"
 EVAL_DIR = "eval"
 METRICS_FILE = "metrics.json"   # under eval/

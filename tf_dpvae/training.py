@@ -43,7 +43,7 @@ from tf_dpvae.model import DPVAE, build_model, make_checkpoint
 from tf_dpvae.summaries import (BestEpochSummaries, LatentProjector, LatentSummaries, RunText,
                                 StepScalars, TrainGraph, ValidationScalars, write_hparams)
 from tf_dpvae.summary_images import FigureSummaries, ImageSummaries, moons_figure_png
-from tf_dpvae.training_callbacks import (BEST_RECORD, BestCheckpoint, CheckpointOnEpoch,
+from tf_dpvae.training_callbacks import (BestCheckpoint, CheckpointOnEpoch,
                                          CommonValidationNoise, NaNGuard, StopAtStep)
 
 # Settings that may change between a run and its resumption (a longer run, a smoke test).
@@ -274,7 +274,7 @@ def build_callbacks(config: RunConfig, splits: data_lib.Splits, log_dir: str, gu
     best = next((c for c in checkpoints if isinstance(c, BestCheckpoint)), None)
     if best is not None:
         callbacks += [BestEpochSummaries(log_dir, best, draw),
-                      RunText(log_dir, config, os.path.join(best.directory, BEST_RECORD))]
+                      RunText(log_dir, config, os.path.join(best.directory, runs.BEST_RECORD))]
         callbacks.append(LatentProjector(log_dir, best, splits))
     return callbacks
 

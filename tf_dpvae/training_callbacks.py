@@ -22,11 +22,11 @@ import numpy as np
 import tensorflow as tf
 
 from tf_dpvae import checkpoints
+from tf_dpvae.runs import BEST_RECORD
 from tf_dpvae.files import write_atomic
 from tf_dpvae.model import DPVAE, make_checkpoint, restore_weights
 from tf_dpvae.summaries import StepCounter
 
-BEST_RECORD = "best.json"    # in checkpoints/best/
 SELECTION_METRIC = "val_nelbo"
 
 

@@ -82,7 +82,7 @@ def train(prog: str, args: argparse.Namespace) -> int:
         return 1
     print(f"\nrun directory:   {result.out_dir} (step {result.step}"
           f"{f', resumed from step {result.resumed_from}' if result.resumed_from else ''})")
-    print(f"configuration:   {os.path.join(out, 'config.json')}")
+    print(f"configuration:   {os.path.join(out, runs.CONFIG_FILE)}")
     print(f"checkpoint:      {result.checkpoint} (latest: training resumes here)")
     if result.best_checkpoint:
         print(f"best checkpoint: {result.best_checkpoint} (validation negative ELBO "
@@ -92,7 +92,7 @@ def train(prog: str, args: argparse.Namespace) -> int:
     if result.final_logs:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.final_logs.items()))
         print(f"final metrics:   {shown}")
-    print(f"inspect with:    tensorboard --logdir {os.path.join(out, 'logs')} --host 127.0.0.1")
+    print(f"inspect with:    tensorboard --logdir {os.path.join(out, runs.LOG_DIR)} --host 127.0.0.1")
     return export_after_training(prog, out) if args.export else 0
 
 

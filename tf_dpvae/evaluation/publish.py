@@ -14,7 +14,7 @@ import os
 
 import tensorflow as tf
 
-from tf_dpvae import locks, plots
+from tf_dpvae import locks, plots, runs
 from tf_dpvae.evaluation import leakage, prdc
 from tf_dpvae.evaluation.figures import FIGURE_DESCRIPTIONS
 from tf_dpvae.files import publish_dir, write_atomic
@@ -91,14 +91,14 @@ def write_results(run_dir: str, results: dict, extra_files: dict | None = None) 
             write_atomic(os.path.join(directory, f"{name}.png"), png)
         for name, payload in (extra_files or {}).items():
             write_atomic(os.path.join(directory, name), payload)
-        write_atomic(os.path.join(directory, "metrics.json"), json.dumps(m, indent=2, sort_keys=True))
+        write_atomic(os.path.join(directory, runs.METRICS_FILE), json.dumps(m, indent=2, sort_keys=True))
 
     with locks.hold(run_dir, "evaluate"):
-        out = publish_dir(os.path.join(run_dir, "eval"), fill)
+        out = publish_dir(os.path.join(run_dir, runs.EVAL_DIR), fill)
         step = max(m["step"], 0)
         from tf_dpvae import summaries
 
-        directory = os.path.join(run_dir, "logs", summaries.EVAL_DIR)
+        directory = os.path.join(run_dir, runs.LOG_DIR, summaries.EVAL_DIR)
         writer = tf.summary.create_file_writer(directory)
         with writer.as_default(step=step):
             for group, values in m["metrics"].items():
@@ -121,4 +121,4 @@ def write_results(run_dir: str, results: dict, extra_files: dict | None = None) 
             p = results["projector"]
             summaries.write_projector(directory, p["embeddings"], p["labels"], p["class_names"],
                                       p["images"])
-    return os.path.join(out, "metrics.json")
+    return os.path.join(out, runs.METRICS_FILE)
