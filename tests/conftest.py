@@ -47,6 +47,15 @@ def make_config():
     return tiny_config
 
 
+@pytest.fixture
+def base_file(tmp_path):
+    """The tuning tests' base configuration (``tune --config``), as a file path."""
+    path = tmp_path / "base.json"
+    # steps=0: every trial runs its full (1) epoch of 10 steps, as train will with the same file
+    path.write_text(tiny_config("beta", train={"steps": 0}).replace(prior={"num_blocks": 2}).to_json())
+    return str(path)
+
+
 def mounted_tmpfs(point, size):
     """Mount a tmpfs of ``size`` (e.g. "8m") at the new directory ``point``; yield it, then unmount.
     Skips the test where mounting is not allowed (it needs root)."""

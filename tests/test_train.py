@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from tf_dpvae.cli import train
 from tf_dpvae.cli.train import main
 
 SMALL = ["--num-examples", "200", "--batch-size", "20", "--hidden-units", "16", "--flow-units", "16",
@@ -109,3 +110,20 @@ def test_error_after_tensorflow_loads_is_still_one_line_on_the_real_stderr(tmp_p
     assert proc.stderr.strip().splitlines() == [
         proc.stderr.strip()] and "unknown dataset 'imagenet'" in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('{"model": {"latent_dim": 3', "does not parse as JSON"),
+    ('{"model": {"latent": 3}}', "unknown keys ['latent'] in section 'model'"),
+    ('{"modle": {}}', "unknown configuration sections ['modle']"),
+    ('{"model": 3}', "section 'model' must be a JSON object"),
+])
+def test_train_config_file_errors(tmp_path, capsys, text, fragment):
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    out = tmp_path / "run"
+    assert train.main(["--config", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and str(path) in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
