@@ -3,6 +3,7 @@ import pytest
 
 from tf_dpvae import data
 from tf_dpvae.config import DataConfig
+from tf_dpvae.datasets import base
 
 
 def test_moons_are_standardized_and_deterministic():
@@ -33,3 +34,21 @@ def test_unknown_dataset_and_oversized_batch_are_clear_errors():
     splits = data.load(DataConfig(num_examples=10), seed=0)
     with pytest.raises(data.DataError, match="batch-size 50 is larger than the training set"):
         data.make_pipelines(splits, 50, seed=0)
+
+
+def test_in_memory_image_pipeline_keeps_shape(tmp_path):
+    np.savez(tmp_path / "s.npz", images=np.zeros((30, 8, 8), np.uint8))
+    splits = data.load(DataConfig(dataset=f"npz:{tmp_path / 's.npz'}"), seed=0)
+    train, val = data.make_pipelines(splits, 9, seed=0)
+    assert [b.shape for b in train] == [(9, 8, 8, 1)] * 3
+    assert next(iter(val)).shape == (3, 8, 8, 1)
+    assert isinstance(splits, base.Splits)
+
+
+def test_moons_record_their_standardization():
+    splits = data.load(DataConfig(num_examples=100), seed=0)
+    s = splits.standardization
+    from sklearn.datasets import make_moons
+    raw = make_moons(110, noise=0.05, random_state=0)[0].astype(np.float32)[:100]
+    np.testing.assert_allclose(splits.train * np.asarray(s["std"]) + np.asarray(s["mean"]), raw,
+                               atol=1e-5)
