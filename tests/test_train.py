@@ -12,7 +12,7 @@ from tf_dpvae.cli.train import main
 
 SMALL = ["--num-examples", "200", "--batch-size", "20", "--hidden-units", "16", "--flow-units", "16",
          "--flow-blocks", "2", "--disc-units", "16", "--disc-layers", "2", "--steps", "3",
-         "--no-export"]  # the export after training is tested in test_export.py
+         "--no-export"]  # the export after training: test_train_exports_at_the_end_unless_told_not_to
 
 
 @pytest.mark.parametrize("prior", ["dp", "normal"])
@@ -127,3 +127,19 @@ def test_train_config_file_errors(tmp_path, capsys, text, fragment):
     assert fragment in err and str(path) in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_train_exports_at_the_end_unless_told_not_to(tmp_path, monkeypatch, capsys):
+    from tf_dpvae.cli.train import main as train_main
+
+    monkeypatch.chdir(tmp_path)
+    small = ["--num-examples", "200", "--batch-size", "20", "--hidden-units", "16", "--flow-units",
+             "16", "--flow-blocks", "2", "--steps", "2", "--reg", "none"]
+    assert train_main([*small, "--out", "runs/a", "--no-export"]) == 0
+    assert not (tmp_path / "saved_models").exists()
+    assert train_main([*small, "--out", "runs/a"]) == 0   # nothing left to train; exports version 1
+    assert train_main([*small, "--out", "runs/a"]) == 0   # same checkpoint: no second copy
+    assert sorted(os.listdir(tmp_path / "saved_models" / "a")) == ["1"]
+    printed = capsys.readouterr().out
+    assert f"saved model:     {os.path.join('saved_models', 'a', '1')}" in printed
+    assert "(unchanged since the last export)" in printed
