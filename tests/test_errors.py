@@ -3,7 +3,7 @@ line with exit status 2."""
 
 import pytest
 
-from tf_dpvae.cli.parsing import guarded, path_tag
+from tf_dpvae.cli.parsing import guarded
 from tf_dpvae.errors import UserError
 
 
@@ -45,17 +45,3 @@ def test_a_command_reports_any_user_error_in_one_line_with_status_2(capsys, cls)
     assert guarded("prog", body) == 2
     err = capsys.readouterr().err
     assert err == "prog: error: bad value 'x'; accepted:; a, b\n"
-
-
-def test_other_exceptions_are_not_swallowed():
-    def body():
-        raise RuntimeError("a bug")
-
-    with pytest.raises(RuntimeError):
-        guarded("prog", body)
-
-
-def test_path_tag_never_nests_directories():
-    assert path_tag("npz:/data/x.npz") == "npz_data_x.npz"
-    assert path_tag("moons") == "moons"
-    assert path_tag("///") == "data"

@@ -7,21 +7,7 @@ import pytest
 
 from tf_dpvae.evaluation import classifier, frechet
 
-
-def synthetic(n, seed):
-    """12×12 images of three classes: a horizontal bar, a vertical bar, a diagonal; plus noise."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 3, n)
-    images = rng.uniform(0, 0.3, size=(n, 12, 12, 1))
-    for i, label in enumerate(labels):
-        pos = rng.integers(2, 10)
-        if label == 0:
-            images[i, pos, :, 0] = 1.0
-        elif label == 1:
-            images[i, :, pos, 0] = 1.0
-        else:
-            images[i, np.arange(12), np.arange(12), 0] = 1.0
-    return images.astype(np.float32), labels
+from classifier_cases import synthetic
 
 
 def test_train_cache_reload_and_features(tmp_path):
@@ -57,45 +43,6 @@ def test_interface_is_checked():
         classifier.check_labelled(np.zeros((2, 4, 4, 1)), np.array([0.0, 1.0]))
     with pytest.raises(classifier.ClassifierError, match="H, W, C"):
         classifier.check_labelled(np.zeros((2, 16)), np.array([0, 1]))
-
-
-def test_features_cli_on_an_npz_and_bad_input(tmp_path, capsys):
-    from tf_dpvae.cli import features
-
-    x, y = synthetic(300, 2)
-    xt, yt = synthetic(100, 3)
-    np.savez(tmp_path / "toy.npz", x_train=(x * 255).astype(np.uint8)[..., 0], y_train=y,
-             x_test=(xt * 255).astype(np.uint8)[..., 0], y_test=yt)
-    out = tmp_path / "cache"
-    assert features.main(["--npz", str(tmp_path / "toy.npz"), "--out", str(out), "--epochs", "2",
-                          "--batch-size", "32"]) == 0
-    info = json.loads((out / "info.json").read_text())
-    assert info["dataset"] == "toy" and info["input_shape"] == [12, 12, 1] and info["test_accuracy"] > 0.8
-    assert features.main(["--npz", str(tmp_path / "missing.npz")]) == 2
-    assert "expected arrays" in capsys.readouterr().err
-    assert features.main(["--dataset", "moons", "--out", str(tmp_path / "m")]) == 2
-    assert "not an image data set" in capsys.readouterr().err
-    assert features.main(["--dataset", "no such set!", "--out", str(tmp_path / "m")]) == 2
-    assert "unknown dataset" in capsys.readouterr().err
-    assert not (tmp_path / "m").exists()
-
-
-def test_features_cli_uses_the_data_loader_and_its_labels(tmp_path, capsys):
-    """--dataset npz:PATH goes through tf_dpvae.data.load: its labels, its split; unlabelled data fail."""
-    from tf_dpvae.cli import features
-
-    x, y = synthetic(400, 4)
-    np.savez(tmp_path / "lab.npz", images=(x * 255).astype(np.uint8), labels=y)
-    np.savez(tmp_path / "unlab.npz", images=(x * 255).astype(np.uint8))
-    out = tmp_path / "cache"
-    assert features.main(["--dataset", f"npz:{tmp_path / 'lab.npz'}", "--out", str(out),
-                          "--epochs", "2", "--batch-size", "32"]) == 0
-    info = json.loads((out / "info.json").read_text())
-    # no test split in an npz: scored on the loader's validation split, and says so
-    assert info["accuracy_split"] == "validation" and info["train_examples"] + info["test_examples"] == 400
-    assert "validation accuracy" in capsys.readouterr().out
-    assert features.main(["--dataset", f"npz:{tmp_path / 'unlab.npz'}", "--out", str(tmp_path / "u")]) == 2
-    assert "no class labels" in capsys.readouterr().err
 
 
 def test_default_cache_is_found(tmp_path, monkeypatch):
