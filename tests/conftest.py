@@ -25,8 +25,8 @@ def tiny_config(reg="none", prior_kind="dp", **sections):
     The flow is the paper's affine coupling, not the default spline: tracing a spline step's gradient
     takes about three times as long (16 s against 3 s for a 3-step moons run on 2 cores), and most
     tests are about what trains, not which flow. The spline is tested where the flow is the point
-    (test_priors, test_networks, test_model, test_export's flow options) and, as the default, wherever
-    a test runs the CLI or ``RunConfig()`` without this helper (test_train, test_api, the notebooks).
+    (test_priors, test_networks, test_model, test_export_signatures' flow options) and, as the default, wherever
+    a test runs the CLI or ``RunConfig()`` without this helper (test_cli_train, test_api, the notebooks).
     Two coupling blocks, the fewest that move every coordinate (alternating masks): a tiny fit then
     takes about 3.5 s instead of 4.9 s with four (three fits each, one process, 2026-12-04), and the
     suite runs about a hundred of them."""

@@ -1,6 +1,6 @@
 """evaluation.figures: the arrays an evaluation draws, the leakage curves, and which figures it draws.
 
-End to end (every figure of a trained run written as a PNG) in test_evaluate.py."""
+End to end (every figure of a trained run written as a PNG) in test_cli_evaluate.py."""
 
 import numpy as np
 import pytest

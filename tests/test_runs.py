@@ -1,6 +1,6 @@
 """runs.py: the run directory's layout and the one-line errors for what is not a usable run. No
 training here: config.json is written by hand (the real writer, training.run_record, is covered by
-test_training; a trained run's loading by test_evaluate and test_export)."""
+test_training; a trained run's loading by test_cli_evaluate and test_export_savedmodel)."""
 
 import json
 import re

@@ -204,4 +204,4 @@ def test_relevant_hparams_follow_the_objective_and_prior():
 
 
 # A Table 1's sessions (one per model, post-hoc rows included, with the table's metrics) are read
-# from the table test_reproduce.test_a_table_made_with_other_settings_is_refused runs anyway.
+# from the table test_cli_reproduce.test_a_table_made_with_other_settings_is_refused runs anyway.
