@@ -12,7 +12,7 @@ import os
 import sys
 
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import RUN_DIR_HELP, OneLineParser, add_progress_flag, examples, guarded, progress_bars
+from tf_dpvae.cli.parsing import OneLineParser, RUN_DIR_HELP, add_progress_flag, examples, progress_bars, run_command
 from tf_dpvae import runs  # no TensorFlow
 from tf_dpvae.evaluation.settings import EvalSettings, EvaluationError  # no TensorFlow
 from tf_dpvae.quiet import import_tensorflow_quietly
@@ -41,9 +41,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 def main(argv=None, prog: str = PROG) -> int:
     """Evaluate; 0 on success, 2 for bad input (one line on stderr)."""
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
-    return guarded(parser.prog, lambda: evaluate(parser.prog, args))
+    return run_command(build_parser(prog), argv, evaluate)
 
 
 def evaluate(prog: str, args: argparse.Namespace) -> int:

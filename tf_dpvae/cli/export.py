@@ -13,7 +13,7 @@ import os
 import sys
 
 from tf_dpvae import runs  # no TensorFlow
-from tf_dpvae.cli.parsing import RUN_DIR_HELP, OneLineParser, examples, guarded, out_dir_problem
+from tf_dpvae.cli.parsing import OneLineParser, RUN_DIR_HELP, examples, out_dir_problem, run_command
 from tf_dpvae.config import CHECKPOINT_CHOICES, ConfigError
 from tf_dpvae.export import DEFAULT_MAX_SAMPLES, max_samples_problem
 from tf_dpvae.quiet import import_tensorflow_quietly
@@ -49,9 +49,7 @@ def validate(args) -> str | None:
 
 def main(argv=None, prog: str = PROG) -> int:
     """Export; 0 on success, 2 for bad input (one line on stderr)."""
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
-    return guarded(parser.prog, lambda: export(args))
+    return run_command(build_parser(prog), argv, lambda _, args: export(args))
 
 
 def export(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ import zipfile
 import numpy as np
 
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import OneLineParser, add_progress_flag, examples, guarded, keras_verbose, out_dir_problem
+from tf_dpvae.cli.parsing import OneLineParser, add_progress_flag, examples, keras_verbose, out_dir_problem, run_command
 from tf_dpvae.config import ConfigError
 from tf_dpvae.errors import UserError
 from tf_dpvae.evaluation.settings import FeatureSettings
@@ -73,9 +73,7 @@ def build_parser(prog: str = PROG):
 
 def main(argv=None, prog: str = PROG) -> int:
     """Train and cache the classifier; 0 on success, 2 for bad input (one line on stderr)."""
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
-    return guarded(parser.prog, lambda: features(args, keras_verbose(args.no_progress)))
+    return run_command(build_parser(prog), argv, lambda _, args: features(args, keras_verbose(args.no_progress)))
 
 
 def features(args, verbose: int = 2) -> int:

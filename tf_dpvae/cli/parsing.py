@@ -144,6 +144,13 @@ def guarded(prog: str, body: Callable[[], int]) -> int:
         return report(prog, UserError(problem))
 
 
+def run_command(parser: argparse.ArgumentParser, argv, body: Callable[[str, argparse.Namespace], int]) -> int:
+    """A command's ``main``: parse ``argv`` with ``parser`` (bad flags: usage and exit 2, argparse's
+    way) and return ``body(prog, args)``'s exit status under ``guarded``."""
+    args = parser.parse_args(argv)
+    return guarded(parser.prog, lambda: body(parser.prog, args))
+
+
 def path_tag(name: str, fallback: str = "data") -> str:
     """``name`` as one safe path component: runs of characters outside ``[A-Za-z0-9_.-]`` become
     ``_`` (``npz:/a/b.npz`` → ``npz_a_b.npz``), so a data set's name never nests directories."""

@@ -16,7 +16,7 @@ import sys
 
 from tf_dpvae import runs  # no TensorFlow
 from tf_dpvae.cli import flags
-from tf_dpvae.cli.parsing import OneLineParser, add_progress_flag, examples, guarded, out_dir_problem, progress_bars
+from tf_dpvae.cli.parsing import OneLineParser, add_progress_flag, examples, out_dir_problem, progress_bars, run_command
 from tf_dpvae.config import ConfigError
 from tf_dpvae.post_hoc_config import BIC_GRID, PostHocConfig, RetrofitFlags
 from tf_dpvae.quiet import import_tensorflow_quietly
@@ -62,9 +62,7 @@ def settings_from_args(args: argparse.Namespace) -> PostHocConfig:
 
 def main(argv=None, prog: str = PROG) -> int:
     """Retrofit; 0 on success, 2 for bad input (one line on stderr)."""
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
-    return guarded(parser.prog, lambda: retrofit(args))
+    return run_command(build_parser(prog), argv, lambda _, args: retrofit(args))
 
 
 def retrofit(args: argparse.Namespace) -> int:

@@ -13,8 +13,8 @@ import sys
 
 from tf_dpvae.cli import flags
 from tf_dpvae import runs  # no TensorFlow
-from tf_dpvae.cli.parsing import (OneLineParser, add_progress_flag, examples, guarded, keras_verbose,
-                                  out_dir_problem, progress_bars)
+from tf_dpvae.cli.parsing import (OneLineParser, add_progress_flag, examples, keras_verbose,
+                                  out_dir_problem, progress_bars, run_command)
 from tf_dpvae.config import ConfigError, RunConfig
 from tf_dpvae.quiet import import_tensorflow_quietly
 
@@ -53,9 +53,7 @@ def main(argv=None, prog: str = PROG) -> int:
     """Train; 0 on success, 1 if training diverged or the export failed, 2 for bad input or a full
     disk, 130 / 143 after Ctrl-C / SIGTERM (a checkpoint saved at the step it arrived: rerun to
     resume)."""
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
-    return guarded(parser.prog, lambda: train(parser.prog, args))
+    return run_command(build_parser(prog), argv, train)
 
 
 def train(prog: str, args: argparse.Namespace) -> int:

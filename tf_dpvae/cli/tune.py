@@ -14,8 +14,8 @@ import sys
 
 from tf_dpvae.cli import flags
 from tf_dpvae import runs  # no TensorFlow
-from tf_dpvae.cli.parsing import (OneLineParser, add_progress_flag, examples, guarded, keras_verbose,
-                                  out_dir_problem, progress_bars)
+from tf_dpvae.cli.parsing import (OneLineParser, add_progress_flag, examples, keras_verbose,
+                                  out_dir_problem, progress_bars, run_command)
 from tf_dpvae.config import ConfigError, RunConfig
 from tf_dpvae.json_files import read_config_file
 from tf_dpvae.quiet import import_tensorflow_quietly
@@ -97,9 +97,7 @@ def settings_from_args(args: argparse.Namespace) -> tuning.SearchSettings:
 
 def main(argv=None, prog: str = PROG) -> int:
     """Search; 0 on success, 1 if no trial completed or a paired run diverged, 2 for bad input."""
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
-    return guarded(parser.prog, lambda: tune(parser.prog, args))
+    return run_command(build_parser(prog), argv, tune)
 
 
 def tune(prog: str, args: argparse.Namespace) -> int:
