@@ -68,7 +68,7 @@ KERNEL_TYPES = ("MatMul", "BatchMatMulV2", "Conv2D", "Conv2DBackpropInput", "Con
 def kernels_alone(graph) -> tuple[float, dict]:
     """(ms, {"ops", "skipped", "flops"}): the step's dense kernels alone (every MatMul and Conv2D op
     of the traced step, forward and backward, with its own shapes and attributes, on random inputs,
-    one after another in one ``tf.function``; 20 executions then a sync, the median of 5 rounds,
+    one after another (control dependencies) in one ``tf.function``; 20 executions then a sync, the median of 5 rounds,
     per step): what the step would cost if every other op were free. ``flops`` counts 2·m·k·n per
     matrix product and 2·(output size)·(kernel size / output channels) per convolution. Ops whose
     shapes are not static are skipped and counted."""
@@ -110,16 +110,10 @@ def kernels_alone(graph) -> tuple[float, dict]:
         total = tf.constant(0.0)
         for (kind, _, attrs), values in zip(calls, operands):
             fn = getattr(tf.raw_ops, kind)
-            if kind == "MatMul":
-                y = fn(a=values[0], b=values[1], **attrs)
-            elif kind == "BatchMatMulV2":
-                y = fn(x=values[0], y=values[1], **attrs)
-            elif kind == "Conv2D":
-                y = fn(input=values[0], filter=values[1], **attrs)
-            elif kind == "Conv2DBackpropInput":
-                y = fn(input_sizes=values[0], filter=values[1], out_backprop=values[2], **attrs)
-            else:
-                y = fn(input=values[0], filter_sizes=values[1], out_backprop=values[2], **attrs)
+            # one after another, as the step's chain of layers runs them: without this the
+            # executor would run the independent products side by side on the inter-op threads
+            with tf.control_dependencies([total]):
+                y = _one_kernel(fn, kind, values, attrs)
             # one element of each product, summed: every product must run, none is pruned
             total = total + y[(0,) * len(y.shape)] * 0.0
         return total
@@ -133,6 +127,18 @@ def kernels_alone(graph) -> tuple[float, dict]:
         result.numpy()
         rounds.append((time.perf_counter() - start) / 20)
     return statistics.median(rounds) * 1e3, {"ops": len(calls), "skipped": skipped, "flops": flops}
+
+
+def _one_kernel(fn, kind, values, attrs):
+    if kind == "MatMul":
+        return fn(a=values[0], b=values[1], **attrs)
+    if kind == "BatchMatMulV2":
+        return fn(x=values[0], y=values[1], **attrs)
+    if kind == "Conv2D":
+        return fn(input=values[0], filter=values[1], **attrs)
+    if kind == "Conv2DBackpropInput":
+        return fn(input_sizes=values[0], filter=values[1], out_backprop=values[2], **attrs)
+    return fn(input=values[0], filter_sizes=values[1], out_backprop=values[2], **attrs)
 
 
 def child(tree: str, case: str, steps: int) -> dict:
