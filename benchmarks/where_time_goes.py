@@ -65,18 +65,37 @@ STARTED = time.perf_counter()   # the child's start: imports, data and model bui
 KERNEL_TYPES = ("MatMul", "BatchMatMulV2", "Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter")
 
 
+def executed_ops(graph) -> set[str]:
+    """Names of the ops a call of ``graph`` runs: the ancestors of its outputs and of its stateful
+    ops (variable updates). A gradient's graph also holds products nobody asked for (the gradient
+    with respect to the input images, say), which the function runtime prunes and never runs."""
+    roots = [t.op for t in graph.outputs] + [op for op in graph.get_operations()
+                                             if op.op_def is not None and op.op_def.is_stateful]
+    seen, stack = set(), list(roots)
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    return seen
+
+
 def kernels_alone(graph) -> tuple[float, dict]:
     """(ms, {"ops", "skipped", "flops"}): the step's dense kernels alone (every MatMul and Conv2D op
     of the traced step, forward and backward, with its own shapes and attributes, on random inputs,
     one after another (control dependencies) in one ``tf.function``; 20 executions then a sync, the median of 5 rounds,
     per step): what the step would cost if every other op were free. ``flops`` counts 2·m·k·n per
-    matrix product and 2·(output size)·(kernel size / output channels) per convolution. Ops whose
-    shapes are not static are skipped and counted."""
+    matrix product and 2·(output size)·(kernel size / output channels) per convolution. Only the
+    ops a call runs count (``executed_ops``); ops whose shapes are not static are skipped and
+    counted."""
     import tensorflow as tf
 
     calls, flops, skipped = [], 0, 0
+    live = executed_ops(graph)
     for op in graph.get_operations():
-        if op.type not in KERNEL_TYPES:
+        if op.type not in KERNEL_TYPES or op.name not in live:
             continue
         shapes = [t.shape for t in op.inputs]
         if not all(s.is_fully_defined() for s in shapes) or not op.outputs[0].shape.is_fully_defined():
