@@ -3,7 +3,8 @@ against an older checkout of the code, measured in one invocation.
 
     python benchmarks/where_time_goes.py                          # this checkout only
     git worktree add /tmp/old b6bcdf6
-    python benchmarks/where_time_goes.py --old /tmp/old --rounds 2 --markdown results/performance/where_time_goes.md
+    python benchmarks/where_time_goes.py --old /tmp/old --rounds 2 --moons-steps 4000 \
+        --markdown results/performance/where_time_goes.md
 
 Cases:
     moons    the default command's model (``python -m tf_dpvae.train --reg factor``), ``--moons-steps``
@@ -15,8 +16,13 @@ Each (checkout, case) runs in a child process of its own (a checkout's code is i
 checkouts alternating round by round, and each child prints one row, times in seconds unless named:
     cli ms/step   ``training.fit``'s Keras loop (``model.fit``) wall time / steps: step, input,
                   callbacks, validation and figures together, as the command runs them
+    startup       from the child's start to ``training.fit``: imports, the data, the configuration
     step ms       the compiled step alone: ``tf.function(model.train_step)`` on one fixed batch, 50
                   steps then one sync, the median of 5 such rounds, per step
+    kernels ms    the step's dense kernels alone: every MatMul and Conv2D op (forward and backward)
+                  of that traced step replayed with its own shapes on random inputs in one
+                  ``tf.function``, per step: what the step would cost if every other op (the
+                  optimizers' element-wise updates, the flow's small ops, the losses) were free
     input ms      the input pipeline alone: the run's training ``tf.data`` stream, per batch
     callbacks     the callbacks' own time during ``model.fit`` (every hook timed), figures and
                   validation excluded
@@ -25,6 +31,7 @@ checkouts alternating round by round, and each child prints one row, times in se
                   BestEpochSummaries) and the final ``figure.png``
     export        the SavedModel export the command does at the end (``export_run``)
     total         ``training.fit`` plus the export, wall
+A second table lists each callback's own time; a line gives the kernels' GFLOP per step.
 Absolute times drift on a shared machine: compare the two checkouts through the ratios (median over
 rounds, new / old), measured here interleaved.
 """
@@ -44,14 +51,113 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import provenance  # noqa: E402
 
 ROOT = provenance.ROOT
-COLUMNS = ("cli_ms_per_step", "step_ms", "input_ms", "callbacks", "validation", "figure", "export",
-           "total")
-HEADERS = ("cli ms/step", "step ms", "input ms", "callbacks s", "validation s", "figure s",
-           "export s", "total s")
+COLUMNS = ("startup", "cli_ms_per_step", "step_ms", "kernels_ms", "input_ms", "callbacks", "validation",
+           "figure", "export", "total")
+HEADERS = ("startup s", "cli ms/step", "step ms", "kernels ms", "input ms", "callbacks s", "validation s",
+           "figure s", "export s", "total s")
 FIGURE_CALLBACKS = ("FigureSummaries", "ImageSummaries", "BestEpochSummaries")
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
          "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin",
          "on_test_batch_end")
+
+
+STARTED = time.perf_counter()   # the child's start: imports, data and model building count as startup
+KERNEL_TYPES = ("MatMul", "BatchMatMulV2", "Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter")
+
+
+def executed_ops(graph) -> set[str]:
+    """Names of the ops a call of ``graph`` runs: the ancestors of its outputs and of its stateful
+    ops (variable updates). A gradient's graph also holds products nobody asked for (the gradient
+    with respect to the input images, say), which the function runtime prunes and never runs."""
+    roots = [t.op for t in graph.outputs] + [op for op in graph.get_operations()
+                                             if op.op_def is not None and op.op_def.is_stateful]
+    seen, stack = set(), list(roots)
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    return seen
+
+
+def kernels_alone(graph) -> tuple[float, dict]:
+    """(ms, {"ops", "skipped", "flops"}): the step's dense kernels alone (every MatMul and Conv2D op
+    of the traced step, forward and backward, with its own shapes and attributes, on random inputs,
+    one after another (control dependencies) in one ``tf.function``; 20 executions then a sync, the median of 5 rounds,
+    per step): what the step would cost if every other op were free. ``flops`` counts 2·m·k·n per
+    matrix product and 2·(output size)·(kernel size / output channels) per convolution. Only the
+    ops a call runs count (``executed_ops``); ops whose shapes are not static are skipped and
+    counted."""
+    import tensorflow as tf
+
+    calls, flops, skipped = [], 0, 0
+    live = executed_ops(graph)
+    for op in graph.get_operations():
+        if op.type not in KERNEL_TYPES or op.name not in live:
+            continue
+        shapes = [t.shape for t in op.inputs]
+        if not all(s.is_fully_defined() for s in shapes) or not op.outputs[0].shape.is_fully_defined():
+            skipped += 1
+            continue
+        attrs = {a: op.get_attr(a) for a in op.node_def.attr if a not in ("T", "_class")}
+        attrs = {k: v for k, v in attrs.items()
+                 if k in {"transpose_a", "transpose_b", "adj_x", "adj_y", "strides", "padding",
+                          "data_format", "dilations", "explicit_paddings", "use_cudnn_on_gpu"}}
+        sizes = tf.constant(op.outputs[0].shape.as_list(), tf.int32)   # the size operand's value
+        if op.type == "Conv2DBackpropInput":
+            values = [sizes, shapes[1], shapes[2]]
+        elif op.type == "Conv2DBackpropFilter":
+            values = [shapes[0], sizes, shapes[2]]
+        else:
+            values = shapes
+        calls.append((op.type, values, attrs))
+        if op.type in ("MatMul", "BatchMatMulV2"):
+            inner = shapes[0][-2] if attrs.get("transpose_a") or attrs.get("adj_x") else shapes[0][-1]
+            flops += 2 * op.outputs[0].shape.num_elements() * inner
+        else:   # 2 · (forward output size) · (filter size / output channels), in each direction
+            forward_out = op.outputs[0].shape if op.type == "Conv2D" else shapes[2]
+            kernel = op.outputs[0].shape if op.type == "Conv2DBackpropFilter" else shapes[1]
+            flops += 2 * forward_out.num_elements() * kernel.num_elements() // kernel[-1]
+    rng = tf.random.Generator.from_seed(0)
+    operands = [[v if isinstance(v, tf.Tensor) else rng.normal(v) for v in values]
+                for _, values, _ in calls]
+
+    @tf.function
+    def replay(operands):
+        total = tf.constant(0.0)
+        for (kind, _, attrs), values in zip(calls, operands):
+            fn = getattr(tf.raw_ops, kind)
+            # one after another, as the step's chain of layers runs them: without this the
+            # executor would run the independent products side by side on the inter-op threads
+            with tf.control_dependencies([total]):
+                y = _one_kernel(fn, kind, values, attrs)
+            # one element of each product, summed: every product must run, none is pruned
+            total = total + y[(0,) * len(y.shape)] * 0.0
+        return total
+
+    replay(operands).numpy()
+    rounds = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(20):
+            result = replay(operands)
+        result.numpy()
+        rounds.append((time.perf_counter() - start) / 20)
+    return statistics.median(rounds) * 1e3, {"ops": len(calls), "skipped": skipped, "flops": flops}
+
+
+def _one_kernel(fn, kind, values, attrs):
+    if kind == "MatMul":
+        return fn(a=values[0], b=values[1], **attrs)
+    if kind == "BatchMatMulV2":
+        return fn(x=values[0], y=values[1], **attrs)
+    if kind == "Conv2D":
+        return fn(input=values[0], filter=values[1], **attrs)
+    if kind == "Conv2DBackpropInput":
+        return fn(input_sizes=values[0], filter=values[1], out_backprop=values[2], **attrs)
+    return fn(input=values[0], filter_sizes=values[1], out_backprop=values[2], **attrs)
 
 
 def child(tree: str, case: str, steps: int) -> dict:
@@ -69,7 +175,10 @@ def child(tree: str, case: str, steps: int) -> dict:
     if case == "moons":
         config = RunConfig().replace(objective={"reg": "factor"}, train={"steps": steps})
     else:
-        from tf_dpvae import table1
+        try:   # Table 1's protocol has lived in experiments/ since issue 23, in table1.py before
+            from tf_dpvae.experiments import protocol as table1
+        except ImportError:
+            from tf_dpvae import table1
 
         splits0 = data_lib.load(RunConfig().replace(data={"dataset": "fashion_mnist"}).data, 0)
         config = table1.pair_configs(table1.REDUCED, "factor", 0, splits0.num_train)["dp"]
@@ -77,13 +186,18 @@ def child(tree: str, case: str, steps: int) -> dict:
     splits = data_lib.load(config.data, config.train.seed)
     seconds = {"callbacks": 0.0, "validation": 0.0, "figure": 0.0, "loop": 0.0}
 
-    def timed(fn, key):
+    by_callback: dict[str, float] = {}
+
+    def timed(fn, key, name=None):
         def wrapper(*args, **kwargs):
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                seconds[key] += time.perf_counter() - start
+                spent = time.perf_counter() - start
+                seconds[key] += spent
+                if name:
+                    by_callback[name] = by_callback.get(name, 0.0) + spent
         return wrapper
 
     class Validation(keras.callbacks.Callback):
@@ -102,7 +216,7 @@ def child(tree: str, case: str, steps: int) -> dict:
             for hook in HOOKS:
                 if key == "callbacks" and hook.startswith("on_test"):
                     continue   # inside the validation pass, counted there
-                setattr(callback, hook, timed(getattr(callback, hook), key))
+                setattr(callback, hook, timed(getattr(callback, hook), key, type(callback).__name__))
         return [Validation(), *callbacks]
 
     training.build_callbacks = instrumented
@@ -110,7 +224,7 @@ def child(tree: str, case: str, steps: int) -> dict:
     fit = keras.Model.fit
     keras.Model.fit = timed(fit, "loop")
     out = tempfile.mkdtemp(prefix="where_time_goes_")
-    start = time.perf_counter()
+    start = fit_started = time.perf_counter()
     result = training.fit(config, os.path.join(out, "run"), splits=splits, verbose=0,
                           log=lambda *_: None)
     fit_wall = time.perf_counter() - start
@@ -139,11 +253,14 @@ def child(tree: str, case: str, steps: int) -> dict:
     for _ in range(200):
         next(iterator)
     input_ms = (time.perf_counter() - start) / 200 * 1e3
+    kernels_ms, replayed = kernels_alone(step.get_concrete_function(batch).graph)
     return {"cli_ms_per_step": seconds["loop"] / trained * 1e3,
-            "step_ms": statistics.median(rounds) * 1e3, "input_ms": input_ms,
+            "step_ms": statistics.median(rounds) * 1e3, "kernels_ms": kernels_ms,
+            "kernel_gflop": replayed["flops"] / 1e9, "replayed": replayed,
+            "startup": fit_started - STARTED, "input_ms": input_ms,
             "callbacks": seconds["callbacks"], "validation": seconds["validation"],
             "figure": seconds["figure"], "export": export, "total": fit_wall + export,
-            "steps": trained, "load": os.getloadavg()[0]}
+            "steps": trained, "load": os.getloadavg()[0], "by_callback": by_callback}
 
 
 def run_child(tree: str, case: str, steps: int) -> dict:
@@ -200,6 +317,21 @@ def main(argv=None) -> None:
             m = medians[(name, case)]
             lines.append(f"| {case} | {name} | {steps[case]} | "
                          + " | ".join(f"{m[c]:.2f}" for c in COLUMNS) + " |")
+    kernels = []
+    for case in args.cases:
+        first, ms = rows[("new", case)][0], medians[("new", case)]["kernels_ms"]
+        kernels.append(f"{case}: {first['replayed']['ops']} MatMul/Conv2D ops "
+                       f"({first['replayed']['skipped']} skipped), {first['kernel_gflop']:.3f} GFLOP per "
+                       f"step, {first['kernel_gflop'] / ms * 1e3:.0f} GFLOP/s alone")
+    names = sorted({k for case in args.cases for r in rows[("new", case)] for k in r["by_callback"]})
+    lines += ["", "The dense kernels (``kernels ms``), new code: " + "; ".join(kernels) + ".", "",
+              "Callbacks one by one, new code, seconds over the run (median over rounds; the figure "
+              "callbacks included):", "", "| case | " + " | ".join(names) + " |",
+              "|---|" + "---:|" * len(names)]
+    for case in args.cases:
+        lines.append(f"| {case} | " + " | ".join(
+            f"{statistics.median(r['by_callback'].get(n, 0.0) for r in rows[('new', case)]):.2f}"
+            for n in names) + " |")
     if "old" in trees:
         lines += ["", "Ratios new / old (below 1: faster now):", "",
                   "| case | " + " | ".join(HEADERS) + " |", "|---|" + "---:|" * len(HEADERS)]
