@@ -81,6 +81,9 @@ import time
 import provenance  # noqa: E402, F401  (first: this checkout on sys.path, quiet TF, the commit)
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # evaluate_run's progress bars
+# every timed evaluation computes the real images' features: no disk cache (feature_networks);
+# benchmarks/evaluate_speed.py times the command line with it
+os.environ.setdefault("TF_DPVAE_CACHE_DIR", "off")
 ALLOCATOR_FROM_USER = os.environ.get("TF_CPU_ALLOCATOR_USE_BFC")
 # What python -m tf_dpvae.evaluate sets (see tf_dpvae/evaluate.py); TF_CPU_ALLOCATOR_USE_BFC=false in
 # the environment times TensorFlow's default CPU allocator instead.

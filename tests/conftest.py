@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# no disk cache of the real images' features (evaluation.feature_networks): a test's evaluation must
+# not read another run's entries from ~/.cache; the tests of the cache set their own directory
+os.environ.setdefault("TF_DPVAE_CACHE_DIR", "off")
 
 import pytest  # noqa: E402
 

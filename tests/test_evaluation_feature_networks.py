@@ -154,3 +154,149 @@ def test_the_inception_key_changes_with_the_file(tmp_path):
     path.write_bytes(b"12345")
     os.utime(path, ns=(1_000_000_000, 2_000_000_000))
     assert feature_networks.inception_key(str(path)) != key
+
+
+# ------------------------------------------------------------------ the disk cache of reference_features
+def _counting_features():
+    calls = []
+
+    def features(x):
+        calls.append(len(x))
+        return np.asarray(x, np.float64).reshape(len(x), -1) * 2 + 1
+
+    return features, calls
+
+
+@pytest.fixture
+def disk_cache(tmp_path, monkeypatch):
+    """An empty disk cache in tmp_path and an empty memory cache (each test a fresh process)."""
+    directory = tmp_path / "cache"
+    monkeypatch.setenv(feature_networks.CACHE_DIR_ENV, str(directory))
+    monkeypatch.setattr(feature_networks, "_REFERENCE_FEATURES", {})
+    return directory
+
+
+def _entries(directory):
+    return sorted(p for p in directory.iterdir()) if directory.exists() else []
+
+
+def test_a_disk_cache_hit_in_a_new_process_returns_the_identical_features(disk_cache, monkeypatch):
+    """Another process (the memory cache empty) reads the entry instead of computing: same values,
+    same dtype and shape, bit for bit, and read-only like a computed entry."""
+    features, calls = _counting_features()
+    images = np.random.default_rng(1).random((7, 4, 4, 1)).astype(np.float32)
+    first = feature_networks.reference_features(features, "sha-a", images)
+    assert calls == [7] and len(_entries(disk_cache)) == 1
+    monkeypatch.setattr(feature_networks, "_REFERENCE_FEATURES", {})   # a new process
+    again = feature_networks.reference_features(features, "sha-a", images.copy())
+    assert calls == [7]                                                  # not computed again
+    assert again.dtype == first.dtype and again.shape == first.shape and not again.flags.writeable
+    np.testing.assert_array_equal(again, first)
+    assert again.tobytes() == features(images).tobytes()
+
+
+def test_another_network_key_images_or_cache_version_misses_the_disk_cache(disk_cache, monkeypatch):
+    """A changed classifier (its weights hash is the network key), other images (another split, count
+    or data set: other bytes) or a new cache version are computed, never read from another entry."""
+    features, calls = _counting_features()
+    images = np.random.default_rng(2).random((5, 4, 4, 1)).astype(np.float32)
+    feature_networks.reference_features(features, "sha-a", images)
+
+    def fresh_process():
+        monkeypatch.setattr(feature_networks, "_REFERENCE_FEATURES", {})
+
+    fresh_process()
+    other = feature_networks.reference_features(features, "sha-b", images)
+    fresh_process()
+    fewer = feature_networks.reference_features(features, "sha-a", images[:4])
+    fresh_process()
+    changed = images.copy()
+    changed[0, 0, 0, 0] += 1e-3
+    moved = feature_networks.reference_features(features, "sha-a", changed)
+    assert calls == [5, 5, 4, 5] and len(_entries(disk_cache)) == 4
+    np.testing.assert_array_equal(fewer, features(images[:4]))
+    np.testing.assert_array_equal(moved, features(changed))
+    np.testing.assert_array_equal(other, features(images))
+    fresh_process()
+    monkeypatch.setattr(feature_networks, "DISK_CACHE_VERSION", feature_networks.DISK_CACHE_VERSION + 1)
+    calls.clear()
+    feature_networks.reference_features(features, "sha-a", images)
+    assert calls == [5] and len(_entries(disk_cache)) == 5
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "empty", "other key", "wrong hash"])
+def test_a_partial_or_corrupt_disk_entry_is_detected_and_rebuilt(disk_cache, monkeypatch, damage):
+    """A damaged entry is never returned: it is computed again, and the entry rewritten whole."""
+    features, calls = _counting_features()
+    images = np.random.default_rng(3).random((6, 4, 4, 1)).astype(np.float32)
+    expected = feature_networks.reference_features(features, "sha-a", images).copy()
+    (path,) = _entries(disk_cache)
+    good = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(good[:len(good) // 2])
+    elif damage == "flipped":   # a byte of the stored values: the zip's CRC or the SHA-256 catches it
+        with np.load(path) as f:
+            stored = f["value"].tobytes()
+        at = good.index(stored) + 3
+        path.write_bytes(good[:at] + bytes([good[at] ^ 0xFF]) + good[at + 1:])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:   # a readable file whose key or recorded hash is not this entry's
+        with np.load(path) as f:
+            key, value, sha = str(f["key"]), f["value"], str(f["sha256"])
+        if damage == "other key":
+            key = key.replace("sha-a", "sha-z")
+        else:
+            value = value + 1.0
+        np.savez(path, key=np.array(key), value=value, sha256=np.array(sha))
+    assert path.read_bytes() != good
+    monkeypatch.setattr(feature_networks, "_REFERENCE_FEATURES", {})
+    calls.clear()
+    value = feature_networks.reference_features(features, "sha-a", images)
+    assert calls == [6]
+    np.testing.assert_array_equal(value, expected)
+    assert _entries(disk_cache) == [path] and path.read_bytes() == good   # rebuilt, and whole again
+
+
+def test_disk_entries_are_written_atomically(disk_cache, monkeypatch):
+    """The entry is written beside its name and renamed into place (``files.write_atomic``): a
+    writer killed half-way leaves no entry under the name and no temporary file; the value is
+    returned all the same. An unwritable cache is skipped, not an error."""
+    features, calls = _counting_features()
+    images = np.random.default_rng(4).random((3, 4, 4, 1)).astype(np.float32)
+    real_replace = os.replace
+
+    def killed(src, dst):
+        raise KeyboardInterrupt   # between the temporary file's fsync and the rename
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        feature_networks.reference_features(features, "sha-a", images)
+    assert _entries(disk_cache) == []            # neither the entry nor its temporary file
+    monkeypatch.setattr(os, "replace", real_replace)
+    feature_networks.reference_features(features, "sha-a", images)
+    (path,) = _entries(disk_cache)
+    assert not path.name.startswith(".tmp-") and path.suffix == ".npz"
+    # a read-only cache: computed, returned, nothing written
+    monkeypatch.setattr(feature_networks, "_REFERENCE_FEATURES", {})
+    monkeypatch.setenv(feature_networks.CACHE_DIR_ENV, str(disk_cache / "entry-is-a-file"))
+    (disk_cache / "entry-is-a-file").write_text("not a directory")
+    value = feature_networks.reference_features(features, "sha-b", images)
+    np.testing.assert_array_equal(value, features(images))
+
+
+def test_the_disk_cache_can_be_turned_off_and_persist_false_keeps_memory_only(disk_cache, monkeypatch,
+                                                                                tmp_path):
+    features, calls = _counting_features()
+    images = np.random.default_rng(5).random((3, 4, 4, 1)).astype(np.float32)
+    feature_networks.reference_features(features, "sha-a", images, persist=False)
+    assert _entries(disk_cache) == []
+    for off in ("off", ""):
+        monkeypatch.setenv(feature_networks.CACHE_DIR_ENV, off)
+        assert feature_networks.reference_cache_dir() is None
+    feature_networks.reference_features(features, "sha-b", images)
+    assert _entries(disk_cache) == [] and calls == [3, 3]
+    monkeypatch.delenv(feature_networks.CACHE_DIR_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert feature_networks.reference_cache_dir() == str(tmp_path / "xdg" / "tf_dpvae" /
+                                                         "reference_features")

@@ -5,7 +5,9 @@ density, coverage) compares samples on.
                               the penultimate layer of the project's classifier (``features`` command)
     resolve_features(...)     the same, finding the classifier's default cache, or a "skipped" record
     inception_network(...)    ``--inception-weights``: TF-FID's graph or Keras's InceptionV3
-    reference_features(...)   the real images' features, computed once per network and image set
+    reference_features(...)   the real images' features, computed once per network and image set,
+                              in memory and on disk (``reference_cache_dir``): what does not depend
+                              on the model evaluated is computed once per machine
 
 Used by ``evaluation.run`` (``evaluate``) and the tuner's LP-FD objective (``tuning.lp_fd``).
 """
@@ -13,31 +15,113 @@ Used by ``evaluation.run`` (``evaluate``) and the tuner's LP-FD objective (``tun
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import zipfile
+import zlib
 
 import numpy as np
 
 from tf_dpvae.evaluation.settings import EvalSettings, EvaluationError
+from tf_dpvae.files import write_atomic
 
 # Features of the real images (the held-out set and the training head) depend on the feature network
 # and the images only, not on the model evaluated: ``reproduce table1`` evaluates every model in one
 # process on the same ones, and they are about half of the Fréchet stage's network passes. Kept per
-# (network, images) key, the last _REFERENCE_CACHE_SIZE of them (a few MB each).
+# (network, images) key, the last _REFERENCE_CACHE_SIZE of them (a few MB each; one evaluation of
+# images uses 10 keys: 2 for the Fréchet distance, 3 per embedding of the sample metrics).
 _REFERENCE_FEATURES: dict = {}
-_REFERENCE_CACHE_SIZE = 8
+_REFERENCE_CACHE_SIZE = 16
+
+# ... and on disk, so that the next evaluation on this machine (another process) reads them instead of
+# computing them again: the classifier's features of the held-out set and of the training head, and
+# the k-NN radii and "train vs held-out" sample metrics of each embedding, about 40% of an evaluation
+# at Table 1's sizes (benchmarks/evaluation_speed.py). An entry's file name is the SHA-256 of its key
+# (``_disk_key``); the file holds the key itself and the SHA-256 of the value's bytes, checked on
+# every read, and is written atomically (``files.write_atomic``): a stale, partial or corrupt entry is
+# never used, it is computed again and replaced.
+CACHE_DIR_ENV = "TF_DPVAE_CACHE_DIR"   # a directory; "off" (or empty): no disk cache
+# Part of every disk key: raise it whenever a feature function, the k-NN radii or the sample metrics
+# change what they compute for the same network key, so that entries of the old definition miss.
+DISK_CACHE_VERSION = 1
 
 
-def reference_features(features, network_key, images):
-    """``features(images)``, computed once per (network_key, image bytes) in this process; read-only.
+def reference_cache_dir() -> str | None:
+    """The disk cache of ``reference_features``: ``$TF_DPVAE_CACHE_DIR`` if set ("off" or empty: None,
+    no disk cache), else ``$XDG_CACHE_HOME/tf_dpvae/reference_features`` (default ``~/.cache``)."""
+    value = os.environ.get(CACHE_DIR_ENV)
+    if value is not None:
+        return None if value.strip() in ("", "off") else value
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "tf_dpvae", "reference_features")
+
+
+def _disk_key(key: tuple) -> str:
+    """The text a disk entry is looked up and checked by: the in-memory key (network key, shape,
+    dtype, SHA-1 of the images), the cache version, and the TensorFlow and NumPy versions (another
+    version may round the same computation differently: its values are not today's)."""
+    import tensorflow as tf
+
+    return repr((DISK_CACHE_VERSION, tf.__version__, np.__version__) + tuple(key))
+
+
+def _value_sha256(value: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(value).reshape(-1).view(np.uint8)).hexdigest()
+
+
+def _disk_path(directory: str, text_key: str) -> str:
+    return os.path.join(directory, hashlib.sha256(text_key.encode()).hexdigest() + ".npz")
+
+
+def _read_disk(path: str, text_key: str):
+    """The cached value, or None when the file is missing, unreadable, truncated, of another key, or
+    its bytes do not match the SHA-256 recorded with them."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if str(f["key"]) != text_key:
+                return None
+            value, recorded = f["value"], str(f["sha256"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None   # a partial or damaged file: computed again and overwritten
+    return value if _value_sha256(value) == recorded else None
+
+
+def _write_disk(path: str, text_key: str, value: np.ndarray) -> None:
+    """Write an entry atomically; a cache that cannot be written (read-only, full) is skipped."""
+    buffer = io.BytesIO()
+    np.savez(buffer, key=np.array(text_key), value=value, sha256=np.array(_value_sha256(value)))
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_atomic(path, buffer.getvalue())
+    except OSError:
+        pass
+
+
+def reference_features(features, network_key, images, persist: bool = True):
+    """``features(images)``, computed once per (network_key, image bytes); read-only.
 
     network_key: a string that changes whenever the network's weights do (the classifier's weights
-    hash, the Inception file's path, size and modification time); None: no caching."""
+    hash, the Inception file's path, size and modification time); None: no caching. Looked up in this
+    process's memory, then (``persist``) in the disk cache (``reference_cache_dir``), else computed
+    and stored in both. ``persist=False`` for features cheaper to compute than to keep on disk (the
+    untrained embeddings of the held-out images, tens of MB)."""
     if network_key is None:
         return features(images)
     images = np.ascontiguousarray(images)
     key = (network_key, images.shape, images.dtype.str, digest(images))
     if key not in _REFERENCE_FEATURES:
-        value = np.asarray(features(images))
+        directory = reference_cache_dir() if persist else None
+        path = value = None
+        if directory is not None:
+            text_key = _disk_key(key)
+            path = _disk_path(directory, text_key)
+            value = _read_disk(path, text_key)
+        if value is None:
+            value = np.asarray(features(images))
+            if path is not None:
+                _write_disk(path, text_key, value)
         value.setflags(write=False)
         while len(_REFERENCE_FEATURES) >= _REFERENCE_CACHE_SIZE:
             _REFERENCE_FEATURES.pop(next(iter(_REFERENCE_FEATURES)))

@@ -91,19 +91,22 @@ def frechet_metric(features, network_key, generated, lp_decoded, held_out, train
 
 
 def sample_quality_metric(features, network_key, generated, lp_decoded, held_out, train_head,
-                          nearest_k: int, embedding: str) -> dict:
+                          nearest_k: int, embedding: str, persist_real_features: bool = True) -> dict:
     """Precision, recall, density and coverage (``evaluation.prdc``, k = ``nearest_k``) on
     ``features`` of random (no prefix) and low-posterior (``lp_``) decodings against the held-out data,
     and the same four of the training head against the held-out data (``train_vs_held_out``: what
     a model whose samples are real data would score at these sizes). network_key: caches the real
-    set's features and k-NN radii (``_reference_features``); None: no caching."""
+    set's features and k-NN radii (``reference_features``, in memory and on disk); None: no caching.
+    persist_real_features=False: the real set's features themselves are kept in memory only (an
+    untrained embedding's, cheaper to compute than to keep on disk); its radii and the real-vs-real
+    metrics are cached on disk all the same."""
     scores = {"embedding": embedding, "nearest_k": nearest_k, "generated": len(generated),
               "real_held_out": len(held_out)}
     smallest = min(len(generated), len(held_out), len(train_head))
     if smallest <= nearest_k:   # a k-NN ball needs k other points of its own set
         return {**scores, "skipped": True,
                 "reason": f"{smallest} points in the smallest set, k = {nearest_k} needs more"}
-    real = reference_features(features, network_key, held_out)
+    real = reference_features(features, network_key, held_out, persist=persist_real_features)
     radii = reference_features(lambda x: prdc.knn_radii(np.asarray(features(x), np.float64), nearest_k),
                                 None if network_key is None else f"{network_key}:radii{nearest_k}",
                                 held_out)
@@ -246,8 +249,25 @@ def model_label(reg: str, prior: str) -> str:
 
 
 # -------------------------------------------------------------------------------------- orchestrator
+def remember(features):
+    """``features`` computed once per input (shape, dtype and SHA-1 of the bytes) for the lifetime of
+    the returned function, i.e. one evaluation: the Fréchet distance and the sample metrics pass the
+    same decoded samples and real images through the same network (its outputs for equal inputs are
+    equal, so this changes no value, only how often a network runs)."""
+    seen: dict = {}
+
+    def cached(x):
+        x = np.ascontiguousarray(x)
+        key = (x.shape, x.dtype.str, digest(x))
+        if key not in seen:
+            seen[key] = features(x)
+        return seen[key]
+
+    return cached
+
+
 class _Clock:
-    """Wall seconds per stage: ``with clock("nll"): ...`` records ``timings["nll"]``."""
+    """Wall seconds per stage: ``with clock("nll"): ...`` adds to ``timings["nll"]``."""
 
     def __init__(self):
         self.timings: dict[str, float] = {}
@@ -257,7 +277,8 @@ class _Clock:
     def __call__(self, name):
         t = time.perf_counter()
         yield
-        self.timings[name] = time.perf_counter() - t
+        # a stage timed in several pieces (sample_quality: images, then z) gets their sum
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t
 
     def total(self) -> dict[str, float]:
         return {**self.timings, "total": time.perf_counter() - self.started}
@@ -296,6 +317,10 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
     train, held_out = splits.train, splits.validation
     metrics = {}
     factor_source, (features, fd_name, fd_info), inception = check_inputs(restored, s, run_dir, log)
+    # the Fréchet distance and the sample metrics score the same decoded samples on these features
+    features = None if features is None else remember(features)
+    if inception is not None:
+        inception = (remember(inception[0]),) + tuple(inception[1:])
 
     with clock("encode"):   # q(z) = (1/N) Σ_n N(z; μ_n, σ_n²) over the training set
         means, log_vars = sampling.encode(model, train, "encode training set")
@@ -309,7 +334,8 @@ def evaluate_run(run_dir: str, settings: EvalSettings, log=print) -> dict:
         for group, embed, key, about in sample_quality_embeddings(
                 features, fd_name, fd_info.get("classifier_weights_sha256"), held_out.ndim - 1):
             metrics[group] = sample_quality_metric(embed, key, generated, lp.decoded, held_out,
-                                                   train[:s.num_samples], s.nearest_k, about)
+                                                   train[:s.num_samples], s.nearest_k, about,
+                                                   persist_real_features=embed is features)
     with clock("symmetric_kl"):   # in the representation space
         terms = skl_terms(model, means, log_vars, s.skl_samples, seeds)
         metrics["symmetric_kl"] = symmetric_kl_metric(terms)
