@@ -162,13 +162,22 @@ def _one_kernel(fn, kind, values, attrs):
 
 def child(tree: str, case: str, steps: int) -> dict:
     """Measure one case with the code of checkout ``tree`` (imported from it)."""
+    # ``provenance`` imported this checkout's tf_dpvae already: forget it, so that the package and
+    # every module of it come from ``tree``
+    for name in [n for n in sys.modules if n == "tf_dpvae" or n.startswith("tf_dpvae.")]:
+        del sys.modules[name]
     sys.path.insert(0, tree)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import tensorflow as tf
 
+    import tf_dpvae
     from tf_dpvae import data as data_lib
     from tf_dpvae import training
+
+    imported_from = os.path.dirname(os.path.dirname(os.path.abspath(tf_dpvae.__file__)))
+    if os.path.realpath(imported_from) != os.path.realpath(tree):
+        raise SystemExit(f"tf_dpvae was imported from {imported_from}, not from the checkout {tree}")
     from tf_dpvae.config import RunConfig
     from tf_dpvae.export import savedmodel
 
