@@ -19,10 +19,8 @@ checkouts alternating round by round, and each child prints one row, times in se
     startup       from the child's start to ``training.fit``: imports, the data, the configuration
     step ms       the compiled step alone: ``tf.function(model.train_step)`` on one fixed batch, 50
                   steps then one sync, the median of 5 such rounds, per step
-    kernels ms    the step's dense kernels alone: every MatMul and Conv2D op (forward and backward)
-                  of that traced step replayed with its own shapes on random inputs in one
-                  ``tf.function``, per step: what the step would cost if every other op (the
-                  optimizers' element-wise updates, the flow's small ops, the losses) were free
+    GFLOP/step    the step's dense kernels' arithmetic: every MatMul and Conv2D op that a call of
+                  that traced step runs, forward and backward (``kernel_flops``)
     input ms      the input pipeline alone: the run's training ``tf.data`` stream, per batch
     callbacks     the callbacks' own time during ``model.fit`` (every hook timed), figures and
                   validation excluded
@@ -31,7 +29,8 @@ checkouts alternating round by round, and each child prints one row, times in se
                   BestEpochSummaries) and the final ``figure.png``
     export        the SavedModel export the command does at the end (``export_run``)
     total         ``training.fit`` plus the export, wall
-A second table lists each callback's own time; a line gives the kernels' GFLOP per step.
+A second table lists each callback's own time; a line gives the kernels' GFLOP per step and
+the rate the compiled step achieves on them.
 Absolute times drift on a shared machine: compare the two checkouts through the ratios (median over
 rounds, new / old), measured here interleaved.
 """
@@ -51,9 +50,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import provenance  # noqa: E402
 
 ROOT = provenance.ROOT
-COLUMNS = ("startup", "cli_ms_per_step", "step_ms", "kernels_ms", "input_ms", "callbacks", "validation",
+COLUMNS = ("startup", "cli_ms_per_step", "step_ms", "kernel_gflop", "input_ms", "callbacks", "validation",
            "figure", "export", "total")
-HEADERS = ("startup s", "cli ms/step", "step ms", "kernels ms", "input ms", "callbacks s", "validation s",
+HEADERS = ("startup s", "cli ms/step", "step ms", "GFLOP/step", "input ms", "callbacks s", "validation s",
            "figure s", "export s", "total s")
 FIGURE_CALLBACKS = ("FigureSummaries", "ImageSummaries", "BestEpochSummaries")
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
@@ -82,17 +81,12 @@ def executed_ops(graph) -> set[str]:
     return seen
 
 
-def kernels_alone(graph) -> tuple[float, dict]:
-    """(ms, {"ops", "skipped", "flops"}): the step's dense kernels alone (every MatMul and Conv2D op
-    of the traced step, forward and backward, with its own shapes and attributes, on random inputs,
-    one after another (control dependencies) in one ``tf.function``; 20 executions then a sync, the median of 5 rounds,
-    per step): what the step would cost if every other op were free. ``flops`` counts 2·m·k·n per
-    matrix product and 2·(output size)·(kernel size / output channels) per convolution. Only the
-    ops a call runs count (``executed_ops``); ops whose shapes are not static are skipped and
-    counted."""
-    import tensorflow as tf
-
-    calls, flops, skipped = [], 0, 0
+def kernel_flops(graph) -> dict:
+    """{"ops", "skipped", "flops"} of the step's dense kernels: every MatMul and Conv2D op that a call
+    of the traced step runs (``executed_ops``), forward and backward. ``flops`` counts 2·m·k·n per
+    matrix product and 2·(forward output size)·(kernel size / output channels) per convolution, in
+    either direction; ops whose shapes are not static are skipped and counted."""
+    ops, flops, skipped = 0, 0, 0
     live = executed_ops(graph)
     for op in graph.get_operations():
         if op.type not in KERNEL_TYPES or op.name not in live:
@@ -101,74 +95,36 @@ def kernels_alone(graph) -> tuple[float, dict]:
         if not all(s.is_fully_defined() for s in shapes) or not op.outputs[0].shape.is_fully_defined():
             skipped += 1
             continue
-        attrs = {a: op.get_attr(a) for a in op.node_def.attr if a not in ("T", "_class")}
-        attrs = {k: v for k, v in attrs.items()
-                 if k in {"transpose_a", "transpose_b", "adj_x", "adj_y", "strides", "padding",
-                          "data_format", "dilations", "explicit_paddings", "use_cudnn_on_gpu"}}
-        sizes = tf.constant(op.outputs[0].shape.as_list(), tf.int32)   # the size operand's value
-        if op.type == "Conv2DBackpropInput":
-            values = [sizes, shapes[1], shapes[2]]
-        elif op.type == "Conv2DBackpropFilter":
-            values = [shapes[0], sizes, shapes[2]]
-        else:
-            values = shapes
-        calls.append((op.type, values, attrs))
+        ops += 1
         if op.type in ("MatMul", "BatchMatMulV2"):
-            inner = shapes[0][-2] if attrs.get("transpose_a") or attrs.get("adj_x") else shapes[0][-1]
+            transposed = (op.get_attr("transpose_a") if op.type == "MatMul" else op.get_attr("adj_x"))
+            inner = shapes[0][-2] if transposed else shapes[0][-1]
             flops += 2 * op.outputs[0].shape.num_elements() * inner
         else:   # 2 · (forward output size) · (filter size / output channels), in each direction
             forward_out = op.outputs[0].shape if op.type == "Conv2D" else shapes[2]
             kernel = op.outputs[0].shape if op.type == "Conv2DBackpropFilter" else shapes[1]
             flops += 2 * forward_out.num_elements() * kernel.num_elements() // kernel[-1]
-    rng = tf.random.Generator.from_seed(0)
-    operands = [[v if isinstance(v, tf.Tensor) else rng.normal(v) for v in values]
-                for _, values, _ in calls]
-
-    @tf.function
-    def replay(operands):
-        total = tf.constant(0.0)
-        for (kind, _, attrs), values in zip(calls, operands):
-            fn = getattr(tf.raw_ops, kind)
-            # one after another, as the step's chain of layers runs them: without this the
-            # executor would run the independent products side by side on the inter-op threads
-            with tf.control_dependencies([total]):
-                y = _one_kernel(fn, kind, values, attrs)
-            # one element of each product, summed: every product must run, none is pruned
-            total = total + y[(0,) * len(y.shape)] * 0.0
-        return total
-
-    replay(operands).numpy()
-    rounds = []
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(20):
-            result = replay(operands)
-        result.numpy()
-        rounds.append((time.perf_counter() - start) / 20)
-    return statistics.median(rounds) * 1e3, {"ops": len(calls), "skipped": skipped, "flops": flops}
-
-
-def _one_kernel(fn, kind, values, attrs):
-    if kind == "MatMul":
-        return fn(a=values[0], b=values[1], **attrs)
-    if kind == "BatchMatMulV2":
-        return fn(x=values[0], y=values[1], **attrs)
-    if kind == "Conv2D":
-        return fn(input=values[0], filter=values[1], **attrs)
-    if kind == "Conv2DBackpropInput":
-        return fn(input_sizes=values[0], filter=values[1], out_backprop=values[2], **attrs)
-    return fn(input=values[0], filter_sizes=values[1], out_backprop=values[2], **attrs)
+    return {"ops": ops, "skipped": skipped, "flops": flops}
 
 
 def child(tree: str, case: str, steps: int) -> dict:
     """Measure one case with the code of checkout ``tree`` (imported from it)."""
+    # ``provenance`` imported this checkout's tf_dpvae already: forget it, so that the package and
+    # every module of it come from ``tree``
+    for name in [n for n in sys.modules if n == "tf_dpvae" or n.startswith("tf_dpvae.")]:
+        del sys.modules[name]
     sys.path.insert(0, tree)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import tensorflow as tf
 
+    import tf_dpvae
     from tf_dpvae import data as data_lib
     from tf_dpvae import training
+
+    imported_from = os.path.dirname(os.path.dirname(os.path.abspath(tf_dpvae.__file__)))
+    if os.path.realpath(imported_from) != os.path.realpath(tree):
+        raise SystemExit(f"tf_dpvae was imported from {imported_from}, not from the checkout {tree}")
     from tf_dpvae.config import RunConfig
     from tf_dpvae.export import savedmodel
 
@@ -253,10 +209,10 @@ def child(tree: str, case: str, steps: int) -> dict:
     for _ in range(200):
         next(iterator)
     input_ms = (time.perf_counter() - start) / 200 * 1e3
-    kernels_ms, replayed = kernels_alone(step.get_concrete_function(batch).graph)
+    kernels = kernel_flops(step.get_concrete_function(batch).graph)
     return {"cli_ms_per_step": seconds["loop"] / trained * 1e3,
-            "step_ms": statistics.median(rounds) * 1e3, "kernels_ms": kernels_ms,
-            "kernel_gflop": replayed["flops"] / 1e9, "replayed": replayed,
+            "step_ms": statistics.median(rounds) * 1e3, "kernel_gflop": kernels["flops"] / 1e9,
+            "kernels": kernels,
             "startup": fit_started - STARTED, "input_ms": input_ms,
             "callbacks": seconds["callbacks"], "validation": seconds["validation"],
             "figure": seconds["figure"], "export": export, "total": fit_wall + export,
@@ -319,12 +275,12 @@ def main(argv=None) -> None:
                          + " | ".join(f"{m[c]:.2f}" for c in COLUMNS) + " |")
     kernels = []
     for case in args.cases:
-        first, ms = rows[("new", case)][0], medians[("new", case)]["kernels_ms"]
-        kernels.append(f"{case}: {first['replayed']['ops']} MatMul/Conv2D ops "
-                       f"({first['replayed']['skipped']} skipped), {first['kernel_gflop']:.3f} GFLOP per "
-                       f"step, {first['kernel_gflop'] / ms * 1e3:.0f} GFLOP/s alone")
+        first, step_ms = rows[("new", case)][0], medians[("new", case)]["step_ms"]
+        kernels.append(f"{case}: {first['kernels']['ops']} MatMul/Conv2D ops "
+                       f"({first['kernels']['skipped']} skipped), {first['kernel_gflop']:.3f} GFLOP per step, "
+                       f"{first['kernel_gflop'] / step_ms * 1e3:.0f} GFLOP/s over the whole compiled step")
     names = sorted({k for case in args.cases for r in rows[("new", case)] for k in r["by_callback"]})
-    lines += ["", "The dense kernels (``kernels ms``), new code: " + "; ".join(kernels) + ".", "",
+    lines += ["", "The dense kernels, new code: " + "; ".join(kernels) + ".", "",
               "Callbacks one by one, new code, seconds over the run (median over rounds; the figure "
               "callbacks included):", "", "| case | " + " | ".join(names) + " |",
               "|---|" + "---:|" * len(names)]
