@@ -28,7 +28,6 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from tf_dpvae import data as data_lib
 from tf_dpvae import runs
@@ -39,6 +38,7 @@ from tf_dpvae.evaluation import (embeddings, frechet, importance_nll, leakage, p
 from tf_dpvae.evaluation import feature_networks
 from tf_dpvae.evaluation.feature_networks import digest, inception_key, reference_features, resolve_features
 from tf_dpvae.evaluation.figures import evaluation_figures, figure_arrays, leakage_curves
+from tf_dpvae.progress import bar
 from tf_dpvae.evaluation.settings import (DEFAULT_TAUS, EVAL_LIMITS, EvalSettings,  # noqa: F401
                                           EvaluationError, check_memory)
 
@@ -209,8 +209,8 @@ def leakage_metric(model, terms: SklTerms, taus) -> tuple[dict, dict]:
 
 def nll_metric(model, x, is_samples, seed) -> dict:
     """−log p(x) by importance sampling (K = is_samples) and the −ELBO, averaged over examples x."""
-    with tqdm(total=len(x), desc=f"IS-NLL (K={is_samples})", unit="example", leave=False) as bar:
-        nll = importance_nll.importance_sampled_nll(model, x, is_samples, seed, progress=bar.update)
+    with bar(total=len(x), desc=f"IS-NLL (K={is_samples})", unit="example", leave=False) as examples:
+        nll = importance_nll.importance_sampled_nll(model, x, is_samples, seed, progress=examples.update)
     count = len(x)
     return {
         "importance_sampled": float(nll["nll"].mean()),

@@ -25,9 +25,9 @@ import dataclasses
 
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from tf_dpvae.aggregate_posterior import aggregate_posterior_log_density
+from tf_dpvae.progress import bar
 
 ENCODE_BATCH = 2048
 DECODE_BATCH = 1024
@@ -38,7 +38,7 @@ def batched(fn, array, batch=2048, desc=None):
     """fn over [n, ...] in batches → NumPy concatenation (with a progress bar when desc is given)."""
     starts = range(0, len(array), batch)
     if desc:
-        starts = tqdm(starts, desc=desc, unit="batch", leave=False)
+        starts = bar(starts, desc=desc, unit="batch", leave=False)
     return np.concatenate([np.asarray(fn(array[s:s + batch])) for s in starts])
 
 
@@ -48,7 +48,7 @@ def encode(model, x, desc=None):
     q(z) = (1/N) Σ_n N(z; μ_n, σ_n²)."""
     starts = range(0, len(x), ENCODE_BATCH)
     if desc:
-        starts = tqdm(starts, desc=desc, unit="batch", leave=False)
+        starts = bar(starts, desc=desc, unit="batch", leave=False)
     encoded = [model.encode(tf.constant(x[i:i + ENCODE_BATCH], tf.float32)) for i in starts]
     means = np.concatenate([np.asarray(m) for m, _ in encoded]).astype(np.float64)
     log_vars = np.concatenate([np.asarray(v) for _, v in encoded]).astype(np.float64)
@@ -82,7 +82,7 @@ def log_q(points, means, log_vars, desc=None):
     """log q(z) [P] of points [P, d], exactly, in chunks of ``LOG_Q_CHUNK`` (a progress bar with desc)."""
     starts = range(0, len(points), LOG_Q_CHUNK)
     if desc:
-        starts = tqdm(starts, desc=desc, unit="chunk", leave=False)
+        starts = bar(starts, desc=desc, unit="chunk", leave=False)
     return np.concatenate([aggregate_posterior_log_density(points[s:s + LOG_Q_CHUNK], means, log_vars)
                            for s in starts])
 

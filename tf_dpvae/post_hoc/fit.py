@@ -35,9 +35,9 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from tf_dpvae.post_hoc_config import BIC_GRID
+from tf_dpvae.progress import bar
 
 
 def draw_codes(means, log_vars, codes: str, rng: np.random.Generator):
@@ -103,8 +103,8 @@ def fit_flow(prior, means, log_vars, codes: str = "samples", steps: int = 2000,
         return loss
 
     started, recent = time.perf_counter(), []
-    bar = tqdm(range(steps), desc="fit flow", unit="step", leave=False, disable=not progress)
-    for step in bar:
+    steps_bar = bar(range(steps), desc="fit flow", unit="step", leave=False, disable=not progress)
+    for step in steps_bar:
         recent.append(step_fn(tf.constant(step, tf.int32)))
         if (step + 1) % log_every == 0 or step + 1 == steps:
             nll = float(np.mean([r.numpy() for r in recent]))
@@ -112,10 +112,10 @@ def fit_flow(prior, means, log_vars, codes: str = "samples", steps: int = 2000,
             if not math.isfinite(nll):
                 raise FloatingPointError(f"the flow's negative log-likelihood became {nll} at step "
                                          f"{step + 1}; try a smaller lr")
-            bar.set_postfix(nll=f"{nll:.4f}")
+            steps_bar.set_postfix(nll=f"{nll:.4f}")
             if on_log is not None:
                 on_log(step + 1, nll)
-    bar.close()
+    steps_bar.close()
     return {"final_nll": nll, "steps": steps, "seconds": time.perf_counter() - started}
 
 
@@ -139,8 +139,8 @@ def fit_gmm(codes, components: int = 0, seed: int = 0, grid=BIC_GRID, progress: 
     started = time.perf_counter()
     candidates = (components,) if components else bic_grid(len(codes), grid)
     fits, bic = {}, {}
-    for k in tqdm(candidates, desc="fit gmm (K)", unit="fit", leave=False,
-                  disable=not progress or len(candidates) == 1):
+    for k in bar(candidates, desc="fit gmm (K)", unit="fit", leave=False,
+                 disable=not progress or len(candidates) == 1):
         gmm = GaussianMixture(n_components=k, covariance_type="full", max_iter=500,
                               random_state=seed).fit(codes)
         fits[k], bic[k] = gmm, float(gmm.bic(codes))
