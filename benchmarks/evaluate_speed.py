@@ -55,24 +55,12 @@ def sizes(name: str) -> dict:
     raise SystemExit(f"--sizes takes default and/or table1, got {name!r}")
 
 
-def flat_numbers(tree, prefix=""):
-    """{dotted key: float} of every number in a nested dict (lists indexed), timings left out."""
-    out = {}
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            if key not in ("timings_seconds", "seconds"):
-                out.update(flat_numbers(value, f"{prefix}{key}."))
-    elif isinstance(tree, (list, tuple)):
-        for i, value in enumerate(tree):
-            out.update(flat_numbers(value, f"{prefix}{i}."))
-    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
-        out[prefix[:-1]] = float(tree)
-    return out
+TIMING_KEYS = ("timings_seconds", "seconds")   # left out of the comparison: times differ by nature
 
 
 def compare(old: dict, new: dict) -> str:
     """"N numbers, keys equal, D differ, largest relative difference X (key)"."""
-    a, b = flat_numbers(old["metrics"]), flat_numbers(new["metrics"])
+    a, b = (provenance.flat_numbers(run["metrics"], skip=TIMING_KEYS) for run in (old, new))
     diffs = [(0.0 if a[k] == b[k] or (math.isnan(a[k]) and math.isnan(b[k]))
               else abs(a[k] - b[k]) / max(abs(a[k]), 1e-300), k) for k in a if k in b]
     worst = max(diffs, default=(0.0, "-"))

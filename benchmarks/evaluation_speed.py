@@ -232,20 +232,6 @@ def stage_table(stages, results, variants):
     return "\n".join(lines)
 
 
-def flat_numbers(tree, prefix=""):
-    """{dotted key: float} of every number in a nested metrics dict (lists indexed)."""
-    out = {}
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            out.update(flat_numbers(value, f"{prefix}{key}."))
-    elif isinstance(tree, (list, tuple)):
-        for i, value in enumerate(tree):
-            out.update(flat_numbers(value, f"{prefix}{i}."))
-    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
-        out[prefix[:-1]] = float(tree)
-    return out
-
-
 def full_evaluation(run_dir, settings, impls, repeats):
     """Time ``evaluate_run`` per variant (interleaved); the baseline swaps in its modules."""
     from tf_dpvae.evaluation import figures   # its q(z) map calls aggregate_posterior_log_density
@@ -322,7 +308,7 @@ def command_line(run_dir, classifier_dir, args, workdir):
 
 
 def compare_metrics(before, after, what):
-    a, b = flat_numbers(before), flat_numbers(after)
+    a, b = provenance.flat_numbers(before), provenance.flat_numbers(after)
     worst = max(((abs(a[k] - b[k]) / max(abs(a[k]), 1e-12), k) for k in a
                  if k in b and not (math.isnan(a[k]) and math.isnan(b[k]))), default=(0.0, None))
     print(f"  {what}: {len(a)} numbers, keys equal: {set(a) == set(b)}; largest relative difference "

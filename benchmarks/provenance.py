@@ -53,3 +53,19 @@ def print_table(text: str, out: str | None = None) -> None:
 
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         write_atomic(out, text)
+
+
+def flat_numbers(tree, prefix: str = "", skip=()) -> dict:
+    """{dotted key: float} of every number in a nested dict (lists indexed: ``a.0.b``), the keys in
+    ``skip`` left out at every depth; how two ``metrics.json`` are compared number by number."""
+    out = {}
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if key not in skip:
+                out.update(flat_numbers(value, f"{prefix}{key}.", skip))
+    elif isinstance(tree, (list, tuple)):
+        for i, value in enumerate(tree):
+            out.update(flat_numbers(value, f"{prefix}{i}.", skip))
+    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
+        out[prefix[:-1]] = float(tree)
+    return out

@@ -27,3 +27,11 @@ def test_the_stamp_names_the_command_the_commit_and_the_load():
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC, commit \S+ \(at the start\), 1-minute load "
                      r"average \d+\.\d on \d+ cores$", line)
     assert f"commit {provenance.COMMIT_AT_START} " in line
+
+
+def test_flat_numbers_names_every_number_by_its_path_and_skips_keys_at_every_depth():
+    tree = {"a": 1, "b": {"c": [2.5, {"d": 3}], "seconds": 9, "flag": True, "name": "x"},
+            "seconds": 7}
+    assert provenance.flat_numbers(tree) == {"a": 1.0, "b.c.0": 2.5, "b.c.1.d": 3.0, "b.seconds": 9.0,
+                                             "seconds": 7.0}
+    assert provenance.flat_numbers(tree, skip=("seconds",)) == {"a": 1.0, "b.c.0": 2.5, "b.c.1.d": 3.0}
