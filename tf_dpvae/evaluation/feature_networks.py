@@ -65,10 +65,6 @@ def _disk_key(key: tuple) -> str:
     return repr((DISK_CACHE_VERSION, tf.__version__, np.__version__) + tuple(key))
 
 
-def _value_sha256(value: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(value).reshape(-1).view(np.uint8)).hexdigest()
-
-
 def _disk_path(directory: str, text_key: str) -> str:
     return os.path.join(directory, hashlib.sha256(text_key.encode()).hexdigest() + ".npz")
 
@@ -85,13 +81,13 @@ def _read_disk(path: str, text_key: str):
         return None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
         return None   # a partial or damaged file: computed again and overwritten
-    return value if _value_sha256(value) == recorded else None
+    return value if digest(value, "sha256") == recorded else None
 
 
 def _write_disk(path: str, text_key: str, value: np.ndarray) -> None:
     """Write an entry atomically; a cache that cannot be written (read-only, full) is skipped."""
     buffer = io.BytesIO()
-    np.savez(buffer, key=np.array(text_key), value=value, sha256=np.array(_value_sha256(value)))
+    np.savez(buffer, key=np.array(text_key), value=value, sha256=np.array(digest(value, "sha256")))
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_atomic(path, buffer.getvalue())
@@ -110,7 +106,7 @@ def reference_features(features, network_key, images, persist: bool = True):
     if network_key is None:
         return features(images)
     images = np.ascontiguousarray(images)
-    key = (network_key, images.shape, images.dtype.str, digest(images))
+    key = (network_key, *array_key(images))
     if key not in _REFERENCE_FEATURES:
         directory = reference_cache_dir() if persist else None
         path = value = None
@@ -129,9 +125,16 @@ def reference_features(features, network_key, images, persist: bool = True):
     return _REFERENCE_FEATURES[key]
 
 
-def digest(array) -> str:
-    """SHA-1 of an array's bytes (C order)."""
-    return hashlib.sha1(np.ascontiguousarray(array).reshape(-1).view(np.uint8)).hexdigest()
+def digest(array, algorithm: str = "sha1") -> str:
+    """The hex digest (``hashlib`` ``algorithm``) of an array's bytes (C order)."""
+    return hashlib.new(algorithm, np.ascontiguousarray(array).reshape(-1).view(np.uint8)).hexdigest()
+
+
+def array_key(array) -> tuple:
+    """(shape, dtype, SHA-1 of the bytes): equal exactly for equal arrays; what the feature caches
+    are keyed by (``reference_features``, ``evaluation.run.remember``)."""
+    array = np.ascontiguousarray(array)
+    return array.shape, array.dtype.str, digest(array)
 
 
 def inception_key(path):

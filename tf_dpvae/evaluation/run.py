@@ -36,7 +36,7 @@ from tf_dpvae.config import RunConfig
 from tf_dpvae.evaluation import (embeddings, frechet, importance_nll, leakage, prdc, sampling,
                                  symmetric_kl)
 from tf_dpvae.evaluation import feature_networks
-from tf_dpvae.evaluation.feature_networks import digest, inception_key, reference_features, resolve_features
+from tf_dpvae.evaluation.feature_networks import array_key, digest, inception_key, reference_features, resolve_features
 from tf_dpvae.evaluation.figures import evaluation_figures, figure_arrays, leakage_curves
 from tf_dpvae.progress import bar
 from tf_dpvae.evaluation.settings import (DEFAULT_TAUS, EVAL_LIMITS, EvalSettings,  # noqa: F401
@@ -257,8 +257,7 @@ def remember(features):
     seen: dict = {}
 
     def cached(x):
-        x = np.ascontiguousarray(x)
-        key = (x.shape, x.dtype.str, digest(x))
+        key = array_key(x)
         if key not in seen:
             seen[key] = features(x)
         return seen[key]
