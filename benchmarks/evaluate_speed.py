@@ -110,8 +110,7 @@ def main(argv=None):
     env.update(TQDM_DISABLE="1", TF_CPP_MIN_LOG_LEVEL="3",
                TF_DPVAE_CACHE_DIR=os.path.join(work, "cache"))   # empty: a fresh machine's
     trees = {"new": ROOT, "old": os.path.abspath(args.old)}
-    commits = {k: subprocess.run(["git", "-C", t, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                 text=True).stdout.strip() for k, t in trees.items()}
+    commits = {k: provenance.git_commit(t, short=True) for k, t in trees.items()}
     lines = ["# Evaluation time, this checkout against an older one", "", stamp, "",
              f"Checkouts: new = {provenance.COMMIT_AT_START}, old = {commits['old']}; run "
              f"{args.run_dir}; {args.rounds} round(s), checkouts alternating, medians over rounds; "

@@ -229,11 +229,6 @@ def run_child(tree: str, case: str, steps: int) -> dict:
     return json.loads(lines[-1])
 
 
-def git_commit(tree: str) -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=tree).stdout.strip() or "unknown"
-
-
 def main(argv=None) -> None:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
         print(json.dumps(child(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
@@ -260,7 +255,7 @@ def main(argv=None) -> None:
                 print(f"round {r + 1}: {name} {case}: " + ", ".join(
                     f"{k} {row[k]:.2f}" for k in COLUMNS), file=sys.stderr, flush=True)
     lines = [provenance.stamp(), "",
-             "Checkouts: " + ", ".join(f"{n} = {git_commit(t)}" for n, t in trees.items())
+             "Checkouts: " + ", ".join(f"{n} = {provenance.git_commit(t, short=True)}" for n, t in trees.items())
              + f". {args.rounds} round(s), checkouts alternating; medians over rounds; 1-minute "
              f"load average during the children {min(loads):.1f}–{max(loads):.1f} on "
              f"{os.cpu_count()} cores.", "",
