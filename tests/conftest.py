@@ -51,6 +51,16 @@ def make_config():
 
 
 @pytest.fixture
+def tfds_prepared(monkeypatch):
+    """A factory: ``with tfds_prepared(n):`` mocked TFDS data, n examples per split, that report
+    themselves prepared, so a loader takes its normal (offline) path (``tfds.testing.mock_data``)."""
+    import tensorflow_datasets as tfds
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
+    return lambda num_examples: tfds.testing.mock_data(num_examples=num_examples)
+
+
+@pytest.fixture
 def base_file(tmp_path):
     """The tuning tests' base configuration (``tune --config``), as a file path."""
     path = tmp_path / "base.json"

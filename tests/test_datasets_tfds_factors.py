@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
 from tf_dpvae import data
 from tf_dpvae.config import DataConfig
@@ -12,9 +11,8 @@ from tf_dpvae.datasets import tfds_factors
 
 
 @pytest.fixture
-def prepared(monkeypatch):
-    monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
-    with tfds.testing.mock_data(num_examples=60):
+def prepared(tfds_prepared):
+    with tfds_prepared(60):
         yield
 
 

@@ -16,10 +16,8 @@ from tf_dpvae.datasets import idx
 
 
 @pytest.fixture
-def prepared(monkeypatch):
-    """Mocked TFDS data that reports itself prepared, so the loader takes its normal (offline) path."""
-    monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
-    with tfds.testing.mock_data(num_examples=10):
+def prepared(tfds_prepared):
+    with tfds_prepared(10):
         yield
 
 
