@@ -6,9 +6,9 @@
 Each argument is a table's ``--out`` directory: its ``table1.json`` records every row's training and
 evaluation seconds (``wall_seconds``; training of a post-hoc row is its prior's fit), and its
 ``reproduce.log`` the feature classifier's training (the one-time cost of a fresh ``--out``, counted
-when the last invocation trained it) and the last invocation's start and end. Printed per table: the classifier, training and evaluation summed over
-the trained rows (normal, dp) and the post-hoc rows (gmm, flow), the median evaluation, the total
-against the goal, and whether its ``table1.csv`` is byte-identical to the first table's (the same
+when the last invocation trained it) and the last invocation's start and end. Printed per table: the
+classifier, training and evaluation summed over the trained rows (normal, dp) and the post-hoc rows
+(gmm, flow), the median evaluation, the total against the goal, and whether its ``table1.csv`` is byte-identical to the first table's (the same
 protocol at another commit gives the same table when training and evaluation are deterministic).
 
 ``--load-log``: lines "HH:MM:SS load1 load5 load15" sampled during the run (the machine's load, which
@@ -97,12 +97,18 @@ def csv_identical(a: str, b: str) -> str:
     return "yes" if open(pa, "rb").read() == open(pb, "rb").read() else "no"
 
 
+def short_commit(commit) -> str:
+    """The first 7 hex digits of a recorded commit, with "+dirty" when it had it."""
+    text = str(commit or "?")
+    return text[:7] + ("+dirty" if text.endswith("+dirty") else "")
+
+
 def minutes(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.1f}"
 
 
 def report(out_dirs: list[str], goal_minutes: float, load_log: str | None = None) -> str:
-    lines = [f"# Table 1's wall time\n", provenance.stamp(), "",
+    lines = ["# Table 1's wall time\n", provenance.stamp(), "",
              "| table | commit | rows (trained + post-hoc) | classifier min | train: trained min | "
              "train: post-hoc fits min | eval: trained min | eval: post-hoc min | eval median s | "
              "eval max s | total min | last invocation's wall min | goal | table1.csv identical to the first |",
@@ -114,11 +120,12 @@ def report(out_dirs: list[str], goal_minutes: float, load_log: str | None = None
         total = ((classifier or 0.0) + s["train_trained"] + s["train_post_hoc"] + s["eval_trained"]
                  + s["eval_post_hoc"])
         lines.append(
-            f"| {out_dir} | {str(table.get('commit', '?'))[:7]}{'+dirty' if 'dirty' in str(table.get('commit')) else ''} "
+            f"| {out_dir} | {short_commit(table.get('commit'))} "
             f"| {s['rows']} ({s['rows_trained']} + {s['rows_post_hoc']}) | {minutes(classifier)} | "
             f"{minutes(s['train_trained'])} | {minutes(s['train_post_hoc'])} | {minutes(s['eval_trained'])} | "
             f"{minutes(s['eval_post_hoc'])} | {s['eval_median']:.1f} | {s['eval_max']:.1f} | "
-            f"{minutes(total)} | {minutes(last_invocation_seconds(log))} | {'met' if total <= goal_minutes * 60 else 'missed'} (≤ {goal_minutes:g} min) | "
+            f"{minutes(total)} | {minutes(last_invocation_seconds(log))} | "
+            f"{'met' if total <= goal_minutes * 60 else 'missed'} (≤ {goal_minutes:g} min) | "
             f"{csv_identical(out_dirs[0], out_dir)} |")
     lines += ["", "Total = classifier (the one-time training of a fresh `--out`, when the last invocation "
               "trained it; '-' when it found it cached) "
