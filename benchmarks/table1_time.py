@@ -8,8 +8,8 @@ evaluation seconds (``wall_seconds``; training of a post-hoc row is its prior's 
 ``reproduce.log`` the feature classifier's training (the one-time cost of a fresh ``--out``, counted
 when the last invocation trained it) and the last invocation's start and end. Printed per table: the
 classifier, training and evaluation summed over the trained rows (normal, dp) and the post-hoc rows
-(gmm, flow), the median evaluation, the total against the goal, and whether its ``table1.csv`` is byte-identical to the first table's (the same
-protocol at another commit gives the same table when training and evaluation are deterministic).
+(gmm, flow), the median evaluation, the total against the goal, and whether its ``table1.csv`` is
+byte-identical to the first table's (the same protocol at another commit gives the same table when training and evaluation are deterministic).
 
 ``--load-log``: lines "HH:MM:SS load1 load5 load15" sampled during the run (the machine's load, which
 the times depend on); their 1-minute range is printed under the table.
