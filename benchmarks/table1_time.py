@@ -9,7 +9,8 @@ evaluation seconds (``wall_seconds``; training of a post-hoc row is its prior's 
 when the last invocation trained it) and the last invocation's start and end. Printed per table: the
 classifier, training and evaluation summed over the trained rows (normal, dp) and the post-hoc rows
 (gmm, flow), the median evaluation, the total against the goal, and whether its ``table1.csv`` is
-byte-identical to the first table's (the same protocol at another commit gives the same table when training and evaluation are deterministic).
+byte-identical to the first table's (the same protocol at another commit gives the same table when
+training and evaluation are deterministic and the code's arithmetic has not changed).
 
 ``--load-log``: lines "HH:MM:SS load1 load5 load15" sampled during the run (the machine's load, which
 the times depend on); their 1-minute range is printed under the table.
