@@ -41,9 +41,9 @@ def _squared_distance_block(a: np.ndarray, b: np.ndarray, b_sq: np.ndarray) -> n
     """‖a_i − b_j‖² for a [m, f] and b [n, f] (b_sq = Σ b², [n]) → [m, n], by the expansion
     ‖a‖² + ‖b‖² − 2 a·b, clipped at 0 against rounding. Squared, so that no square root is taken
     of the whole block: every comparison of the metrics is between a distance and a radius, which
-    squaring preserves. The factor −2 scales ``a`` before the product, not the [m, n] block after it:
-    a power of two, so the block is bit for bit the same, one pass over it fewer."""
-    sq = (a * -2.0) @ b.T
+    squaring preserves."""
+    sq = a @ b.T
+    sq *= -2.0
     sq += np.sum(a * a, axis=1)[:, None]
     sq += b_sq[None, :]
     return np.maximum(sq, 0.0, out=sq)
@@ -78,14 +78,16 @@ def precision_recall_density_coverage(real, fake, k: int = NEAREST_K, real_radii
         raise ValueError(f"real_radii must have shape ({len(real)},), got {r_real.shape}")
     r_real2, r_fake2 = r_real ** 2, knn_radii(fake, k, block) ** 2
     fake_sq = np.sum(fake * fake, axis=1)
-    balls_holding = np.zeros(len(fake))              # density: real balls holding y_j (precision: > 0)
+    in_real_ball = np.zeros(len(fake), dtype=bool)   # precision: y_j inside some real ball
+    balls_holding = np.zeros(len(fake))              # density: real balls holding y_j
     recalled = np.zeros(len(real), dtype=bool)       # recall: x_i inside some fake ball
     covered = np.zeros(len(real), dtype=bool)        # coverage: x_i's ball holds its nearest sample
     for start in range(0, len(real), block):
         d2 = _squared_distance_block(real[start:start + block], fake, fake_sq)   # [b, M]
         inside = d2 < r_real2[start:start + block, None]
+        in_real_ball |= inside.any(axis=0)
         balls_holding += inside.sum(axis=0)
         recalled[start:start + block] = (d2 < r_fake2[None, :]).any(axis=1)
         covered[start:start + block] = d2.min(axis=1) < r_real2[start:start + block]
-    return {"precision": float((balls_holding > 0).mean()), "recall": float(recalled.mean()),
+    return {"precision": float(in_real_ball.mean()), "recall": float(recalled.mean()),
             "density": float(balls_holding.mean() / k), "coverage": float(covered.mean())}

@@ -22,7 +22,6 @@ gives the same samples in any order and after a reload.
 from __future__ import annotations
 
 import dataclasses
-import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -43,39 +42,22 @@ def batched(fn, array, batch=2048, desc=None):
     return np.concatenate([np.asarray(fn(array[s:s + batch])) for s in starts])
 
 
-# model → {method name: tf.function}; weak, so that a model's compiled functions go with it
-_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def compiled(model, name: str):
-    """``model.<name>`` (``encode`` or ``decode_mean``) as one ``tf.function`` per model, traced for a
-    batch of any length (``reduce_retracing``): a batch runs as one graph call instead of an eager
-    call per layer and op. The same kernels on the same inputs, so the same numbers; on CPU bit for
-    bit (``benchmarks/evaluate_speed.py`` compares every number of ``metrics.json``)."""
-    functions = _COMPILED.setdefault(model, {})
-    if name not in functions:
-        functions[name] = tf.function(getattr(model, name), reduce_retracing=True)
-    return functions[name]
-
-
 def encode(model, x, desc=None):
-    """q(z|x) of every example x [N, ...] (fed as float32, ``ENCODE_BATCH`` at a time, through
-    ``compiled(model, "encode")``): (means [N, d], log_vars [N, d]), float64; the training set's make
-    the aggregate posterior q(z) = (1/N) Σ_n N(z; μ_n, σ_n²)."""
+    """q(z|x) of every example x [N, ...] (fed as float32, ``ENCODE_BATCH`` at a time): (means [N, d],
+    log_vars [N, d]), float64; the training set's make the aggregate posterior
+    q(z) = (1/N) Σ_n N(z; μ_n, σ_n²)."""
     starts = range(0, len(x), ENCODE_BATCH)
     if desc:
         starts = bar(starts, desc=desc, unit="batch", leave=False)
-    encoder = compiled(model, "encode")
-    encoded = [encoder(tf.constant(x[i:i + ENCODE_BATCH], tf.float32)) for i in starts]
+    encoded = [model.encode(tf.constant(x[i:i + ENCODE_BATCH], tf.float32)) for i in starts]
     means = np.concatenate([np.asarray(m) for m, _ in encoded]).astype(np.float64)
     log_vars = np.concatenate([np.asarray(v) for _, v in encoded]).astype(np.float64)
     return means, log_vars
 
 
 def decode(model, z):
-    """E[x | z] of codes z [n, d] → [n, ...] (``compiled(model, "decode_mean")``)."""
-    decoder = compiled(model, "decode_mean")
-    return batched(lambda b: decoder(tf.constant(b, tf.float32)), z, DECODE_BATCH)
+    """E[x | z] of codes z [n, d] → [n, ...]."""
+    return batched(lambda b: model.decode_mean(tf.constant(b, tf.float32)), z, DECODE_BATCH)
 
 
 def log_prior(model, z):
