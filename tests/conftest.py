@@ -22,6 +22,14 @@ def one_pixel_png(*args, **kwargs) -> bytes:
     return tf.io.encode_png(np.zeros((1, 1, 4), np.uint8)).numpy()
 
 
+def exit_code(main, argv):
+    """A command's ``main(argv)`` return value, or the status argparse exits with."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
 def tiny_config(reg="none", prior_kind="dp", **sections):
     """A small, fast configuration; ``sections`` override fields, e.g. train={"steps": 3}.
 

@@ -10,6 +10,8 @@ import pytest
 from tf_dpvae.cli import train
 from tf_dpvae.cli.train import main
 
+from conftest import exit_code
+
 SMALL = ["--num-examples", "200", "--batch-size", "20", "--hidden-units", "16", "--flow-units", "16",
          "--flow-blocks", "2", "--disc-units", "16", "--disc-layers", "2", "--steps", "3",
          "--no-export"]  # the export after training: test_train_exports_at_the_end_unless_told_not_to
@@ -39,7 +41,7 @@ def test_every_combination_trains(tmp_path, capsys, reg, prior):
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, argv, fragment):
     out = tmp_path / "run"
-    assert exit_code([*SMALL, "--out", str(out), *argv]) == 2  # the bad value comes last: it wins
+    assert exit_code(main, [*SMALL, "--out", str(out), *argv]) == 2  # the bad value comes last: it wins
     err = capsys.readouterr().err
     assert fragment in err
     assert len(err.strip().splitlines()) == 1
@@ -74,14 +76,6 @@ def test_a_directory_that_cannot_be_created_is_one_line_from_fit(tmp_path, make_
     (tmp_path / "file").write_text("keep me")
     with pytest.raises(ConfigError, match="cannot be created"):
         training.fit(make_config(), str(tmp_path / "file" / "run"), verbose=0, log=lambda *_: None)
-
-
-def exit_code(argv):
-    """main()'s return value, or the status argparse exits with."""
-    try:
-        return main(argv)
-    except SystemExit as exc:
-        return exc.code
 
 
 def test_argparse_errors_exit_with_status_2(capsys):

@@ -6,7 +6,8 @@ import pytest
 from tf_dpvae import tuning
 from tf_dpvae.cli import tune
 
-from tuning_cases import SPACE, exit_code
+from conftest import exit_code
+from tuning_cases import SPACE
 
 
 def test_the_default_objective_is_the_validation_negative_elbo():

@@ -10,6 +10,8 @@ from tf_dpvae import data as data_lib
 from tf_dpvae import plots, training
 from tf_dpvae.cli.train import main
 
+from conftest import exit_code
+
 TINY_CONV = {"conv_filters": 4, "conv_units": 16}
 
 
@@ -70,13 +72,6 @@ def test_image_grid_layout():
     assert both.shape == (9, 7 + 2 + 7, 1)
 
 
-def exit_code(argv):
-    try:
-        return main(argv)
-    except SystemExit as exc:
-        return exc.code
-
-
 def _bad_npz_dtype(d):
     np.savez(d / "x.npz", images=np.zeros((5, 8, 8), np.int64))
     return f"npz:{d / 'x.npz'}"
@@ -129,7 +124,7 @@ def test_bad_image_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, ma
     dataset = make(tmp_path)
     out = tmp_path / "run"
     extra = [a.replace("{tmp}", str(tmp_path)) for a in extra]
-    code = exit_code(["--dataset", dataset, "--out", str(out), "--steps", "1", *extra])
+    code = exit_code(main, ["--dataset", dataset, "--out", str(out), "--steps", "1", *extra])
     err = capsys.readouterr().err
     assert code == 2
     assert fragment in err, err
@@ -139,5 +134,5 @@ def test_bad_image_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, ma
 
 def test_default_run_directory_of_a_path_dataset_is_flat(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert exit_code(["--dataset", f"npz:{tmp_path / 'missing.npz'}"]) == 2
+    assert exit_code(main, ["--dataset", f"npz:{tmp_path / 'missing.npz'}"]) == 2
     assert not (tmp_path / "runs").exists()

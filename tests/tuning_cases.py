@@ -1,18 +1,11 @@
 """Shared pieces of the tuning tests (``test_tuning_*.py``, ``test_cli_tune.py``): the tiny search
-space, the command's exit status, and the tags TensorBoard finds. The base configuration file they
-search from is conftest's ``base_file`` fixture."""
+space and the tags TensorBoard finds. The base configuration file they search from is conftest's
+``base_file`` fixture, and the command's exit status its ``exit_code``."""
 
 from tensorboard.backend.event_processing import event_accumulator
 
 # Two hyperparameters, one of each kind, so the search is tiny but exercises Float and Choice.
 SPACE = ["--only-given", "--range", "beta=0.5:5:log", "--values", "flow_units=8,16"]
-
-
-def exit_code(main, argv):
-    try:
-        return main(argv)
-    except SystemExit as exc:
-        return exc.code
 
 
 def tags(directory, plugin=None):
