@@ -69,3 +69,20 @@ def flat_numbers(tree, prefix: str = "", skip=()) -> dict:
     elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
         out[prefix[:-1]] = float(tree)
     return out
+
+
+def read_table1(out_dir: str) -> dict:
+    """``<out_dir>/table1.json`` of a ``reproduce table1 --out`` directory; a clear exit if it has none."""
+    import json
+
+    path = os.path.join(out_dir, "table1.json")
+    if not os.path.isfile(path):
+        raise SystemExit(f"{out_dir!r} holds no table1.json: give a reproduce table1 --out directory")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def short_commit(commit) -> str:
+    """The first 7 hex digits of a commit a result recorded, with "+dirty" when it had it."""
+    text = str(commit or "?")
+    return text[:7] + ("+dirty" if text.endswith("+dirty") else "")

@@ -20,21 +20,11 @@ Then, per regularizer, whether "dp beats its twin" (``table1.json``'s ``pairs``)
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 
 import provenance
 
 DEFAULT_METRICS = ("fd", "lp_fd", "skl", "nll", "neg_elbo", "precision", "density", "leakage")
-
-
-def read(out_dir: str) -> dict:
-    path = os.path.join(out_dir, "table1.json")
-    if not os.path.isfile(path):
-        raise SystemExit(f"{out_dir!r} holds no table1.json: give a reproduce table1 --out directory")
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 def cell(aggregates: dict, reg: str, prior: str, metric: str) -> dict | None:
@@ -72,13 +62,13 @@ def pair_agreement(a: dict, b: dict) -> list[tuple[str, int, list[str]]]:
 
 
 def report(dir_a: str, dir_b: str, metrics) -> str:
-    a, b = read(dir_a), read(dir_b)
+    a, b = provenance.read_table1(dir_a), provenance.read_table1(dir_b)
     rows = compare_cells(a, b, metrics)
     if not rows:
         raise SystemExit(f"{dir_a} and {dir_b} share no (regularizer, prior, metric) cell")
     lines = ["# Table 1, cell by cell\n", provenance.stamp(), "",
-             f"A = {dir_a} (commit {str(a.get('commit'))[:7]}, seeds {a.get('seeds')}, overrides "
-             f"{a.get('overrides') or 'none'}); B = {dir_b} (commit {str(b.get('commit'))[:7]}, seeds "
+             f"A = {dir_a} (commit {provenance.short_commit(a.get('commit'))}, seeds {a.get('seeds')}, overrides "
+             f"{a.get('overrides') or 'none'}); B = {dir_b} (commit {provenance.short_commit(b.get('commit'))}, seeds "
              f"{b.get('seeds')}, overrides {b.get('overrides') or 'none'}). Mean ± standard error over seeds.",
              "", "| regularizer | prior | metric | A | B | B − A | within A's SE | z |",
              "|---|---|---|---:|---:|---:|---|---:|"]

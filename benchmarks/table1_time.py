@@ -19,7 +19,6 @@ the times depend on); their 1-minute range is printed under the table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -83,11 +82,9 @@ def load_range(path: str) -> tuple[float, float, float]:
 
 
 def read_table(out_dir: str) -> tuple[dict, str]:
-    path = os.path.join(out_dir, "table1.json")
-    if not os.path.isfile(path):
-        raise SystemExit(f"{out_dir!r} holds no table1.json: give a reproduce table1 --out directory")
+    """(table1.json, reproduce.log's text or "") of a table's --out directory."""
     log = os.path.join(out_dir, "reproduce.log")
-    return (json.load(open(path, encoding="utf-8")),
+    return (provenance.read_table1(out_dir),
             open(log, encoding="utf-8").read() if os.path.isfile(log) else "")
 
 
@@ -96,12 +93,6 @@ def csv_identical(a: str, b: str) -> str:
     if not (os.path.isfile(pa) and os.path.isfile(pb)):
         return "-"
     return "yes" if open(pa, "rb").read() == open(pb, "rb").read() else "no"
-
-
-def short_commit(commit) -> str:
-    """The first 7 hex digits of a recorded commit, with "+dirty" when it had it."""
-    text = str(commit or "?")
-    return text[:7] + ("+dirty" if text.endswith("+dirty") else "")
 
 
 def minutes(seconds: float | None) -> str:
@@ -121,7 +112,7 @@ def report(out_dirs: list[str], goal_minutes: float, load_log: str | None = None
         total = ((classifier or 0.0) + s["train_trained"] + s["train_post_hoc"] + s["eval_trained"]
                  + s["eval_post_hoc"])
         lines.append(
-            f"| {out_dir} | {short_commit(table.get('commit'))} "
+            f"| {out_dir} | {provenance.short_commit(table.get('commit'))} "
             f"| {s['rows']} ({s['rows_trained']} + {s['rows_post_hoc']}) | {minutes(classifier)} | "
             f"{minutes(s['train_trained'])} | {minutes(s['train_post_hoc'])} | {minutes(s['eval_trained'])} | "
             f"{minutes(s['eval_post_hoc'])} | {s['eval_median']:.1f} | {s['eval_max']:.1f} | "

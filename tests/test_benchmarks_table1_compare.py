@@ -9,6 +9,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+import provenance  # noqa: E402
 import table1_compare  # noqa: E402
 
 
@@ -30,7 +31,8 @@ def test_cells_and_pairs_are_compared(tmp_path):
     b = write(tmp_path / "b", {"beta": {"dp": {"fd": cell(101.5, 1.5), "nll": cell(170.0, 1.0)},
                                         "normal": {"precision": cell(0.5, 0.1)}}},
               {"beta": {"dp_better": {"fd": True, "nll": True}}}, "bbbbbbb2")
-    rows = table1_compare.compare_cells(table1_compare.read(a), table1_compare.read(b), ["fd", "nll", "precision"])
+    rows = table1_compare.compare_cells(provenance.read_table1(a), provenance.read_table1(b),
+                                        ["fd", "nll", "precision"])
     assert [(r["prior"], r["metric"]) for r in rows] == [("dp", "fd"), ("dp", "nll")]   # normal: no shared metric
     fd, nll = rows
     assert fd["diff"] == pytest.approx(1.5) and fd["within_se_a"]
@@ -49,4 +51,4 @@ def test_tables_without_a_shared_cell_or_a_table_are_refused(tmp_path):
     with pytest.raises(SystemExit, match="share no"):
         table1_compare.report(a, b, ["fd"])
     with pytest.raises(SystemExit, match="holds no table1.json"):
-        table1_compare.read(str(tmp_path))
+        provenance.read_table1(str(tmp_path))
