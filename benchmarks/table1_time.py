@@ -19,6 +19,7 @@ the times depend on); their 1-minute range is printed under the table.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import re
 import statistics
@@ -47,8 +48,6 @@ def classifier_seconds(log_text: str) -> float | None:
 def last_invocation_seconds(log_text: str) -> float | None:
     """Seconds from the last invocation's first line ("table1: protocol …") to the log's last stamped
     line: the wall time of that command, everything between rows included; None without a log."""
-    import datetime
-
     stamps = [m.group(1) for line in last_invocation(log_text) if (m := STAMP.match(line))]
     if not stamps:
         return None
